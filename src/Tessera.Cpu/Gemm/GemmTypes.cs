@@ -1,0 +1,23 @@
+namespace Tessera.Cpu.Gemm;
+
+/// <summary>One GEMM operand: a strided matrix of f32, f16 or bf16 elements.</summary>
+internal readonly unsafe struct GemmOperand(void* ptr, DType type, long rowStride, long colStride)
+{
+    public readonly void* Ptr = ptr;
+    public readonly DType Type = type;
+    public readonly long RowStride = rowStride;
+    public readonly long ColStride = colStride;
+}
+
+/// <summary>What happens to each output element after the dot product:
+/// c = act(acc + bias[j]) + residual[i, j]. Null pointers mean "none".</summary>
+internal readonly unsafe struct GemmEpilogue(float* bias, Activation activation, float* residual, long residualRowStride, long residualColStride)
+{
+    public readonly float* Bias = bias;
+    public readonly Activation Activation = activation;
+    public readonly float* Residual = residual;
+    public readonly long ResidualRowStride = residualRowStride;
+    public readonly long ResidualColStride = residualColStride;
+
+    public static GemmEpilogue None => new(null, Activation.None, null, 0, 0);
+}

@@ -1,0 +1,121 @@
+namespace Tessera;
+
+/// <summary>Element-wise functions of one operand.</summary>
+public enum UnaryOp
+{
+    /// <summary>-x</summary>
+    Neg,
+    /// <summary>|x|</summary>
+    Abs,
+    /// <summary>e^x</summary>
+    Exp,
+    /// <summary>ln x</summary>
+    Log,
+    /// <summary>sqrt x</summary>
+    Sqrt,
+    /// <summary>1 / sqrt x</summary>
+    Rsqrt,
+    /// <summary>x^2</summary>
+    Square,
+    /// <summary>tanh x</summary>
+    Tanh,
+    /// <summary>1 / (1 + e^-x)</summary>
+    Sigmoid,
+    /// <summary>max(x, 0)</summary>
+    Relu,
+    /// <summary>x * Phi(x), the exact (erf) GELU.</summary>
+    Gelu,
+    /// <summary>The tanh approximation of GELU (GPT-2, "gelu_pytorch_tanh").</summary>
+    GeluTanh,
+    /// <summary>x * sigmoid(1.702 x) (CLIP).</summary>
+    QuickGelu,
+    /// <summary>x * sigmoid(x), also called swish.</summary>
+    Silu,
+}
+
+/// <summary>Element-wise functions of two operands (NumPy broadcasting).</summary>
+public enum BinaryOp
+{
+    /// <summary>a + b</summary>
+    Add,
+    /// <summary>a - b</summary>
+    Sub,
+    /// <summary>a * b</summary>
+    Mul,
+    /// <summary>a / b</summary>
+    Div,
+    /// <summary>max(a, b)</summary>
+    Max,
+    /// <summary>min(a, b)</summary>
+    Min,
+}
+
+/// <summary>Reductions over one axis.</summary>
+public enum ReduceOp
+{
+    /// <summary>Sum.</summary>
+    Sum,
+    /// <summary>Arithmetic mean.</summary>
+    Mean,
+    /// <summary>Maximum.</summary>
+    Max,
+    /// <summary>Minimum.</summary>
+    Min,
+    /// <summary>Index of the first maximum, as I32.</summary>
+    ArgMax,
+}
+
+/// <summary>Activations a matmul can apply in its epilogue, before the residual is added.</summary>
+public enum Activation
+{
+    /// <summary>No activation.</summary>
+    None,
+    /// <summary>Exact (erf) GELU.</summary>
+    Gelu,
+    /// <summary>tanh-approximated GELU.</summary>
+    GeluTanh,
+    /// <summary>x * sigmoid(1.702 x).</summary>
+    QuickGelu,
+    /// <summary>x * sigmoid(x).</summary>
+    Silu,
+    /// <summary>max(x, 0).</summary>
+    Relu,
+}
+
+/// <summary>How rotary position embedding pairs the channels of a head.</summary>
+public enum RopeMode
+{
+    /// <summary>Channel i pairs with i + d/2 (GPT-NeoX, Hugging Face LLaMA).</summary>
+    RotateHalf,
+    /// <summary>Channel 2i pairs with 2i + 1 (GPT-J, the original Meta LLaMA, GGUF's "norm" mode).</summary>
+    Interleaved,
+}
+
+/// <summary>What a matmul does after the product: out = act(a @ b + bias) + residual.</summary>
+/// <param name="Bias">Per-output-column bias of shape [N], or null.</param>
+/// <param name="Activation">Activation applied after the bias.</param>
+/// <param name="Residual">A tensor of the output's shape (may be a broadcast view) added last, or null.</param>
+public sealed record MatMulEpilogue(Tensor? Bias = null, Activation Activation = Activation.None, Tensor? Residual = null)
+{
+    /// <summary>A plain product.</summary>
+    public static MatMulEpilogue None { get; } = new();
+}
+
+/// <summary>Parameters of a 2-D convolution (NCHW, weights [O, C/groups, kH, kW]).</summary>
+public sealed record Conv2dParams(int StrideH = 1, int StrideW = 1, int PadH = 0, int PadW = 0,
+    int DilationH = 1, int DilationW = 1, int Groups = 1)
+{
+    /// <summary>Same stride, padding and dilation on both axes.</summary>
+    public static Conv2dParams Square(int stride = 1, int padding = 0, int dilation = 1, int groups = 1) =>
+        new(stride, stride, padding, padding, dilation, dilation, groups);
+
+    /// <summary>Output size along one axis, or an error naming the sizes when it would be empty.</summary>
+    public static int OutputSize(int input, int kernel, int stride, int pad, int dilation)
+    {
+        long span = (long)dilation * (kernel - 1) + 1;
+        long o = (input + 2L * pad - span) / stride + 1;
+        if (o <= 0 || input + 2L * pad < span)
+            throw new TesseraException($"conv2d: input size {input} with padding {pad} is smaller than the dilated kernel {span}");
+        return checked((int)o);
+    }
+}

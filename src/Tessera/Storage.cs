@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+
+namespace Tessera;
+
+/// <summary>A block of memory on one device, shared by every tensor view onto it. It is reference counted:
+/// each <see cref="Tensor"/> holds one reference and the memory is freed when the last one is disposed,
+/// so a view never outlives its data and device memory is never left to the garbage collector.</summary>
+public abstract class Storage
+{
+    private int _refs = 1;
+
+    /// <summary>Creates storage with one reference, held by its creator.</summary>
+    protected Storage(IBackend backend, long byteLength)
+    {
+        Backend = backend;
+        ByteLength = byteLength;
+    }
+
+    /// <summary>The backend that owns this memory.</summary>
+    public IBackend Backend { get; }
+
+    /// <summary>Size in bytes.</summary>
+    public long ByteLength { get; }
+
+    /// <summary>Whether the memory has been released.</summary>
+    public bool IsFreed => Volatile.Read(ref _refs) <= 0;
+
+    internal void AddRef()
+    {
+        int r;
+        do
+        {
+            r = Volatile.Read(ref _refs);
+            if (r <= 0) throw new ObjectDisposedException(nameof(Storage), "the tensor's storage has already been freed");
+        } while (Interlocked.CompareExchange(ref _refs, r + 1, r) != r);
+    }
+
+    internal void Release()
+    {
+        if (Interlocked.Decrement(ref _refs) == 0) Free();
+    }
+
+    /// <summary>Returns the memory to its device; called once, when the last reference goes.</summary>
+    protected abstract void Free();
+}
+
+/// <summary>Host memory: owned (64-byte aligned, from the native heap) or borrowed (a memory-mapped
+/// weight file, a pinned array) with an owner that is disposed when the storage is freed.</summary>
+public sealed unsafe class HostStorage : Storage
+{
+    private readonly IDisposable? _owner;
+    private readonly bool _owned;
+
+    private HostStorage(IBackend backend, void* pointer, long byteLength, bool owned, IDisposable? owner)
+        : base(backend, byteLength)
+    {
+        Pointer = pointer;
+        _owned = owned;
+        _owner = owner;
+    }
+
+    /// <summary>Start of the memory.</summary>
+    public void* Pointer { get; }
+
+    /// <summary>Allocates zeroed, 64-byte aligned host memory.</summary>
+    public static HostStorage Allocate(IBackend backend, long byteLength)
+    {
+        if (byteLength < 0) throw new TesseraException($"cannot allocate {byteLength} bytes");
+        void* p;
+        try { p = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), 64); }
+        catch (OutOfMemoryException e) { throw new TesseraException($"out of host memory allocating {byteLength} bytes", e); }
+        NativeMemory.Clear(p, (nuint)byteLength);
+        return new HostStorage(backend, p, byteLength, owned: true, owner: null);
+    }
+
+    /// <summary>Wraps memory that someone else owns; <paramref name="owner"/> (may be null) is disposed when
+    /// the last tensor onto it is.</summary>
+    public static HostStorage Borrow(IBackend backend, void* pointer, long byteLength, IDisposable? owner) =>
+        new(backend, pointer, byteLength, owned: false, owner);
+
+    /// <summary>Pins a managed array and wraps it; the pin is released when the storage is freed.</summary>
+    public static HostStorage Pin<T>(IBackend backend, T[] array) where T : unmanaged
+    {
+        var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
+        return new HostStorage(backend, (void*)handle.AddrOfPinnedObject(), (long)array.Length * sizeof(T), owned: false, new PinOwner(handle));
+    }
+
+    /// <inheritdoc/>
+    protected override void Free()
+    {
+        if (_owned) NativeMemory.AlignedFree(Pointer);
+        _owner?.Dispose();
+    }
+
+    private sealed class PinOwner(GCHandle handle) : IDisposable
+    {
+        public void Dispose() { if (handle.IsAllocated) handle.Free(); }
+    }
+}
