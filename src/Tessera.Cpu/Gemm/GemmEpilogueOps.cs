@@ -81,9 +81,9 @@ internal static unsafe class GemmEpilogueOps
 
     private static Vector512<float> GeluTanh(Vector512<float> v)
     {
-        // 0.5 v (1 + tanh(y)) = v - v / (exp(2y) + 1): no cancellation, and exp overflow to inf gives v, underflow 0.
-        var y = Vector512.Create(0.7978845608028654f) * (v + Vector512.Create(0.044715f) * v * v * v);
-        return v - v / (Vector512.Exp(y + y) + Vector512<float>.One);
+        // 0.5 v (1 + tanh(y)) = v sigmoid(2y) = v / (1 + exp(-2y)): no cancellation in either tail.
+        var y = Vector512.Create(-1.5957691216057308f) * (v + Vector512.Create(0.044715f) * v * v * v);
+        return v / (Vector512<float>.One + Vector512.Exp(y));
     }
 
     /// <summary>Phi(v) = 0.5 erfc(-v / sqrt 2). erfc(z) for z >= 0 by the Chebyshev-fitted form of Numerical Recipes
@@ -105,8 +105,10 @@ internal static unsafe class GemmEpilogueOps
         p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.26551223f));
         // exp(-z^2 + p) as exp(-zz) * exp(p - err), with zz + err = z^2 exactly: in one exp, rounding -z^2 + p to
         // float would cost ulp(z^2) of relative accuracy (1e-5 at z = 8).
-        var zz = z * z;
-        var err = Vector512.FusedMultiplyAdd(z, z, -zz);
+        // z^2 is formed from v (v^2 / 2), since z = v / sqrt 2 rounded to float would already be 6e-8 off.
+        var vv = v * v;
+        var zz = vv * Vector512.Create(0.5f);
+        var err = Vector512.FusedMultiplyAdd(v, v, -vv) * Vector512.Create(0.5f);
         var halfErfc = Vector512.Create(0.5f) * t * Vector512.Exp(-zz) * Vector512.Exp(p - err);
         return Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), halfErfc, Vector512<float>.One - halfErfc);
     }
@@ -121,15 +123,14 @@ internal static unsafe class GemmEpilogueOps
             case Activation.Silu: return v / (1 + MathF.Exp(-v));
             case Activation.QuickGelu: return v / (1 + MathF.Exp(-1.702f * v));
             case Activation.GeluTanh:
-                float y = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-                return v - v / (MathF.Exp(2 * y) + 1);
+                return v / (1 + MathF.Exp(-1.5957691216057308f * (v + 0.044715f * v * v * v)));
             case Activation.Gelu:
                 float z = MathF.Abs(v) * 0.70710678118654752f;
                 float t = 1 / (1 + 0.5f * z);
                 float p = t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f + t * (0.27886807f
                     + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-                float zz = z * z;
-                float h = 0.5f * t * MathF.Exp(-zz) * MathF.Exp(p - 1.26551223f - MathF.FusedMultiplyAdd(z, z, -zz));
+                float vv = v * v;
+                float h = 0.5f * t * MathF.Exp(-0.5f * vv) * MathF.Exp(p - 1.26551223f - 0.5f * MathF.FusedMultiplyAdd(v, v, -vv));
                 return v * (v < 0 ? h : 1 - h);
             default: throw new TesseraException($"gemm epilogue: unknown activation {act}");
         }
