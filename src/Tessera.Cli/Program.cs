@@ -1,1 +1,9 @@
-return 0;
+using System.CommandLine;
+using Tessera.Cli.Commands;
+
+var root = new RootCommand("tessera: a .NET multimodal inference runtime")
+{
+    InfoCommand.Create(),
+    BenchCommand.Create(),
+};
+return root.Parse(args).Invoke();

@@ -22,8 +22,8 @@ public static class SimdInfo
         ("FMA", Fma.IsSupported),
         ("AVX-512F", Avx512F.IsSupported),
         ("AVX-512BW", Avx512BW.IsSupported),
-        ("AVX-512 VNNI (via AVX10.1)", Avx10v1.IsSupported),
+        ("AVX10.1", Avx10v1.IsSupported),
         ("AVX-VNNI", AvxVnni.IsSupported),
-        ("AVX-512 BF16 dot product", false),
+        ("BF16 dot product (no .NET 10 intrinsic)", false),
     ];
 }

@@ -1,0 +1,74 @@
+using Tessera.Tests.Reference;
+using static Tessera.DType;
+
+namespace Tessera.Tests;
+
+// Rows for conv2d (every parameter), patch embedding and bicubic resampling.
+public static partial class OpTable
+{
+    private static OpRow Conv(string label, In x, In w, Conv2dParams p, bool bias = true)
+    {
+        var ins = bias ? new[] { x, w, In.Of(x.DType, w.BaseShape[0]) } : [x, w];
+        return new($"Conv2d {label} {p.StrideH}x{p.StrideW}s {p.PadH}x{p.PadW}p {p.DilationH}x{p.DilationW}d g{p.Groups}{(bias ? " bias" : "")} {N(x.DType)}", ins,
+            t => t[0].Conv2d(t[1], bias ? t[2] : null, p), r => NaiveImageOps.Conv2d(r[0], r[1], bias ? r[2] : null, p));
+    }
+
+    private static IEnumerable<OpRow> Image()
+    {
+        // ---- conv2d, NCHW, weights [O, C/groups, kH, kW].
+        var sq = Conv2dParams.Square;
+        yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F32, 1, 3, 7, 7), In.Of(F32, 4, 3, 3, 3), sq(1, 1, 1, 1));
+        yield return Conv("[2, 3, 17, 13] * [5, 3, 3, 3]", In.Of(F32, 2, 3, 17, 13), In.Of(F32, 5, 3, 3, 3), sq(2, 1, 1, 1));
+        yield return Conv("[2, 3, 17, 13] * [5, 3, 3, 3]", In.Of(F32, 2, 3, 17, 13), In.Of(F32, 5, 3, 3, 3), sq(2, 1, 1, 1), bias: false);
+        yield return Conv("[1, 2, 9, 9] * [3, 2, 5, 5]", In.Of(F32, 1, 2, 9, 9), In.Of(F32, 3, 2, 5, 5), sq(1, 2, 1, 1));
+        yield return Conv("[1, 3, 33, 33] * [8, 3, 7, 7]", In.Of(F32, 1, 3, 33, 33), In.Of(F32, 8, 3, 7, 7), sq(2, 3, 1, 1));
+        yield return Conv("[1, 4, 17, 17] * [6, 4, 3, 3]", In.Of(F32, 1, 4, 17, 17), In.Of(F32, 6, 4, 3, 3), sq(1, 2, 2, 1));
+        yield return Conv("[2, 4, 9, 11] * [6, 2, 3, 3]", In.Of(F32, 2, 4, 9, 11), In.Of(F32, 6, 2, 3, 3), sq(1, 1, 1, 2));
+        yield return Conv("depthwise [1, 6, 13, 13] * [6, 1, 3, 3]", In.Of(F32, 1, 6, 13, 13), In.Of(F32, 6, 1, 3, 3), sq(1, 1, 1, 6));
+        yield return Conv("depthwise x2 [1, 3, 7, 7] * [6, 1, 3, 3]", In.Of(F32, 1, 3, 7, 7), In.Of(F32, 6, 1, 3, 3), sq(2, 1, 1, 3));
+        yield return Conv("[2, 4, 17, 17] * [6, 2, 3, 3]", In.Of(F32, 2, 4, 17, 17), In.Of(F32, 6, 2, 3, 3), sq(2, 1, 2, 2));
+        yield return Conv("[1, 3, 11, 17] * [4, 3, 3, 5]", In.Of(F32, 1, 3, 11, 17), In.Of(F32, 4, 3, 3, 5),
+            new Conv2dParams(StrideH: 2, StrideW: 1, PadH: 1, PadW: 2, DilationH: 1, DilationW: 2));
+        yield return Conv("1x1 [2, 17, 5, 7] * [9, 17, 1, 1]", In.Of(F32, 2, 17, 5, 7), In.Of(F32, 9, 17, 1, 1), sq(1, 0, 1, 1));
+        yield return Conv("full [1, 3, 5, 5] * [7, 3, 5, 5]", In.Of(F32, 1, 3, 5, 5), In.Of(F32, 7, 3, 5, 5), sq(1, 0, 1, 1));
+        yield return Conv("[1, 16, 33, 33] * [32, 16, 3, 3]", In.Of(F32, 1, 16, 33, 33), In.Of(F32, 32, 16, 3, 3), sq(1, 1, 1, 1));
+        yield return Conv("NHWC perm [1, 3, 7, 9] * [4, 3, 3, 3]", In.Of(F32, 1, 7, 9, 3).Viewed(t => t.Permute(0, 3, 1, 2)), In.Of(F32, 4, 3, 3, 3), sq(1, 1, 1, 1));
+        yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F16, 1, 3, 7, 7), In.Of(F16, 4, 3, 3, 3), sq(1, 1, 1, 1));
+        yield return Conv("[2, 4, 9, 11] * [6, 2, 3, 3]", In.Of(BF16, 2, 4, 9, 11), In.Of(BF16, 6, 2, 3, 3), sq(2, 1, 1, 2));
+
+        // ---- patch embedding [B, C, H, W] with [D, C, P, P] -> [B, (H/P)(W/P), D].
+        OpRow Patch(string label, In x, In w, bool bias = true)
+        {
+            int p = w.BaseShape[2];
+            var ins = bias ? new[] { x, w, In.Of(x.DType, w.BaseShape[0]) } : [x, w];
+            return new($"PatchEmbed {label}{(bias ? " bias" : "")} {N(x.DType)}", ins,
+                t => t[0].PatchEmbed(t[1], bias ? t[2] : null), r => NaiveImageOps.PatchEmbed(r[0], r[1], bias ? r[2] : null, p));
+        }
+        yield return Patch("[1, 3, 8, 12] P 4", In.Of(F32, 1, 3, 8, 12), In.Of(F32, 5, 3, 4, 4));
+        yield return Patch("[2, 3, 16, 16] P 4", In.Of(F32, 2, 3, 16, 16), In.Of(F32, 7, 3, 4, 4));
+        yield return Patch("[2, 3, 16, 16] P 4", In.Of(F32, 2, 3, 16, 16), In.Of(F32, 7, 3, 4, 4), bias: false);
+        yield return Patch("[1, 3, 28, 28] P 14", In.Of(F32, 1, 3, 28, 28), In.Of(F32, 17, 3, 14, 14));
+        yield return Patch("[2, 3, 32, 48] P 16", In.Of(F32, 2, 3, 32, 48), In.Of(F32, 96, 3, 16, 16));
+        yield return Patch("[1, 1, 5, 5] P 5", In.Of(F32, 1, 1, 5, 5), In.Of(F32, 3, 1, 5, 5));
+        yield return Patch("NHWC perm [1, 3, 8, 12] P 4", In.Of(F32, 1, 8, 12, 3).Viewed(t => t.Permute(0, 3, 1, 2)), In.Of(F32, 5, 3, 4, 4));
+        yield return Patch("[1, 3, 8, 12] P 4", In.Of(F16, 1, 3, 8, 12), In.Of(F16, 5, 3, 4, 4));
+        yield return Patch("[2, 3, 16, 16] P 4", In.Of(BF16, 2, 3, 16, 16), In.Of(BF16, 7, 3, 4, 4));
+
+        // ---- bicubic resampling as PyTorch's interpolate(mode="bicubic"), both align_corners.
+        foreach (bool ac in new[] { false, true })
+        {
+            OpRow Bic(string label, In x, int h, int w) =>
+                new($"Bicubic {label} to {h}x{w} align {ac} {N(x.DType)}", [x], t => t[0].InterpolateBicubic(h, w, ac), r => NaiveImageOps.Bicubic(r[0], h, w, ac));
+            yield return Bic("up [1, 2, 5, 7]", In.Of(F32, 1, 2, 5, 7), 11, 13);
+            yield return Bic("down [2, 3, 17, 13]", In.Of(F32, 2, 3, 17, 13), 7, 5);
+            yield return Bic("same [1, 1, 6, 9]", In.Of(F32, 1, 1, 6, 9), 6, 9);
+            yield return Bic("mixed [1, 1, 8, 5]", In.Of(F32, 1, 1, 8, 5), 3, 12);
+            yield return Bic("from 1x1 [1, 2, 1, 1]", In.Of(F32, 1, 2, 1, 1), 3, 4);
+            yield return Bic("to 1x1 [1, 1, 5, 6]", In.Of(F32, 1, 1, 5, 6), 1, 1);
+            yield return Bic("large ratio [1, 1, 4, 4]", In.Of(F32, 1, 1, 4, 4), 33, 65);
+            yield return Bic("T [1, 2, 5, 7]", In.Of(F32, 1, 2, 7, 5).Viewed(t => t.Transpose(2, 3)), 9, 4);
+            yield return Bic("up [1, 2, 5, 7]", In.Of(F16, 1, 2, 5, 7), 11, 13);
+            yield return Bic("down [2, 3, 17, 13]", In.Of(BF16, 2, 3, 17, 13), 7, 5);
+        }
+    }
+}
