@@ -141,33 +141,6 @@ internal static unsafe class GemmPack
         }
     }
 
-    /// <summary>Prefetches rows p0..p1 of the source of B[pc.., jc .. jc+cols] (cols &lt;= 32, so one or two lines a row
-    /// when B is row-major; the column runs when it is column-major).</summary>
-    public static void PrefetchB(in GemmOperand b, int pc, int jc, int cols, int p0, int p1)
-    {
-        if (!Sse.IsSupported) return;
-        int es = b.Type == DType.F32 ? 4 : 2;
-        byte* basePtr = (byte*)b.Ptr;
-        if (b.ColStride == 1)
-        {
-            long bytes = (long)cols * es;
-            for (int p = p0; p < p1; p++)
-            {
-                byte* r = basePtr + ((pc + p) * b.RowStride + jc) * es;
-                for (long o = 0; o < bytes + 63; o += 64) Sse.Prefetch0(r + Math.Min(o, bytes - 1));
-            }
-        }
-        else if (b.RowStride == 1)
-        {
-            // Column-major: the slice p0..p1 of the k range, across the panel's columns.
-            for (int j = 0; j < cols; j++)
-            {
-                byte* col = basePtr + ((jc + j) * b.ColStride + pc) * es;
-                for (long o = (long)p0 * es; o < (long)p1 * es; o += 64) Sse.Prefetch0(col + o);
-            }
-        }
-    }
-
     /// <summary>Prefetches rows p0..p1 of a packed B panel.</summary>
     public static void PrefetchPacked(float* panel, int p0, int p1, int nr)
     {

@@ -15,6 +15,9 @@ internal static unsafe class Sgemm
     /// B panel passes over it.</summary>
     public const int MC = 480;
 
+    /// <summary>Columns of B packed at once (KC x NC floats = 512 KB, in L2 beside the A block).</summary>
+    public const int NC = 512;
+
     public static void Multiply(int m, int n, int k, in GemmOperand a, in GemmOperand b, float* c, long ldc, in GemmEpilogue ep, int threads) =>
         Multiply(m, n, k, a, b, null, c, ldc, ep, threads);
 
@@ -60,9 +63,9 @@ internal static unsafe class Sgemm
         });
     }
 
-    /// <summary>C[i0..i1, j0..j1] on the calling thread; j0 is a multiple of NR. Loop nest (BLIS order, no NC
-    /// loop): for each MC x KC block of A, packed once into L2, walk the NR-wide panels of B; each B panel (KC x NR,
-    /// 32 KB) is packed into L1 just before the MR-row tiles use it, while the next panel's source is prefetched.</summary>
+    /// <summary>C[i0..i1, j0..j1] on the calling thread; j0 is a multiple of NR. Loop nest (BLIS order):
+    /// for each MC x KC block of A, packed once into L2, pack B in KC x NC blocks and walk their NR-wide panels;
+    /// each B panel (KC x NR, 32 KB) stays in L1 while every MR-row tile of the A block uses it.</summary>
     private static void Worker(int i0, int i1, int j0, int j1, int k, in GemmOperand a, in GemmOperand b, PackedB? packed,
         float* c, long ldc, in GemmEpilogue ep)
     {
@@ -81,39 +84,41 @@ internal static unsafe class Sgemm
                 int kc = Math.Min(KC, k - pc);
                 bool acc = pc > 0, last = pc + kc >= k;
                 GemmPack.PackA(a, ic, mc, pc, kc, mr, buf.A, buf.Scratch);
-                for (int jr = j0; jr < j1; jr += nr)
+                for (int jc = j0; jc < j1; jc += NC)
                 {
-                    int cols = Math.Min(nr, j1 - jr);
-                    float* bpanel;
-                    if (packed != null) bpanel = packed.Block(pc, jr);
-                    else { GemmPack.PackB(b, pc, kc, jr, cols, nr, buf.B, buf.Scratch); bpanel = buf.B; }
-                    int nextCols = Math.Min(nr, j1 - jr - nr);
-                    for (int t = 0; t < irCount; t++)
+                    // Packing a whole NC-wide block reads B's rows as contiguous runs; packing one NR panel at a
+                    // time would read 128-byte pieces at B's row stride, which for power-of-two widths land in the
+                    // same cache sets and thrash.
+                    int nc = Math.Min(NC, j1 - jc);
+                    if (packed == null) GemmPack.PackB(b, pc, kc, jc, nc, nr, buf.B, buf.Scratch);
+                    for (int jr = jc; jr < jc + nc; jr += nr)
                     {
-                        // A slice of the next B panel's source per tile, so it arrives while this panel computes.
-                        if (nextCols > 0)
+                        int cols = Math.Min(nr, j1 - jr);
+                        float* bpanel = packed != null ? packed.Block(pc, jr) : buf.B + (long)(jr - jc) * kc;
+                        bool prefetch = packed != null && jr + nr < j1;
+                        for (int t = 0; t < irCount; t++)
                         {
-                            int p0 = (int)((long)kc * t / irCount), p1 = (int)((long)kc * (t + 1) / irCount);
-                            if (packed != null) GemmPack.PrefetchPacked(packed.Block(pc, jr + nr), p0, p1, nr);
-                            else GemmPack.PrefetchB(b, pc, jr + nr, nextCols, p0, p1);
-                        }
-                        int ir = t * mr;
-                        int rows = Math.Min(mr, mc - ir);
-                        float* ap = buf.A + (long)ir * kc;
-                        float* ct = c + (ic + ir) * ldc + jr;
-                        if (rows == mr && cols == nr) MicroKernel.Run(kc, ap, bpanel, ct, ldc, acc);
-                        else
-                        {
-                            // Edge tile: full tile into a buffer, then only the valid part into C.
-                            MicroKernel.Run(kc, ap, bpanel, buf.Tile, nr, false);
-                            for (int r = 0; r < rows; r++)
+                            // A slice of the next pre-packed panel per tile, so it arrives while this panel computes.
+                            if (prefetch)
+                                GemmPack.PrefetchPacked(packed!.Block(pc, jr + nr), (int)((long)kc * t / irCount), (int)((long)kc * (t + 1) / irCount), nr);
+                            int ir = t * mr;
+                            int rows = Math.Min(mr, mc - ir);
+                            float* ap = buf.A + (long)ir * kc;
+                            float* ct = c + (ic + ir) * ldc + jr;
+                            if (rows == mr && cols == nr) MicroKernel.Run(kc, ap, bpanel, ct, ldc, acc);
+                            else
                             {
-                                float* src = buf.Tile + r * nr, dst = ct + r * ldc;
-                                if (acc) for (int j = 0; j < cols; j++) dst[j] += src[j];
-                                else for (int j = 0; j < cols; j++) dst[j] = src[j];
+                                // Edge tile: full tile into a buffer, then only the valid part into C.
+                                MicroKernel.Run(kc, ap, bpanel, buf.Tile, nr, false);
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    float* src = buf.Tile + r * nr, dst = ct + r * ldc;
+                                    if (acc) for (int j = 0; j < cols; j++) dst[j] += src[j];
+                                    else for (int j = 0; j < cols; j++) dst[j] = src[j];
+                                }
                             }
+                            if (last && epi) GemmEpilogueOps.Apply(ct, ldc, rows, cols, ic + ir, jr, ep);
                         }
-                        if (last && epi) GemmEpilogueOps.Apply(ct, ldc, rows, cols, ic + ir, jr, ep);
                     }
                 }
             }
@@ -129,8 +134,8 @@ internal static unsafe class Sgemm
         private Buffers()
         {
             A = Alloc((long)MC * KC);
-            B = Alloc((long)KC * 64);
-            Scratch = Alloc(KC + 64);
+            B = Alloc((long)KC * NC);
+            Scratch = Alloc(Math.Max(KC, NC) + 64);
             Tile = Alloc(64 * 64);
         }
 
