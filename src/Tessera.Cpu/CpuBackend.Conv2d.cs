@@ -1,11 +1,220 @@
+using System.Numerics.Tensors;
+using Tessera.Cpu.Gemm;
+using Tessera.Cpu.Kernels;
+
 namespace Tessera.Cpu;
 
+// 2-D convolution (NCHW) and ViT patch embedding, computed in f32. Four routes, cheapest first:
+// - kernel == stride, no padding or dilation, one group: non-overlapping patches, so the patch-embedding
+//   GEMM (one GEMM for the whole batch) followed by a transpose to NCHW;
+// - one input channel per group (depthwise, with any channel multiplier): a direct loop of vector
+//   multiply-adds along output rows, far cheaper than im2col for a K = kH*kW product;
+// - 1x1, stride 1, unpadded: a plain GEMM per (batch, group) on the input as it lies;
+// - everything else: im2col per (batch, group) and a GEMM.
+// The GEMM is Gemm/Sgemm.Multiply; bias is added per output channel after it in the NCHW routes (the GEMM
+// epilogue's bias runs along columns, which there are pixels), and in its epilogue for patch embedding.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
-    public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst) => throw new NotImplementedException("TODO");
+    public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst)
+    {
+        Check(x.Rank == 4 && weight.Rank == 4 && dst.Rank == 4 && x.DType.IsFloat() && weight.DType.IsFloat() && dst.DType.IsFloat(),
+            $"conv2d: x {x.DType.Name()} {x.Shape}, weight {weight.DType.Name()} {weight.Shape} and dst {dst.DType.Name()} {dst.Shape} must be float NCHW tensors");
+        int b = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        int o = weight.Shape[0], cg = weight.Shape[1], kh = weight.Shape[2], kw = weight.Shape[3], g = p.Groups;
+        int oh = dst.Shape[2], ow = dst.Shape[3];
+        Check(g > 0 && c == cg * g && o % g == 0 && dst.Shape[0] == b && dst.Shape[1] == o
+              && oh == Conv2dParams.OutputSize(h, kh, p.StrideH, p.PadH, p.DilationH)
+              && ow == Conv2dParams.OutputSize(w, kw, p.StrideW, p.PadW, p.DilationW),
+            $"conv2d: x {x.Shape}, weight {weight.Shape}, {p} do not give dst {dst.Shape}");
+        Check(bias is null || (bias.Rank == 1 && bias.Shape[0] == o), $"conv2d: bias {bias?.Shape} must be [{o}]");
+        if (dst.ElementCount == 0) return;
+
+        ViaF32(dst, d32 =>
+        {
+            using var xc = AsF32(x);
+            using var bc = bias is null ? null : AsF32(bias);
+            float* xp = Ptr<float>(xc), dp = Ptr<float>(d32), bp = bc is null ? null : Ptr<float>(bc);
+            if (kh == p.StrideH && kw == p.StrideW && p.PadH == 0 && p.PadW == 0 && p.DilationH == 1 && p.DilationW == 1 && g == 1)
+            {
+                int n = oh * ow;
+                using var tmp = new Scratch((long)b * n * o);
+                PatchGemm(xp, b, c, h, w, weight, bp, kh, kw, oh, ow, tmp.P);
+                float* t = tmp.P;
+                // [B, N, O] -> [B, O, N]
+                CpuParallel.For((long)b * o, Threads, 64, (r0, r1) =>
+                {
+                    for (long r = r0; r < r1; r++)
+                    {
+                        long bi = r / o, oc = r % o;
+                        float* src = t + bi * n * o + oc, d = dp + r * n;
+                        for (int i = 0; i < n; i++) d[i] = src[(long)i * o];
+                    }
+                });
+                return;
+            }
+            using var wc = AsF32(weight);
+            float* wp = Ptr<float>(wc);
+            if (cg == 1) { Depthwise(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p); return; }
+            GroupedGemm(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p);
+        });
+    }
 
     /// <inheritdoc/>
-    public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst) => throw new NotImplementedException("TODO");
+    public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst)
+    {
+        Check(x.Rank == 4 && weight.Rank == 4 && dst.Rank == 3 && x.DType.IsFloat() && weight.DType.IsFloat() && dst.DType.IsFloat(),
+            $"patch_embed: x {x.DType.Name()} {x.Shape}, weight {weight.DType.Name()} {weight.Shape}, dst {dst.DType.Name()} {dst.Shape} must be float [B, C, H, W], [D, C, P, P], [B, N, D]");
+        int b = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3], d = weight.Shape[0];
+        Check(patch > 0 && weight.Shape[1] == c && weight.Shape[2] == patch && weight.Shape[3] == patch && h % patch == 0 && w % patch == 0
+              && dst.Shape[0] == b && dst.Shape[1] == h / patch * (w / patch) && dst.Shape[2] == d,
+            $"patch_embed: x {x.Shape}, weight {weight.Shape} and patch {patch} do not give dst {dst.Shape}");
+        Check(bias is null || (bias.Rank == 1 && bias.Shape[0] == d), $"patch_embed: bias {bias?.Shape} must be [{d}]");
+        if (dst.ElementCount == 0) return;
+        ViaF32(dst, d32 =>
+        {
+            using var xc = AsF32(x);
+            using var bc = bias is null ? null : AsF32(bias);
+            PatchGemm(Ptr<float>(xc), b, c, h, w, weight, bc is null ? null : Ptr<float>(bc), patch, patch, h / patch, w / patch, Ptr<float>(d32));
+        });
+    }
 
+    // out [B * nh * nw, D] = patches [B * nh * nw, C*kh*kw] @ weight[D, C*kh*kw]^T + bias. Each patch row is in
+    // the weight's (c, ky, kx) order; the weight is read in place (its dtype, rows and columns swapped).
+    private void PatchGemm(float* x, int b, int c, int h, int w, Tensor weight, float* bias, int kh, int kw, int nh, int nw, float* output)
+    {
+        int k = c * kh * kw, d = weight.Shape[0], n = nh * nw;
+        using var wv = weight.IsContiguous ? weight.Share() : weight.Contiguous();
+        using var patches = new Scratch((long)b * n * k);
+        float* pm = patches.P;
+        CpuParallel.For((long)b * nh, Threads, 4, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                long bi = r / nh; int py = (int)(r % nh);
+                for (int px = 0; px < nw; px++)
+                {
+                    float* row = pm + ((bi * nh + py) * nw + px) * k;
+                    for (int ci = 0; ci < c; ci++)
+                        for (int ky = 0; ky < kh; ky++)
+                        {
+                            float* src = x + ((bi * c + ci) * h + (long)py * kh + ky) * w + (long)px * kw;
+                            Buffer.MemoryCopy(src, row + (ci * kh + ky) * kw, kw * 4L, kw * 4L);
+                        }
+                }
+            }
+        });
+        var a = new GemmOperand(pm, DType.F32, k, 1);
+        var bw = new GemmOperand(Ptr(wv), wv.DType, 1, k);
+        var ep = new GemmEpilogue(bias, Activation.None, null, 0, 0);
+        Sgemm.Multiply(checked(b * n), d, k, a, bw, output, d, ep, Threads);
+    }
+
+    // One input channel per group: out[b, oc] = bias + sum over (ky, kx) of w[oc, 0, ky, kx] * shifted input plane
+    // of channel oc / (O / groups), accumulated a whole output row at a time.
+    private void Depthwise(float* x, float* wt, float* bias, float* dst, int b, int c, int h, int w, int o, int g,
+        int kh, int kw, int oh, int ow, Conv2dParams p)
+    {
+        int mult = o / g;
+        CpuParallel.For((long)b * o, Threads, 1, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                long bi = r / o; int oc = (int)(r % o);
+                float* src = x + (bi * c + oc / mult) * h * w, d = dst + r * oh * ow, k = wt + (long)oc * kh * kw;
+                new Span<float>(d, oh * ow).Fill(bias is null ? 0f : bias[oc]);
+                for (int oy = 0; oy < oh; oy++)
+                {
+                    float* orow = d + (long)oy * ow;
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        int iy = oy * p.StrideH - p.PadH + ky * p.DilationH;
+                        if ((uint)iy >= (uint)h) continue;
+                        float* irow = src + (long)iy * w;
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            int shift = kx * p.DilationW - p.PadW;
+                            var (lo, hi) = ValidRange(shift, p.StrideW, w, ow);
+                            if (lo > hi) continue;
+                            float wv = k[ky * kw + kx];
+                            if (p.StrideW == 1)
+                            {
+                                var outs = new Span<float>(orow + lo, hi - lo + 1);
+                                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(irow + lo + shift, hi - lo + 1), wv, outs, outs);
+                            }
+                            else
+                                for (int ox = lo; ox <= hi; ox++) orow[ox] += wv * irow[ox * p.StrideW + shift];
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    // Output columns ox in [lo, hi] whose input column ox * stride + shift lies inside [0, w).
+    private static (int Lo, int Hi) ValidRange(int shift, int stride, int w, int ow)
+    {
+        int lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+        int last = w - 1 - shift;
+        int hi = last < 0 ? -1 : Math.Min(ow - 1, last / stride);
+        return (lo, hi);
+    }
+
+    // Grouped convolution through GEMMs: for each (batch, group), out[Og, OH*OW] = W_g[Og, Cg*kh*kw] @ cols,
+    // cols being the input itself for an unpadded stride-1 1x1 kernel and an im2col matrix otherwise.
+    private void GroupedGemm(float* x, float* wt, float* bias, float* dst, int b, int c, int h, int w, int o, int g,
+        int kh, int kw, int oh, int ow, Conv2dParams p)
+    {
+        int cg = c / g, og = o / g, k = cg * kh * kw, n = oh * ow;
+        bool pointwise = kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0;
+        using var cols = pointwise ? default : new Scratch((long)k * n);
+        for (int bi = 0; bi < b; bi++)
+            for (int gi = 0; gi < g; gi++)
+            {
+                float* input = x + ((long)bi * c + (long)gi * cg) * h * w;
+                float* colp = input;
+                if (!pointwise)
+                {
+                    colp = cols.P;
+                    Im2Col(input, colp, cg, h, w, kh, kw, oh, ow, p);
+                }
+                var a = new GemmOperand(wt + (long)gi * og * k, DType.F32, k, 1);
+                var bm = new GemmOperand(colp, DType.F32, n, 1);
+                float* outp = dst + ((long)bi * o + (long)gi * og) * n;
+                Sgemm.Multiply(og, n, k, a, bm, outp, n, GemmEpilogue.None, Threads);
+                if (bias is not null)
+                    for (int oc = 0; oc < og; oc++)
+                    {
+                        var row = new Span<float>(outp + (long)oc * n, n);
+                        TensorPrimitives.Add(row, bias[gi * og + oc], row);
+                    }
+            }
+    }
+
+    // cols[(ci*kh + ky)*kw + kx, oy*ow + ox] = x[ci, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw], zero outside the image.
+    private void Im2Col(float* x, float* cols, int cg, int h, int w, int kh, int kw, int oh, int ow, Conv2dParams p)
+    {
+        long n = (long)oh * ow;
+        CpuParallel.For((long)cg * kh * kw, Threads, 8, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                int kx = (int)(r % kw), ky = (int)(r / kw % kh), ci = (int)(r / kw / kh);
+                float* plane = x + (long)ci * h * w, crow = cols + r * n;
+                int shift = kx * p.DilationW - p.PadW;
+                var (lo, hi) = ValidRange(shift, p.StrideW, w, ow);
+                for (int oy = 0; oy < oh; oy++)
+                {
+                    float* d = crow + (long)oy * ow;
+                    int iy = oy * p.StrideH - p.PadH + ky * p.DilationH;
+                    if ((uint)iy >= (uint)h || lo > hi) { new Span<float>(d, ow).Clear(); continue; }
+                    float* irow = plane + (long)iy * w;
+                    new Span<float>(d, lo).Clear();
+                    if (p.StrideW == 1) Buffer.MemoryCopy(irow + lo + shift, d + lo, (hi - lo + 1) * 4L, (hi - lo + 1) * 4L);
+                    else for (int ox = lo; ox <= hi; ox++) d[ox] = irow[ox * p.StrideW + shift];
+                    new Span<float>(d + hi + 1, ow - hi - 1).Clear();
+                }
+            }
+        });
+    }
 }

@@ -1,8 +1,76 @@
+using Tessera.Cpu.Gemm;
+
 namespace Tessera.Cpu;
 
+// Batched matmul over strided views: each batch entry is one Sgemm call reading a and b through their strides
+// (transposes and stride-0 broadcasts cost no copy). f16/bf16 operands are converted while packing; an f16/bf16
+// result is computed in f32 and converted once.
 public sealed unsafe partial class CpuBackend
 {
-    /// <inheritdoc/>
-    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue) => throw new NotImplementedException("TODO");
+    /// <summary>Below this many multiply-adds a GEMM is too small to split over threads; many such batch entries
+    /// (attention heads) are spread over the threads instead, one whole GEMM each.</summary>
+    private const long SmallGemm = 1L << 22;
 
+    /// <inheritdoc/>
+    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue)
+    {
+        int rank = dst.Rank;
+        Check(rank >= 2 && a.Rank == rank && b.Rank == rank,
+            $"matmul: a {a.Shape}, b {b.Shape} and dst {dst.Shape} must have the same rank (at least 2), batch axes broadcast");
+        int m = a.Shape[-2], k = a.Shape[-1], n = b.Shape[-1];
+        Check(b.Shape[-2] == k && dst.Shape[-2] == m && dst.Shape[-1] == n,
+            $"matmul: a {a.Shape} @ b {b.Shape} does not give dst {dst.Shape}");
+        for (int d = 0; d < rank - 2; d++)
+            Check(a.Shape[d] == dst.Shape[d] && b.Shape[d] == dst.Shape[d],
+                $"matmul: batch axes of a {a.Shape}, b {b.Shape} and dst {dst.Shape} must match (broadcast them first)");
+        foreach (var t in (ReadOnlySpan<Tensor>)[a, b, dst])
+            Check(t.DType is DType.F32 or DType.F16 or DType.BF16, $"matmul: {t.DType.Name()} {t.Shape} is not f32, f16 or bf16");
+        if (epilogue.Residual is { } r0)
+            Check(r0.Shape.Equals(dst.Shape) && r0.DType.IsFloat() && !r0.DType.IsBlock(),
+                $"matmul: residual {r0.DType.Name()} {r0.Shape} must be a float tensor of dst's shape {dst.Shape}");
+        if (epilogue.Bias is { } b0)
+            Check(b0.Rank == 1 && b0.Shape[0] == n && b0.DType.IsFloat() && !b0.DType.IsBlock(),
+                $"matmul: bias {b0.DType.Name()} {b0.Shape} must be a float vector [{n}]");
+        if (dst.DType != DType.F32) { ViaF32(dst, t => MatMul(a, b, t, epilogue)); return; }
+        Check(dst.IsContiguous, $"matmul: dst {dst.Shape} must be contiguous");
+        if (dst.ElementCount == 0) return;
+
+        using var bias = epilogue.Bias is null ? null : AsF32(epilogue.Bias);
+        // An f32 residual is read in place through its strides (a broadcast row costs nothing); others convert once.
+        using var res = epilogue.Residual is null ? null
+            : epilogue.Residual.DType == DType.F32 ? epilogue.Residual.Share() : AsF32(epilogue.Residual);
+
+        int batchRank = rank - 2;
+        long batch = 1;
+        for (int d = 0; d < batchRank; d++) batch *= dst.Shape[d];
+        var dims = dst.Shape.Dims[..batchRank].ToArray();
+        long[] aS = a.Strides[..batchRank].ToArray(), bS = b.Strides[..batchRank].ToArray();
+        long[] rS = res is null ? new long[batchRank] : res.Strides[..batchRank].ToArray();
+        byte* aBase = Ptr(a), bBase = Ptr(b);
+        float* cBase = Ptr<float>(dst), biasP = bias is null ? null : Ptr<float>(bias), resBase = res is null ? null : Ptr<float>(res);
+        int aSize = ElementSize(a.DType), bSize = ElementSize(b.DType);
+        DType aT = a.DType, bT = b.DType;
+        long aRs = a.Strides[^2], aCs = a.Strides[^1], bRs = b.Strides[^2], bCs = b.Strides[^1];
+        long resRs = res is null ? 0 : res.Strides[^2], resCs = res is null ? 0 : res.Strides[^1];
+        var act = epilogue.Activation;
+
+        void One(long bi, int threads)
+        {
+            long ao = 0, bo = 0, ro = 0, rem = bi;
+            for (int d = batchRank - 1; d >= 0; d--)
+            {
+                long idx = rem % dims[d]; rem /= dims[d];
+                ao += idx * aS[d]; bo += idx * bS[d]; ro += idx * rS[d];
+            }
+            var ga = new GemmOperand(aBase + ao * aSize, aT, aRs, aCs);
+            var gb = new GemmOperand(bBase + bo * bSize, bT, bRs, bCs);
+            var ep = new GemmEpilogue(biasP, act, resBase == null ? null : resBase + ro, resRs, resCs);
+            Sgemm.Multiply(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
+        }
+
+        if (batch > 1 && (long)m * n * k < SmallGemm && Threads > 1)
+            CpuParallel.For(batch, Threads, 1, (s, e) => { for (long bi = s; bi < e; bi++) One(bi, 1); });
+        else
+            for (long bi = 0; bi < batch; bi++) One(bi, Threads);
+    }
 }

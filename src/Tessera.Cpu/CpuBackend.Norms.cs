@@ -1,11 +1,64 @@
+using Tessera.Cpu.Kernels;
+
 namespace Tessera.Cpu;
 
+// LayerNorm and RMSNorm over the last axis, one row at a time: statistics in double (Kernels/RowStats),
+// the normalisation in f32 vectors. Weight and bias come as f32 or as x's dtype and are converted once.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
-    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst) => throw new NotImplementedException("TODO");
+    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst) =>
+        NormRows("layer_norm", x, weight, bias, dst, (px, d, n, w, b) =>
+        {
+            double mean = RowStats.Sum(px, n) / n;
+            float m1 = (float)mean, m2 = (float)(mean - m1);
+            double var = RowStats.SumSquares(px, n, m1, m2) / n;
+            RowStats.Normalize(px, d, n, m1, m2, (float)(1.0 / Math.Sqrt(var + eps)), w, b);
+        });
 
     /// <inheritdoc/>
-    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) => throw new NotImplementedException("TODO");
+    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) =>
+        NormRows("rms_norm", x, weight, null, dst, (px, d, n, w, _) =>
+        {
+            double ms = RowStats.SumSquares(px, n, 0, 0) / n;
+            RowStats.Normalize(px, d, n, 0, 0, (float)(1.0 / Math.Sqrt(ms + eps)), w, null);
+        });
 
+    private delegate void NormKernel(float* x, float* d, int n, float* w, float* b);
+
+    private void NormRows(string op, Tensor x, Tensor? weight, Tensor? bias, Tensor dst, NormKernel kernel)
+    {
+        Check(x.Shape.Equals(dst.Shape) && x.Rank >= 1 && x.DType.IsFloat() && dst.DType.IsFloat(),
+            $"{op}: x {x.DType.Name()} {x.Shape} and dst {dst.DType.Name()} {dst.Shape} must be float tensors of one shape");
+        if (x.ElementCount == 0) return;
+        int n = x.Shape[-1];
+        foreach (var v in new[] { weight, bias })
+            Check(v is null || (v.Rank == 1 && v.Shape[0] == n && v.DType.IsFloat()),
+                $"{op}: weight/bias {v?.DType.Name()} {v?.Shape} must be a float vector [{n}]");
+        using var w = weight is null ? null : AsF32(weight);
+        using var b = bias is null ? null : AsF32(bias);
+        float* pw = w is null ? null : Ptr<float>(w), pb = b is null ? null : Ptr<float>(b);
+        long xIn = x.Strides[^1], dIn = dst.Strides[^1];
+        var idx = new StridedIndex(x.Shape, x, dst);
+        byte* xb = Ptr(x), db = Ptr(dst);
+        DType xt = x.DType, dt = dst.DType;
+        int xes = ElementSize(xt), des = ElementSize(dt);
+        bool direct = RowIo.IsDirectF32(dt, dIn);
+
+        CpuParallel.For(idx.Rows, Threads, Math.Max(1, 16384 / n), (r0, r1) =>
+        {
+            using var bx = new Scratch(n);
+            using var bd = new Scratch(n);
+            Span<long> off = stackalloc long[2];
+            for (long r = r0; r < r1; r++)
+            {
+                idx.Offsets(r, off);
+                float* px = RowIo.Load(xb + off[0] * xes, xt, xIn, n, bx.P);
+                byte* pd = db + off[1] * des;
+                float* d = direct ? (float*)pd : bd.P;
+                kernel(px, d, n, pw, pb);
+                if (!direct) RowIo.Store(d, pd, dt, dIn, n);
+            }
+        });
+    }
 }

@@ -59,7 +59,8 @@ public static class DTypeInfo
         int bs = t.BlockSize();
         if (elements < 0 || elements % bs != 0)
             throw new TesseraException($"{elements} elements of {t} is not a whole number of {bs}-element blocks");
-        return checked(elements / bs * t.BlockBytes());
+        try { return checked(elements / bs * t.BlockBytes()); }
+        catch (OverflowException) { throw new TesseraException($"{elements} elements of {t.Name()} take more bytes than fit in 64 bits"); }
     }
 
     /// <summary>Lower-case name as used on the command line and in file formats ("f32", "bf16", "q8_0").</summary>

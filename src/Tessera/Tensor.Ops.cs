@@ -90,7 +90,9 @@ public sealed partial class Tensor
             throw new TesseraException($"matmul {DType.Name()} {Shape} @ {b.DType.Name()} {b.Shape}: floating-point operands only (quantized matmul has its own op)");
         var batchA = new Shape(Shape.Dims[..^2]);
         var batchB = new Shape(bm.Shape.Dims[..^2]);
-        var batch = Shape.Broadcast(batchA, batchB);
+        Shape batch;
+        try { batch = Shape.Broadcast(batchA, batchB); }
+        catch (TesseraException e) { throw new TesseraException($"matmul {Shape} @ {b.Shape}: batch dimensions do not broadcast ({e.Message})", e); }
         var outDims = batch.Dims.ToArray().Concat([m, n]).ToArray();
         var outShape = new Shape(outDims);
         if (epilogue.Bias is { } bias)
@@ -228,8 +230,13 @@ public sealed partial class Tensor
             throw new TesseraException($"conv2d: invalid parameters {p}");
         if (weight.DType != DType) throw new TesseraException($"conv2d: x is {DType.Name()}, weight is {weight.DType.Name()}");
         CheckVector("conv2d bias", bias, o);
-        int oh = Conv2dParams.OutputSize(Shape[2], weight.Shape[2], p.StrideH, p.PadH, p.DilationH);
-        int ow = Conv2dParams.OutputSize(Shape[3], weight.Shape[3], p.StrideW, p.PadW, p.DilationW);
+        int oh, ow;
+        try
+        {
+            oh = Conv2dParams.OutputSize(Shape[2], weight.Shape[2], p.StrideH, p.PadH, p.DilationH);
+            ow = Conv2dParams.OutputSize(Shape[3], weight.Shape[3], p.StrideW, p.PadW, p.DilationW);
+        }
+        catch (TesseraException e) { throw new TesseraException($"conv2d of x {Shape} with weight {weight.Shape}: {e.Message}", e); }
         var dst = NewLike(new Shape(Shape[0], o, oh, ow));
         Backend.Conv2d(this, weight, bias, p, dst);
         return dst;
@@ -245,7 +252,7 @@ public sealed partial class Tensor
             throw new TesseraException($"patch_embed needs x [B, C, H, W] and weight [D, C, P, P], got {Shape} and {weight.Shape}");
         int patch = weight.Shape[2];
         if (Shape[2] % patch != 0 || Shape[3] % patch != 0)
-            throw new TesseraException($"patch_embed: image {Shape[2]}x{Shape[3]} is not a multiple of the patch size {patch}");
+            throw new TesseraException($"patch_embed: image {Shape} is not a multiple of the patch size {patch} (weight {weight.Shape})");
         if (weight.DType != DType) throw new TesseraException($"patch_embed: x is {DType.Name()}, weight is {weight.DType.Name()}");
         CheckVector("patch_embed bias", bias, weight.Shape[0]);
         var dst = NewLike(new Shape(Shape[0], Shape[2] / patch * (Shape[3] / patch), weight.Shape[0]));

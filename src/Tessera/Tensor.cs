@@ -58,6 +58,7 @@ public sealed partial class Tensor : IDisposable
     {
         get
         {
+            if (ElementCount == 0) return true;
             long expect = 1;
             for (int i = Rank - 1; i >= 0; i--)
             {
@@ -75,7 +76,10 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Allocates a zeroed contiguous tensor on a backend.</summary>
     public static Tensor Zeros(IBackend backend, DType dtype, Shape shape)
     {
-        var storage = backend.Allocate(dtype.ByteCount(shape.ElementCount));
+        long bytes;
+        try { bytes = dtype.ByteCount(shape.ElementCount); }
+        catch (TesseraException e) { throw new TesseraException($"cannot allocate a {dtype.Name()} tensor of shape {shape}: {e.Message}", e); }
+        var storage = backend.Allocate(bytes);
         return new Tensor(storage, dtype, shape, shape.ContiguousStrides(), 0, addRef: false);
     }
 
