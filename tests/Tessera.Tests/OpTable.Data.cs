@@ -18,6 +18,7 @@ public static partial class OpTable
         yield return Gather("[1000, 96] by [197]", In.Of(F32, 1000, 96), In.Ids(I32, 1000, 197));
         yield return Gather("T [11, 7] by [5]", In.Transposed(F32, 11, 7), In.Ids(I32, 11, 5));
         yield return Gather("strided [11, 7] by [2, 3]", In.Strided(F32, 11, 7), In.Ids(I64, 11, 2, 3));
+        yield return Gather("[11, 7] by T [2, 3]", In.Of(F32, 11, 7), In.Ids(I32, 11, 3, 2).Viewed(t => t.T));
         yield return Gather("[17, 65] by [4, 5]", In.Of(F16, 17, 65), In.Ids(I32, 17, 4, 5));
         yield return Gather("[17, 65] by [4, 5]", In.Of(BF16, 17, 65), In.Ids(I64, 17, 4, 5));
 
