@@ -1,1 +1,47 @@
-namespace Tessera.Bench; public static class Program { public static int Main(string[] args) => 0; }
+using BenchmarkDotNet.Running;
+
+namespace Tessera.Bench;
+
+/// <summary>Dispatcher. `bdn ...` runs BenchmarkDotNet suites (e.g. `bdn --filter *Gemm*`); `peer &lt;suite&gt; ...`
+/// runs one side-by-side comparison with a peer engine, printing JSON lines. Each suite lives in its own file;
+/// add a peer suite by adding one line to <see cref="PeerSuites"/>.</summary>
+public static class Program
+{
+    private static readonly Dictionary<string, Func<Args, int>> PeerSuites = new()
+    {
+        ["gemm"] = PeerGemm.Run,
+    };
+
+    public static int Main(string[] args)
+    {
+        if (args.Length >= 1 && args[0] == "bdn")
+        {
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+            return 0;
+        }
+        if (args.Length >= 2 && args[0] == "peer" && PeerSuites.TryGetValue(args[1], out var suite))
+            return suite(new Args(args[2..]));
+        Console.Error.WriteLine("usage: bdn [BenchmarkDotNet args] | peer <" + string.Join("|", PeerSuites.Keys) + "> [--name value ...]");
+        return 2;
+    }
+}
+
+/// <summary>`--name value` options of a peer suite.</summary>
+public sealed class Args
+{
+    private readonly Dictionary<string, string> _values = new();
+
+    public Args(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new ArgumentException($"expected --name value, got '{args[i]}'");
+            _values[args[i][2..]] = args[++i];
+        }
+    }
+
+    public int Int(string name, int fallback) => _values.TryGetValue(name, out var v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+
+    public string Str(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
+}

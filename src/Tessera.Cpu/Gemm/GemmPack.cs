@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Cpu.Gemm;
 
@@ -91,7 +92,9 @@ internal static unsafe class GemmPack
         {
             int rows = Math.Min(mr, mc - ir);
             float* d = dst + (long)ir * kc;
-            if (a.ColStride == 1 || a.RowStride != 1)
+            if (rows == mr && mr % 4 == 0 && a.Type == DType.F32 && a.ColStride == 1 && Sse.IsSupported)
+                PackAPanelF32((float*)a.Ptr + (ic + ir) * a.RowStride + pc, a.RowStride, kc, mr, d);
+            else if (a.ColStride == 1 || a.RowStride != 1)
             {
                 for (int r = 0; r < rows; r++)
                 {
@@ -112,6 +115,38 @@ internal static unsafe class GemmPack
                 for (int p = 0; p < kc; p++)
                     for (int r = rows; r < mr; r++) d[(long)p * mr + r] = 0;
         }
+    }
+
+    /// <summary>One full MR-row panel of a row-major f32 A, by 4 x 4 SSE transposes (4 loads, 8 shuffles and 4 stores
+    /// per 16 values instead of 16 scalar loads and stores): the A pack is otherwise ~5% of a 197-row GEMM.</summary>
+    private static void PackAPanelF32(float* src, long lda, int kc, int mr, float* d)
+    {
+        for (int g = 0; g < mr; g += 4)
+        {
+            float* r0 = src + g * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+            float* o = d + g;
+            int p = 0;
+            for (; p + 4 <= kc; p += 4, o += 4 * mr)
+            {
+                var a0 = Sse.LoadVector128(r0 + p); var a1 = Sse.LoadVector128(r1 + p);
+                var a2 = Sse.LoadVector128(r2 + p); var a3 = Sse.LoadVector128(r3 + p);
+                var t0 = Sse.UnpackLow(a0, a1); var t1 = Sse.UnpackLow(a2, a3);
+                var t2 = Sse.UnpackHigh(a0, a1); var t3 = Sse.UnpackHigh(a2, a3);
+                Sse.Store(o, Sse.MoveLowToHigh(t0, t1));
+                Sse.Store(o + mr, Sse.MoveHighToLow(t1, t0));
+                Sse.Store(o + 2 * mr, Sse.MoveLowToHigh(t2, t3));
+                Sse.Store(o + 3 * mr, Sse.MoveHighToLow(t3, t2));
+            }
+            for (; p < kc; p++, o += mr) { o[0] = r0[p]; o[1] = r1[p]; o[2] = r2[p]; o[3] = r3[p]; }
+        }
+    }
+
+    /// <summary>Prefetches rows p0..p1 of a packed B panel.</summary>
+    public static void PrefetchPacked(float* panel, int p0, int p1, int nr)
+    {
+        if (!Sse.IsSupported) return;
+        byte* s = (byte*)(panel + (long)p0 * nr), e = (byte*)(panel + (long)p1 * nr);
+        for (; s < e; s += 64) Sse.Prefetch0(s);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

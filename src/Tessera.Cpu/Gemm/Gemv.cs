@@ -183,6 +183,19 @@ internal static unsafe class Gemv
             {
                 int kc = Math.Min(Sgemm.KC, k - pc);
                 float* panel = pb.Block(pc, jp);
+                if (nr == 32 && Vector512.IsHardwareAccelerated)
+                {
+                    // The two accumulators stay in registers over the whole panel.
+                    Vector512<float> s0 = Vector512.Load(tmp), s1 = Vector512.Load(tmp + 16);
+                    for (int p = 0; p < kc; p++, panel += 32)
+                    {
+                        var xv = Vector512.Create(x[pc + p]);
+                        s0 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(panel), s0);
+                        s1 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(panel + 16), s1);
+                    }
+                    s0.Store(tmp); s1.Store(tmp + 16);
+                    continue;
+                }
                 for (int p = 0; p < kc; p++)
                 {
                     float xv = x[pc + p];

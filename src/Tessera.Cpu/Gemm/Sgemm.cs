@@ -3,19 +3,20 @@ using System.Runtime.InteropServices;
 namespace Tessera.Cpu.Gemm;
 
 /// <summary>C (m x n, row stride ldc, f32) = epilogue(A (m x k) @ B (k x n)), A and B strided f32/f16/bf16.
-/// BLIS/MLAS-style: B is packed into KC x NC blocks of NR-wide panels (L2), A into MR-row panels, and the
-/// register-blocked <see cref="MicroKernel"/> walks NR-panels of B for one A panel at a time (the A panel, kc x MR,
-/// stays in L1). The epilogue runs on each finished tile of the last K block. m = 1 goes to <see cref="Gemv"/>.</summary>
+/// BLIS/MLAS-style: A is packed into MC x KC blocks of MR-row panels (L2), B into KC x NR panels (L1), and the
+/// register-blocked <see cref="MicroKernel"/> runs every A panel against one B panel. The epilogue runs on each
+/// finished tile of the last K block. m = 1 goes to <see cref="Gemv"/>.</summary>
 internal static unsafe class Sgemm
 {
     /// <summary>K block: one A panel (KC x 12 floats = 12 KB) sits in L1 beside the streaming B panel.</summary>
     public const int KC = 256;
 
-    /// <summary>N block: a packed B block (KC x NC floats = 512 KB) sits in L2 (2 MB a core here).</summary>
-    public const int NC = 512;
+    /// <summary>Most rows of A packed at once: an MC x KC block (480 KB) stays in L2 (2 MB a core here) while every
+    /// B panel passes over it.</summary>
+    public const int MC = 480;
 
-    /// <summary>M block packed at once (a multiple of every MR).</summary>
-    public const int MC = 240;
+    /// <summary>Columns of B packed at once (KC x NC floats = 512 KB, in L2 beside the A block).</summary>
+    public const int NC = 512;
 
     public static void Multiply(int m, int n, int k, in GemmOperand a, in GemmOperand b, float* c, long ldc, in GemmEpilogue ep, int threads) =>
         Multiply(m, n, k, a, b, null, c, ldc, ep, threads);
@@ -62,40 +63,53 @@ internal static unsafe class Sgemm
         });
     }
 
-    /// <summary>C[i0..i1, j0..j1] on the calling thread; j0 is a multiple of NR.</summary>
+    /// <summary>C[i0..i1, j0..j1] on the calling thread; j0 is a multiple of NR. Loop nest (BLIS order):
+    /// for each MC x KC block of A, packed once into L2, pack B in KC x NC blocks and walk their NR-wide panels;
+    /// each B panel (KC x NR, 32 KB) stays in L1 while every MR-row tile of the A block uses it.</summary>
     private static void Worker(int i0, int i1, int j0, int j1, int k, in GemmOperand a, in GemmOperand b, PackedB? packed,
         float* c, long ldc, in GemmEpilogue ep)
     {
         int mr = MicroKernel.MR, nr = MicroKernel.NR;
         var buf = Buffers.ForThisThread();
         bool epi = GemmEpilogueOps.Any(ep);
-        for (int jc = j0; jc < j1; jc += NC)
+        // Equal M blocks of at most MC rows, in whole register tiles.
+        int mBlocks = (i1 - i0 + MC - 1) / MC;
+        int mcStep = ((i1 - i0 + mBlocks - 1) / mBlocks + mr - 1) / mr * mr;
+        for (int ic = i0; ic < i1; ic += mcStep)
         {
-            int nc = Math.Min(NC, j1 - jc);
+            int mc = Math.Min(mcStep, i1 - ic);
+            int irCount = (mc + mr - 1) / mr;
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                float* bp;
-                if (packed != null) bp = packed.Block(pc, jc);
-                else { GemmPack.PackB(b, pc, kc, jc, nc, nr, buf.B, buf.Scratch); bp = buf.B; }
                 bool acc = pc > 0, last = pc + kc >= k;
-                for (int ic = i0; ic < i1; ic += MC)
+                GemmPack.PackA(a, ic, mc, pc, kc, mr, buf.A, buf.Scratch);
+                for (int jc = j0; jc < j1; jc += NC)
                 {
-                    int mc = Math.Min(MC, i1 - ic);
-                    GemmPack.PackA(a, ic, mc, pc, kc, mr, buf.A, buf.Scratch);
-                    for (int ir = 0; ir < mc; ir += mr)
+                    // Packing a whole NC-wide block reads B's rows as contiguous runs; packing one NR panel at a
+                    // time would read 128-byte pieces at B's row stride, which for power-of-two widths land in the
+                    // same cache sets and thrash.
+                    int nc = Math.Min(NC, j1 - jc);
+                    if (packed == null) GemmPack.PackB(b, pc, kc, jc, nc, nr, buf.B, buf.Scratch);
+                    for (int jr = jc; jr < jc + nc; jr += nr)
                     {
-                        int rows = Math.Min(mr, mc - ir);
-                        float* ap = buf.A + (long)ir * kc;
-                        for (int jr = 0; jr < nc; jr += nr)
+                        int cols = Math.Min(nr, j1 - jr);
+                        float* bpanel = packed != null ? packed.Block(pc, jr) : buf.B + (long)(jr - jc) * kc;
+                        bool prefetch = packed != null && jr + nr < j1;
+                        for (int t = 0; t < irCount; t++)
                         {
-                            int cols = Math.Min(nr, nc - jr);
-                            float* ct = c + (ic + ir) * ldc + jc + jr;
-                            if (rows == mr && cols == nr) MicroKernel.Run(kc, ap, bp + (long)jr * kc, ct, ldc, acc);
+                            // A slice of the next pre-packed panel per tile, so it arrives while this panel computes.
+                            if (prefetch)
+                                GemmPack.PrefetchPacked(packed!.Block(pc, jr + nr), (int)((long)kc * t / irCount), (int)((long)kc * (t + 1) / irCount), nr);
+                            int ir = t * mr;
+                            int rows = Math.Min(mr, mc - ir);
+                            float* ap = buf.A + (long)ir * kc;
+                            float* ct = c + (ic + ir) * ldc + jr;
+                            if (rows == mr && cols == nr) MicroKernel.Run(kc, ap, bpanel, ct, ldc, acc);
                             else
                             {
                                 // Edge tile: full tile into a buffer, then only the valid part into C.
-                                MicroKernel.Run(kc, ap, bp + (long)jr * kc, buf.Tile, nr, false);
+                                MicroKernel.Run(kc, ap, bpanel, buf.Tile, nr, false);
                                 for (int r = 0; r < rows; r++)
                                 {
                                     float* src = buf.Tile + r * nr, dst = ct + r * ldc;
@@ -103,7 +117,7 @@ internal static unsafe class Sgemm
                                     else for (int j = 0; j < cols; j++) dst[j] = src[j];
                                 }
                             }
-                            if (last && epi) GemmEpilogueOps.Apply(ct, ldc, rows, cols, ic + ir, jc + jr, ep);
+                            if (last && epi) GemmEpilogueOps.Apply(ct, ldc, rows, cols, ic + ir, jr, ep);
                         }
                     }
                 }
@@ -120,7 +134,7 @@ internal static unsafe class Sgemm
         private Buffers()
         {
             A = Alloc((long)MC * KC);
-            B = Alloc((long)KC * (NC + 64));
+            B = Alloc((long)KC * NC);
             Scratch = Alloc(Math.Max(KC, NC) + 64);
             Tile = Alloc(64 * 64);
         }

@@ -1,0 +1,59 @@
+using System.Text;
+
+namespace Tessera.Bench.Onnx;
+
+/// <summary>A minimal protobuf writer for ONNX models built in memory (field numbers from onnx/onnx.proto3:
+/// ModelProto ir_version=1 graph=7 opset_import=8; OperatorSetIdProto domain=1 version=2; GraphProto node=1
+/// name=2 initializer=5 input=11 output=12; NodeProto input=1 output=2 name=3 op_type=4; TensorProto dims=1
+/// data_type=2 name=8 raw_data=9; ValueInfoProto name=1 type=2; TypeProto tensor_type=1; TypeProto.Tensor
+/// elem_type=1 shape=2; TensorShapeProto dim=1; Dimension dim_value=1).</summary>
+public static class OnnxModelBuilder
+{
+    /// <summary>TensorProto.DataType.FLOAT.</summary>
+    public const int Float = 1;
+
+    /// <summary>Y [M, N] = MatMul(A [M, K], B), B a constant f32 initializer [K, N] (row-major).</summary>
+    public static byte[] MatMul(int m, int k, int n, float[] b)
+    {
+        var node = new Proto().Str(1, "A").Str(1, "B").Str(2, "Y").Str(3, "matmul").Str(4, "MatMul");
+        var raw = new byte[b.Length * 4];
+        Buffer.BlockCopy(b, 0, raw, 0, raw.Length); // little-endian, as raw_data requires
+        var init = new Proto().Varint(1, k).Varint(1, n).Varint(2, Float).Str(8, "B").Bytes(9, raw);
+        var graph = new Proto().Msg(1, node).Str(2, "gemm").Msg(5, init)
+            .Msg(11, ValueInfo("A", m, k)).Msg(12, ValueInfo("Y", m, n));
+        var opset = new Proto().Str(1, "").Varint(2, 13);
+        return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).ToArray();
+    }
+
+    private static Proto ValueInfo(string name, params int[] dims)
+    {
+        var shape = new Proto();
+        foreach (int d in dims) shape.Msg(1, new Proto().Varint(1, d));
+        var tensor = new Proto().Varint(1, Float).Msg(2, shape);
+        return new Proto().Str(1, name).Msg(2, new Proto().Msg(1, tensor));
+    }
+
+    /// <summary>Protobuf wire format: varints (type 0) and length-delimited fields (type 2) are all ONNX needs here.</summary>
+    private sealed class Proto
+    {
+        private readonly MemoryStream _s = new();
+
+        public Proto Varint(int field, long value) { Tag(field, 0); Raw((ulong)value); return this; }
+
+        public Proto Bytes(int field, byte[] data) { Tag(field, 2); Raw((ulong)data.Length); _s.Write(data); return this; }
+
+        public Proto Str(int field, string s) => Bytes(field, Encoding.UTF8.GetBytes(s));
+
+        public Proto Msg(int field, Proto m) => Bytes(field, m.ToArray());
+
+        public byte[] ToArray() => _s.ToArray();
+
+        private void Tag(int field, int wire) => Raw((ulong)((field << 3) | wire));
+
+        private void Raw(ulong v)
+        {
+            while (v >= 0x80) { _s.WriteByte((byte)(v | 0x80)); v >>= 7; }
+            _s.WriteByte((byte)v);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Globalization;
+using Tessera.Bench.Onnx;
+using Tessera.Cpu;
+using Tessera.Cpu.Gemm;
+
+namespace Tessera.Bench;
+
+/// <summary>`peer gemm --m M --k K --n N [--threads T] [--dtype f32|bf16|f16] [--reps R] [--rounds N]`: Tessera's
+/// MatMul (through the public Tensor API, and with a pre-packed B) against ONNX Runtime's MatMul (B a constant
+/// initializer) on the same shape, same process, interleaved. One JSON line per engine, then one with the ratio.
+/// ONNX Runtime has no bf16/f16 MatMul on the CPU, so for those dtypes Tessera's half and f32 runs sit side by side.</summary>
+public static unsafe class PeerGemm
+{
+    private sealed record Engine(string Name, string DType, Action Run)
+    {
+        public List<double> Ms { get; } = [];
+    }
+
+    public static int Run(Args args)
+    {
+        int m = args.Int("m", 197), k = args.Int("k", 768), n = args.Int("n", 3072), threads = args.Int("threads", 1);
+        int rounds = args.Int("rounds", 7), reps = args.Int("reps", 0);
+        string dtype = args.Str("dtype", "f32");
+        var dt = dtype switch
+        {
+            "f32" => DType.F32, "bf16" => DType.BF16, "f16" => DType.F16,
+            _ => throw new ArgumentException($"--dtype must be f32, bf16 or f16, got {dtype}"),
+        };
+        var rng = new Random(1);
+        var a = new float[(long)m * k];
+        var b = new float[(long)k * n];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
+
+        var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
+        using var ta = Tensor.FromArray(cpu, a, m, k);
+        using var tb = Tensor.FromArray(cpu, b, k, n);
+        var engines = new List<Engine>();
+        var disposables = new List<IDisposable>();
+        float[]? tesseraOut = null;
+        engines.Add(new Engine("tessera", "f32", () => { using var y = ta.MatMul(tb); tesseraOut ??= y.ToFloatArray(); }));
+
+        // Pre-packed constant B, the way MLAS serves ONNX Runtime: Sgemm on a PackedB into a preallocated C.
+        var c = GC.AllocateUninitializedArray<float>(m * n, pinned: true);
+        var aPin = GC.AllocateUninitializedArray<float>(a.Length, pinned: true);
+        a.CopyTo(aPin, 0);
+        var bPin = GC.AllocateUninitializedArray<float>(b.Length, pinned: true);
+        b.CopyTo(bPin, 0);
+        fixed (float* bp = bPin)
+        {
+            var packed = new PackedB(k, n, new GemmOperand(bp, DType.F32, n, 1));
+            disposables.Add(packed);
+            engines.Add(new Engine("tessera-prepacked", "f32", () =>
+            {
+                fixed (float* ap = aPin, cp = c)
+                    Sgemm.Multiply(m, n, k, new GemmOperand(ap, DType.F32, k, 1), default, packed, cp, n, GemmEpilogue.None, threads);
+            }));
+        }
+
+        Tensor? ha = null, hb = null;
+        OrtMatMul? ort = null;
+        if (dt == DType.F32)
+        {
+            ort = new OrtMatMul(m, k, n, a, b, threads);
+            disposables.Add(ort);
+            engines.Add(new Engine("onnxruntime", "f32", ort.Run));
+        }
+        else
+        {
+            ha = ta.To(dt); hb = tb.To(dt);
+            disposables.Add(ha); disposables.Add(hb);
+            engines.Add(new Engine("tessera", dtype, () => { using var y = ha.MatMul(hb); }));
+            engines.Add(new Engine("tessera", "f32@" + dtype, () => { using var y = ta.MatMul(hb); }));
+        }
+
+        // Warm up (JIT tiers, packing buffers, ORT's pre-pack), then size the repetitions to ~50 ms a round.
+        var sw = new Stopwatch();
+        double slowest = 0;
+        foreach (var e in engines)
+        {
+            for (int i = 0; i < 3; i++) e.Run();
+            sw.Restart();
+            int w = 0;
+            while (sw.Elapsed.TotalMilliseconds < 200 || w < 3) { e.Run(); w++; }
+            slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / w);
+        }
+        if (reps <= 0) reps = Math.Clamp((int)(50 / slowest), 1, 1000);
+        for (int r = 0; r < rounds; r++)
+            foreach (var e in engines)
+                for (int i = 0; i < reps; i++)
+                {
+                    sw.Restart();
+                    e.Run();
+                    e.Ms.Add(sw.Elapsed.TotalMilliseconds);
+                }
+
+        double flops = 2.0 * m * n * k;
+        var ci = CultureInfo.InvariantCulture;
+        var gflops = new Dictionary<string, double>();
+        foreach (var e in engines)
+        {
+            e.Ms.Sort();
+            double med = e.Ms[e.Ms.Count / 2];
+            double gf = flops / (med * 1e6);
+            gflops[e.Name + "/" + e.DType] = gf;
+            Console.WriteLine(string.Create(ci,
+                $"{{\"op\":\"gemm\",\"engine\":\"{e.Name}\",\"dtype\":\"{e.DType}\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"reps\":{e.Ms.Count},\"ms_median\":{med:F4},\"ms_min\":{e.Ms[0]:F4},\"gflops\":{gf:F1}}}"));
+        }
+        if (ort != null)
+        {
+            double maxDiff = 0, maxRef = 0;
+            for (int i = 0; i < ort.Y.Length; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(ort.Y[i] - tesseraOut![i]));
+                maxRef = Math.Max(maxRef, Math.Abs(ort.Y[i]));
+            }
+            double o = gflops["onnxruntime/f32"];
+            Console.WriteLine(string.Create(ci,
+                $"{{\"op\":\"gemm\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"ratio\":{gflops["tessera/f32"] / o:F3},\"ratio_prepacked\":{gflops["tessera-prepacked/f32"] / o:F3},\"max_rel_diff_vs_ort\":{maxDiff / Math.Max(maxRef, 1e-30):E2}}}"));
+        }
+        else
+            Console.WriteLine(string.Create(ci,
+                $"{{\"op\":\"gemm\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"ratio_{dtype}_vs_f32\":{gflops["tessera/" + dtype] / gflops["tessera/f32"]:F3}}}"));
+        foreach (var d in disposables) d.Dispose();
+        return 0;
+    }
+}
