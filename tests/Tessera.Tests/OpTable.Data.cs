@@ -18,6 +18,7 @@ public static partial class OpTable
         yield return Gather("[1000, 96] by [197]", In.Of(F32, 1000, 96), In.Ids(I32, 1000, 197));
         yield return Gather("T [11, 7] by [5]", In.Transposed(F32, 11, 7), In.Ids(I32, 11, 5));
         yield return Gather("strided [11, 7] by [2, 3]", In.Strided(F32, 11, 7), In.Ids(I64, 11, 2, 3));
+        yield return Gather("[11, 7] by T [2, 3]", In.Of(F32, 11, 7), In.Ids(I32, 11, 3, 2).Viewed(t => t.T));
         yield return Gather("[17, 65] by [4, 5]", In.Of(F16, 17, 65), In.Ids(I32, 17, 4, 5));
         yield return Gather("[17, 65] by [4, 5]", In.Of(BF16, 17, 65), In.Ids(I64, 17, 4, 5));
 
@@ -39,6 +40,9 @@ public static partial class OpTable
             yield return Red("T [17, 33]", In.Transposed(F32, 17, 33), -1);
             yield return Red("strided [5, 9]", In.Strided(F32, 5, 9), 0);
             yield return Red("perm [2, 5, 3, 7]", In.Of(F32, 2, 3, 5, 7).Viewed(t => t.Permute(0, 2, 1, 3)), 2);
+            // Few distinct values, so every row has ties: argmax must pick the first maximum.
+            yield return Red("ties [7, 65]", new In(F32, [7, 65], (r, _) => r.Next(4)), -1);
+            yield return Red("ties [17, 33]", new In(F32, [17, 33], (r, _) => r.Next(4)), 0);
             yield return Red("[7, 65]", In.Of(F16, 7, 65), -1);
             yield return Red("[7, 65]", In.Of(BF16, 7, 65), 0);
         }

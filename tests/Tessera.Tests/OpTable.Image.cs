@@ -26,6 +26,13 @@ public static partial class OpTable
         yield return Conv("[2, 4, 9, 11] * [6, 2, 3, 3]", In.Of(F32, 2, 4, 9, 11), In.Of(F32, 6, 2, 3, 3), sq(1, 1, 1, 2));
         yield return Conv("depthwise [1, 6, 13, 13] * [6, 1, 3, 3]", In.Of(F32, 1, 6, 13, 13), In.Of(F32, 6, 1, 3, 3), sq(1, 1, 1, 6));
         yield return Conv("depthwise x2 [1, 3, 7, 7] * [6, 1, 3, 3]", In.Of(F32, 1, 3, 7, 7), In.Of(F32, 6, 1, 3, 3), sq(2, 1, 1, 3));
+        yield return Conv("depthwise [1, 6, 13, 13] * [6, 1, 3, 3]", In.Of(F32, 1, 6, 13, 13), In.Of(F32, 6, 1, 3, 3),
+            new Conv2dParams(StrideH: 2, StrideW: 1, PadH: 2, PadW: 1, DilationH: 2, DilationW: 2, Groups: 6));
+        yield return Conv("depthwise [2, 5, 17, 11] * [5, 1, 5, 5]", In.Of(F32, 2, 5, 17, 11), In.Of(F32, 5, 1, 5, 5), sq(2, 2, 1, 5));
+        yield return Conv("depthwise x2 [1, 3, 9, 9] * [6, 1, 3, 3]", In.Of(F32, 1, 3, 9, 9), In.Of(F32, 6, 1, 3, 3), sq(1, 2, 2, 3));
+        yield return Conv("depthwise [1, 4, 7, 7] * [4, 1, 3, 3]", In.Of(F16, 1, 4, 7, 7), In.Of(F16, 4, 1, 3, 3), sq(1, 1, 1, 4));
+        yield return Conv("[1, 4, 11, 9] * [6, 2, 3, 5]", In.Of(F32, 1, 4, 11, 9), In.Of(F32, 6, 2, 3, 5),
+            new Conv2dParams(StrideH: 1, StrideW: 2, PadH: 3, PadW: 1, DilationH: 2, DilationW: 1, Groups: 2));
         yield return Conv("[2, 4, 17, 17] * [6, 2, 3, 3]", In.Of(F32, 2, 4, 17, 17), In.Of(F32, 6, 2, 3, 3), sq(2, 1, 2, 2));
         yield return Conv("[1, 3, 11, 17] * [4, 3, 3, 5]", In.Of(F32, 1, 3, 11, 17), In.Of(F32, 4, 3, 3, 5),
             new Conv2dParams(StrideH: 2, StrideW: 1, PadH: 1, PadW: 2, DilationH: 1, DilationW: 2));

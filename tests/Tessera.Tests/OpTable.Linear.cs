@@ -66,6 +66,8 @@ public static partial class OpTable
         yield return MmEpilogue("17x33x65 [17, 1] residual", In.Of(F32, 17, 33), In.Of(F32, 33, 65), Activation.Silu, In.Of(F32, 17, 1));
         yield return MmEpilogue("[2, 5, 33] @ T[33, 65]", In.Of(F32, 2, 5, 33), In.Transposed(F32, 33, 65), Activation.QuickGelu, In.Of(F32, 2, 5, 65));
         yield return MmEpilogue("197x96x130 nt", In.Of(F32, 197, 96), In.Transposed(F32, 96, 130), Activation.Gelu, In.Of(F32, 197, 130));
+        yield return new("MatMul 17x33x65 strided bias T residual f32", [In.Of(F32, 17, 33), In.Of(F32, 33, 65), In.Of(F32, 130).Viewed(t => t.Slice(0, 1, 130, 2)), In.Transposed(F32, 17, 65)],
+            t => t[0].MatMul(t[1], new MatMulEpilogue(t[2], Activation.Relu, t[3])), r => NaiveOps.MatMul(r[0], r[1], r[2], Activation.Relu, r[3]));
         yield return new("MatMul 7x33x65 residual only f32", [In.Of(F32, 7, 33), In.Of(F32, 33, 65), In.Of(F32, 7, 65)],
             t => t[0].MatMul(t[1], new MatMulEpilogue(Residual: t[2])), r => NaiveOps.MatMul(r[0], r[1], null, Activation.None, r[2]));
         yield return new("MatMul 3x0x5 empty K bias f32", [In.Of(F32, 3, 0), In.Of(F32, 0, 5), In.Of(F32, 5)],
@@ -97,6 +99,7 @@ public static partial class OpTable
         yield return Sm("[3, 65] large logits", In.Of(F32, 3, 65).Range(-100, 100));
         yield return Sm("T [17, 33]", In.Transposed(F32, 17, 33).Range(-4, 4));
         yield return Sm("[7, 65] [7, 65]", In.Of(F32, 7, 65), In.Of(F32, 7, 65).Range(-3, 3));
+        yield return Sm("[17, 33] T [17, 33]", In.Of(F32, 17, 33), In.Transposed(F32, 17, 33).Range(-3, 3));
         yield return Sm("[7, 65] [1, 65]", In.Of(F32, 7, 65), In.Of(F32, 1, 65).Range(-3, 3), 0.5f);
         foreach (var dt in new[] { F32, F16, BF16 })
             yield return Sm("[2, 3, 5, 5] causal [5, 5]", In.Of(dt, 2, 3, 5, 5).Range(-4, 4), Causal(dt, 5), 0.3f);
@@ -151,7 +154,8 @@ public static partial class OpTable
             yield return RopeRow(mode, "[3, 17, 12] R 8", In.Of(F32, 3, 17, 12), 8);
             yield return RopeRow(mode, "[5, 7] R 4", In.Of(F32, 5, 7), 4);
             yield return RopeRow(mode, "[4, 1, 64] R 64", In.Of(F32, 4, 1, 64), 64);
-            yield return RopeRow(mode, "[2, 7, 3, 16] perm R 16", In.Of(F32, 2, 7, 3, 16).Viewed(t => t.Permute(0, 2, 1, 3)), 16);
+            yield return RopeRow(mode, "[2, 7, 3, 16] perm R 16", In.Of(F32, 2, 7, 3, 16).Viewed(t => t.Permute(0, 2, 1, 3)), 16, positions: 7);
+            yield return RopeRow(mode, "strided [5, 8] R 8", In.Strided(F32, 5, 8), 8, positions: 5);
             yield return RopeRow(mode, "[2, 12, 24] 2-D R 16", In.Of(F32, 2, 12, 24), 16, grid: (3, 4));
             yield return RopeRow(mode, "[2, 7, 16] R 16", In.Of(F16, 2, 7, 16), 16);
             yield return RopeRow(mode, "[2, 7, 16] R 8", In.Of(BF16, 2, 7, 16), 8);
@@ -162,9 +166,10 @@ public static partial class OpTable
     private static In Causal(DType dt, int s) =>
         In.Fixed(dt, [s, s], Enumerable.Range(0, s * s).Select(i => i % s <= i / s ? 0.0 : double.NegativeInfinity).ToArray());
 
-    private static OpRow RopeRow(RopeMode mode, string label, In x, int rotary, (int Rows, int Cols)? grid = null)
+    /// <summary>A rope row; <paramref name="positions"/> is S when x is a view (its base has another shape).</summary>
+    private static OpRow RopeRow(RopeMode mode, string label, In x, int rotary, (int Rows, int Cols)? grid = null, int? positions = null)
     {
-        int s = x.View is null ? x.BaseShape[^2] : x.BaseShape[1]; // the permuted case is [B, S, H, D] underneath
+        int s = positions ?? x.BaseShape[^2];
         var (cos, sin) = grid is { } g ? RopeTables.Build2D(g.Rows, g.Cols, rotary) : RopeTables.Build1D(s, rotary, start: 3);
         var c = In.Fixed(F32, [s, rotary / 2], cos.Select(v => (double)v).ToArray());
         var sn = In.Fixed(F32, [s, rotary / 2], sin.Select(v => (double)v).ToArray());

@@ -170,6 +170,7 @@ public static class OpRunner
     /// <summary>A contiguous tensor's values as doubles, straight from its bytes (no backend conversion kernel).</summary>
     public static double[] ReadRaw(Tensor t)
     {
+        if (t.ElementCount == 0) return [];
         if (!t.IsContiguous) throw new InvalidOperationException($"{t} is not contiguous");
         var bytes = new byte[t.DType.ByteCount(t.ElementCount)];
         if (bytes.Length > 0) t.Backend.CopyToHost(t.Storage, t.DType.ByteCount(t.Offset), bytes);

@@ -202,6 +202,14 @@ public class TensorViewTests
         Assert.True(colT.IsContiguous);
     }
 
+    [Fact]
+    public void EmptyTensorIsContiguous()
+    {
+        // Zeros lays it out row-major; with no elements there is no gap to find.
+        using var empty = Tensor.Zeros(B, DType.F32, new Shape(3, 0));
+        Assert.True(empty.IsContiguous, $"Zeros [3, 0] with strides [{string.Join(", ", empty.Strides.ToArray())}] reports a non-contiguous layout");
+    }
+
     // ---- storage lifetime -------------------------------------------------------------------------------
 
     [Fact]
