@@ -37,8 +37,8 @@ public sealed class TensorScope : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _disposed = true;
         if (s_current != this) throw new InvalidOperationException("tensor scopes must be disposed innermost first, on the thread that opened them");
+        _disposed = true;
         s_current = _parent;
         foreach (var t in _tensors) t.Dispose();
         _tensors.Clear();
