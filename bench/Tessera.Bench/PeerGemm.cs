@@ -2,15 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using Tessera.Bench.Onnx;
 using Tessera.Cpu;
-using Tessera.Cpu.Gemm;
 
 namespace Tessera.Bench;
 
 /// <summary>`peer gemm --m M --k K --n N [--threads T] [--dtype f32|bf16|f16] [--reps R] [--rounds N]`: Tessera's
-/// MatMul (through the public Tensor API, and with a pre-packed B) against ONNX Runtime's MatMul (B a constant
+/// MatMul (through the public Tensor API, with B plain and with B declared constant, hence pre-packed) against ONNX Runtime's MatMul (B a constant
 /// initializer) on the same shape, same process, interleaved. One JSON line per engine, then one with the ratio.
 /// ONNX Runtime has no bf16/f16 MatMul on the CPU, so for those dtypes Tessera's half and f32 runs sit side by side.</summary>
-public static unsafe class PeerGemm
+public static class PeerGemm
 {
     private sealed record Engine(string Name, string DType, Action Run)
     {
@@ -41,22 +40,12 @@ public static unsafe class PeerGemm
         float[]? tesseraOut = null;
         engines.Add(new Engine("tessera", "f32", () => { using var y = ta.MatMul(tb); tesseraOut ??= y.ToFloatArray(); }));
 
-        // Pre-packed constant B, the way MLAS serves ONNX Runtime: Sgemm on a PackedB into a preallocated C.
-        var c = GC.AllocateUninitializedArray<float>(m * n, pinned: true);
-        var aPin = GC.AllocateUninitializedArray<float>(a.Length, pinned: true);
-        a.CopyTo(aPin, 0);
-        var bPin = GC.AllocateUninitializedArray<float>(b.Length, pinned: true);
-        b.CopyTo(bPin, 0);
-        fixed (float* bp = bPin)
-        {
-            var packed = new PackedB(k, n, new GemmOperand(bp, DType.F32, n, 1));
-            disposables.Add(packed);
-            engines.Add(new Engine("tessera-prepacked", "f32", () =>
-            {
-                fixed (float* ap = aPin, cp = c)
-                    Sgemm.Multiply(m, n, k, new GemmOperand(ap, DType.F32, k, 1), default, packed, cp, n, GemmEpilogue.None, threads);
-            }));
-        }
+        // B declared constant (a weight), the way ONNX Runtime treats an initializer: the CPU backend packs it on the
+        // first product and reuses the panels. Its own storage, so the plain run above keeps packing every call.
+        var constantB = Tensor.FromArray(cpu, b, k, n);
+        var tbc = constantB.AsConstant();
+        disposables.Add(constantB); disposables.Add(tbc);
+        engines.Add(new Engine("tessera-prepacked", "f32", () => { using var y = ta.MatMul(tbc); }));
 
         Tensor? ha = null, hb = null;
         OrtMatMul? ort = null;

@@ -53,6 +53,15 @@ public sealed unsafe partial class CpuBackend
         long aRs = a.Strides[^2], aCs = a.Strides[^1], bRs = b.Strides[^2], bCs = b.Strides[^1];
         long resRs = res is null ? 0 : res.Strides[^2], resCs = res is null ? 0 : res.Strides[^1];
         var act = epilogue.Activation;
+        // A constant right operand shared by every batch entry (a weight) is packed once and kept with its storage.
+        // Decode-sized products (m < 4) stream B as it is: packing would not pay and GEMV reads B once anyway.
+        PackedB? packed = null;
+        if (b.Storage.IsConstant && m >= 4 && bS.All(s => s == 0))
+        {
+            var key = new PackedKey(b.Offset, bRs, bCs, k, n, bT, MicroKernel.NR);
+            var gbp = new GemmOperand(bBase, bT, bRs, bCs);
+            packed = b.Storage.GetOrAddDerived(key, () => new PackedB(k, n, gbp));
+        }
 
         void One(long bi, int threads)
         {
@@ -65,7 +74,7 @@ public sealed unsafe partial class CpuBackend
             var ga = new GemmOperand(aBase + ao * aSize, aT, aRs, aCs);
             var gb = new GemmOperand(bBase + bo * bSize, bT, bRs, bCs);
             var ep = new GemmEpilogue(biasP, act, resBase == null ? null : resBase + ro, resRs, resCs);
-            Sgemm.Multiply(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
+            Sgemm.Multiply(m, n, k, ga, gb, packed, cBase + bi * m * n, n, ep, threads);
         }
 
         if (batch > 1 && (long)m * n * k < SmallGemm && Threads > 1)
@@ -73,4 +82,7 @@ public sealed unsafe partial class CpuBackend
         else
             for (long bi = 0; bi < batch; bi++) One(bi, Threads);
     }
+
+    /// <summary>The layout a <see cref="PackedB"/> was made from, as the key of the storage's derived forms.</summary>
+    private readonly record struct PackedKey(long Offset, long RowStride, long ColStride, int K, int N, DType Type, int NR);
 }

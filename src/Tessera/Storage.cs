@@ -25,6 +25,30 @@ public abstract class Storage
     /// <summary>Whether the memory has been released.</summary>
     public bool IsFreed => Volatile.Read(ref _refs) <= 0;
 
+    /// <summary>Whether the contents were declared constant (weights): backends may then keep derived forms of
+    /// it, such as GEMM-packed panels, made on first use and freed with the storage.</summary>
+    public bool IsConstant { get; private set; }
+
+    /// <summary>Declares the contents constant. Writes made afterwards are not seen by derived forms already made.</summary>
+    public void MarkConstant() => IsConstant = true;
+
+    private Dictionary<object, IDisposable>? _derived;
+
+    /// <summary>A backend's derived form of this (constant) storage for <paramref name="key"/> (which should name
+    /// the layout it was made from), made by <paramref name="make"/> on first use and disposed with the storage.</summary>
+    public T GetOrAddDerived<T>(object key, Func<T> make) where T : class, IDisposable
+    {
+        lock (this)
+        {
+            if (IsFreed) throw new ObjectDisposedException(nameof(Storage), "the tensor's storage has already been freed");
+            _derived ??= [];
+            if (_derived.TryGetValue(key, out var d)) return (T)d;
+            var made = make();
+            _derived[key] = made;
+            return made;
+        }
+    }
+
     internal void AddRef()
     {
         int r;
@@ -37,7 +61,13 @@ public abstract class Storage
 
     internal void Release()
     {
-        if (Interlocked.Decrement(ref _refs) == 0) Free();
+        if (Interlocked.Decrement(ref _refs) != 0) return;
+        lock (this)
+        {
+            if (_derived != null) foreach (var d in _derived.Values) d.Dispose();
+            _derived = null;
+        }
+        Free();
     }
 
     /// <summary>Returns the memory to its device; called once, when the last reference goes.</summary>

@@ -182,6 +182,17 @@ public sealed partial class Tensor
         return Reshape(dims.ToArray());
     }
 
+    /// <summary>Declares this tensor's storage constant (a weight) and returns another reference to it. Backends may
+    /// then keep a derived form beside it: the CPU backend packs a constant right-hand matmul operand into its
+    /// micro-kernel panels once (f32, so a bf16 weight's packed copy is twice its size), as MLAS does for ONNX
+    /// Runtime's constant initializers. Every view of the storage shares the packed forms.</summary>
+    public Tensor AsConstant()
+    {
+        ThrowIfDisposed();
+        Storage.MarkConstant();
+        return Share();
+    }
+
     /// <summary>Another reference to the same view (dispose it separately).</summary>
     public Tensor Share() => View(Shape, (long[])_strides.Clone(), Offset);
 
