@@ -22,6 +22,15 @@ public enum DType : byte
     Q8_0,
     /// <summary>GGUF Q4_0: blocks of 32 4-bit weights with one f16 scale (18 bytes).</summary>
     Q4_0,
+    /// <summary>GGUF Q4_1: blocks of 32 4-bit weights with f16 scale and minimum (20 bytes).</summary>
+    Q4_1,
+    /// <summary>GGUF Q4_K: super-blocks of 256 4-bit weights, 8 sub-blocks with 6-bit scales and minimums (144 bytes).</summary>
+    Q4_K,
+    /// <summary>GGUF Q6_K: super-blocks of 256 6-bit weights with 16 int8 sub-block scales (210 bytes).</summary>
+    Q6_K,
+    /// <summary>GGUF Q8_K: super-blocks of 256 int8 values with an f32 scale and 16 partial sums (292 bytes); the
+    /// activation format of the K-quant dot products.</summary>
+    Q8_K,
 }
 
 /// <summary>Sizes and names of <see cref="DType"/> values.</summary>
@@ -30,7 +39,8 @@ public static class DTypeInfo
     /// <summary>Elements in one storage block: 1 for plain types, 32 for the GGUF block types.</summary>
     public static int BlockSize(this DType t) => t switch
     {
-        DType.Q8_0 or DType.Q4_0 => 32,
+        DType.Q8_0 or DType.Q4_0 or DType.Q4_1 => 32,
+        DType.Q4_K or DType.Q6_K or DType.Q8_K => 256,
         _ => 1,
     };
 
@@ -43,6 +53,10 @@ public static class DTypeInfo
         DType.I64 => 8,
         DType.Q8_0 => 34,
         DType.Q4_0 => 18,
+        DType.Q4_1 => 20,
+        DType.Q4_K => 144,
+        DType.Q6_K => 210,
+        DType.Q8_K => 292,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 

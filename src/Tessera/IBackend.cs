@@ -40,6 +40,12 @@ public interface IBackend : IDisposable
     /// shape (transposed operands come as strided views).</summary>
     void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue);
 
+    /// <summary>dst[..., N] = epilogue(x[..., K] @ dequantize(w)^T) for a quantized weight w [N, K]: a block type
+    /// (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K; blocks run along K, as in GGUF), or I8 with per-row f32
+    /// <paramref name="scales"/> [N] (symmetric per-output-channel). x is f32 or bf16, dst f32 or x's dtype.</summary>
+    void QuantizedMatMul(Tensor x, Tensor w, Tensor? scales, Tensor dst, MatMulEpilogue epilogue) =>
+        throw new TesseraException($"the {Name} backend has no quantized matmul yet ({w.DType.Name()} weight {w.Shape})");
+
     /// <summary>Softmax over the last axis of x * scale + mask (mask has x's shape or is null).</summary>
     void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst);
 

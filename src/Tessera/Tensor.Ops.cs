@@ -110,6 +110,38 @@ public sealed partial class Tensor
         using (dst) return dst.Squeeze(-1);
     }
 
+    /// <summary>A linear layer, x[..., K] @ weight^T with weight [N, K] as Hugging Face and GGUF store it, then the
+    /// epilogue. Float weights go through <see cref="MatMul"/> (a transposed view, no copy); block-quantized weights
+    /// (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) and I8 weights with per-row <paramref name="scales"/> [N] go through the
+    /// backend's quantized matmul.</summary>
+    public Tensor Linear(Tensor weight, MatMulEpilogue? epilogue = null, Tensor? scales = null)
+    {
+        RequireFloat("linear");
+        SameBackend("linear", weight);
+        epilogue ??= MatMulEpilogue.None;
+        if (weight.Rank != 2 || weight.Shape[1] != Shape[-1])
+            throw new TesseraException($"linear: x {Shape} needs a weight [N, {Shape[-1]}], got {weight.DType.Name()} {weight.Shape}");
+        if (weight.DType.IsFloat() && scales is null)
+        {
+            using var wt = weight.T;
+            return MatMul(wt, epilogue);
+        }
+        bool int8 = weight.DType == DType.I8;
+        if (!(weight.DType.IsBlock() && weight.DType != DType.Q8_K && scales is null) && !(int8 && scales is not null))
+            throw new TesseraException($"linear: weight {weight.DType.Name()} {weight.Shape} needs to be float, a GGUF block type, or i8 with per-row scales{(scales is null ? "" : $" (scales {scales.Shape} given)")}");
+        if (scales is not null && (scales.Rank != 1 || scales.Shape[0] != weight.Shape[0] || scales.DType != DType.F32))
+            throw new TesseraException($"linear: i8 weight {weight.Shape} needs f32 scales [{weight.Shape[0]}], got {scales.DType.Name()} {scales.Shape}");
+        if (!weight.IsContiguous) throw new TesseraException($"linear: quantized weight {weight.DType.Name()} {weight.Shape} must be contiguous");
+        int n = weight.Shape[0];
+        if (epilogue.Bias is { } bias && (bias.Rank != 1 || bias.Shape[0] != n))
+            throw new TesseraException($"linear {Shape} with weight {weight.Shape}: bias must be [{n}], got {bias.Shape}");
+        var outShape = Shape.With(-1, n);
+        using var res = epilogue.Residual?.BroadcastTo(outShape);
+        var dst = NewLike(outShape);
+        Backend.QuantizedMatMul(this, weight, scales, dst, res is null ? epilogue : epilogue with { Residual = res });
+        return dst;
+    }
+
     /// <summary>Softmax over the last axis of x * scale + mask; the mask broadcasts to x.</summary>
     public Tensor Softmax(Tensor? mask = null, float scale = 1f)
     {
