@@ -67,21 +67,9 @@ internal static unsafe class GemmPack
             }
             return;
         }
-        // Column-major B (a transposed [N, K] weight): each column is contiguous along k.
-        var bt = Transposed(b);
-        for (int jj = 0; jj < nc; jj++)
-        {
-            float* col = RowF32(bt, jc + jj, pc, kc, scratch);
-            float* d = dst + jj / nr * panelSize + jj % nr;
-            for (int p = 0; p < kc; p++) d[(long)p * nr] = col[p];
-        }
-        int tail = nc % nr;
-        if (tail != 0)
-        {
-            float* d = dst + (panels - 1) * panelSize;
-            for (int p = 0; p < kc; p++)
-                for (int j = tail; j < nr; j++) d[(long)p * nr + j] = 0;
-        }
+        // Column-major B (a transposed [N, K] weight): B's panels are exactly A's panels of B^T (nr values of one k
+        // together, panel after panel), so A's packer, with its SSE transposes, does it.
+        PackA(Transposed(b), jc, nc, pc, kc, nr, dst, scratch);
     }
 
     /// <summary>Packs A[ic .. ic+mc, pc .. pc+kc] into ceil(mc/mr) panels of kc x mr floats (mr values of one k
