@@ -25,6 +25,10 @@ internal static class PtxCompiler
         ("sm_90", CudaArchitecture.SM_90, CudaInstructionSet.ISA_78),
     ];
 
+    // Type names hold '<' and '>': write them as they are (the file is read by our own parser, not a browser).
+    private static readonly KernelManifestJson Json = new(new JsonSerializerOptions(KernelManifestJson.Default.Options)
+    { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
     public sealed record Result(List<string> Errors);
 
     public static Result CompileAll(List<(string Name, MethodInfo Method, KernelAttribute Attribute)> kernels, string outDir)
@@ -79,7 +83,7 @@ internal static class PtxCompiler
             [.. Targets.Select(t => new ManifestArchitecture(t.Name, t.Arch.Major, t.Arch.Minor, $"{t.Isa.Major}.{t.Isa.Minor}"))],
             entries);
         File.WriteAllText(Path.Combine(outDir, "manifest.json"),
-            JsonSerializer.Serialize(manifest, KernelManifestJson.Default.KernelManifest), new UTF8Encoding(false));
+            JsonSerializer.Serialize(manifest, Json.KernelManifest), new UTF8Encoding(false));
         return new Result(errors);
     }
 
