@@ -79,7 +79,7 @@ internal static class PtxCompiler
             File.WriteAllText(Path.Combine(outDir, arch, kernel + ".ptx"), text, new UTF8Encoding(false));
         var manifest = new KernelManifest(
             $"ILGPU {typeof(Context).Assembly.GetName().Version?.ToString(3)}",
-            OptimizationLevel.O1.ToString(),
+            nameof(OptimizationLevel.O1), // not ToString(): O1 is an alias of Release in the enum
             [.. Targets.Select(t => new ManifestArchitecture(t.Name, t.Arch.Major, t.Arch.Minor, $"{t.Isa.Major}.{t.Isa.Minor}"))],
             entries);
         File.WriteAllText(Path.Combine(outDir, "manifest.json"),
