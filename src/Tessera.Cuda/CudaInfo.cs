@@ -56,6 +56,17 @@ public static unsafe class CudaInfo
         return v;
     }
 
+    /// <summary>The device's f32 FMA peak in GFLOP/s: SMs x f32 lanes per SM (64 on sm_80 and sm_60/70, 128 on
+    /// sm_86/89/90) x 2 flops x the boost clock the driver reports.</summary>
+    public static double PeakF32Gflops(CudaDeviceInfo d)
+    {
+        int dev;
+        Check(cuDeviceGet(&dev, d.Ordinal), "cuDeviceGet", $"ordinal {d.Ordinal}");
+        double clockGhz = Attribute(dev, 13) / 1e6; // CU_DEVICE_ATTRIBUTE_CLOCK_RATE, kHz
+        int lanes = d.Major * 10 + d.Minor is 86 or 87 or 89 || d.Major >= 9 ? 128 : 64;
+        return d.Multiprocessors * lanes * 2 * clockGhz;
+    }
+
     /// <summary>A few lines for `tessera info`: the driver version and each device with its SM version, memory
     /// and which embedded PTX it would run, or the reason there is no CUDA.</summary>
     public static string Describe()

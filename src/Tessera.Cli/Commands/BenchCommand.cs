@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Tessera.Cpu;
+using Tessera.Cuda;
 
 namespace Tessera.Cli.Commands;
 
@@ -23,25 +24,54 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dtype = new Option<string>("--dtype") { Description = "f32, bf16 or f16 operands (f32 accumulation)", DefaultValueFactory = _ => "f32" };
         var reps = new Option<int>("--reps") { Description = "timed repetitions (median reported)", DefaultValueFactory = _ => 0 };
+        var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
-        var cmd = new Command("gemm", "C[M,N] = A[M,K] @ B[K,N] on the CPU backend") { m, k, n, threads, dtype, reps, json };
+        var cmd = new Command("gemm", "C[M,N] = A[M,K] @ B[K,N] on a backend") { m, k, n, threads, dtype, backend, reps, json };
         cmd.SetAction(pr =>
         {
-            var r = RunGemm(pr.GetValue(m), pr.GetValue(k), pr.GetValue(n), pr.GetValue(threads),
-                DTypeInfo.Parse(pr.GetValue(dtype)!), pr.GetValue(reps));
+            GemmResult r;
+            try
+            {
+                r = RunGemm(pr.GetValue(m), pr.GetValue(k), pr.GetValue(n), pr.GetValue(threads),
+                    DTypeInfo.Parse(pr.GetValue(dtype)!), pr.GetValue(backend)!, pr.GetValue(reps));
+            }
+            catch (TesseraException e)
+            {
+                Console.Error.WriteLine($"tessera bench gemm: {e.Message}");
+                return 2;
+            }
             if (pr.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(r, BenchJsonContext.Default.GemmResult));
-            else Console.WriteLine($"gemm {r.dtype} {r.m}x{r.k}x{r.n}, {r.threads} threads: {r.ms_median:F3} ms, {r.gflops:F1} GFLOP/s, " +
+            else Console.WriteLine($"gemm {r.dtype} {r.m}x{r.k}x{r.n} on {r.backend}, {r.threads} threads: {r.ms_median:F3} ms, {r.gflops:F1} GFLOP/s, " +
                                    $"{100 * r.fraction_of_peak:F1}% of the {r.peak_gflops:F0} GFLOP/s FMA peak");
             return 0;
         });
         return cmd;
     }
 
-    internal static GemmResult RunGemm(int m, int k, int n, int threads, DType dtype, int reps)
+    internal static GemmResult RunGemm(int m, int k, int n, int threads, DType dtype, string backendName, int reps)
     {
         if (m <= 0 || k <= 0 || n <= 0) throw new TesseraException($"gemm sizes must be positive, got {m}x{k}x{n}");
         if (dtype is not (DType.F32 or DType.BF16 or DType.F16)) throw new TesseraException($"gemm benchmarks f32, bf16 or f16, not {dtype.Name()}");
-        using var backend = new CpuBackend(new CpuBackendOptions(threads));
+        threads = Math.Max(1, threads);
+        IBackend backend;
+        Func<Action, double> time;
+        double peak;
+        if (backendName == "cpu")
+        {
+            backend = new CpuBackend(new CpuBackendOptions(threads));
+            time = Wall;
+            peak = FmaProbe.PeakGflops(threads);
+        }
+        else if (backendName == "cuda")
+        {
+            if (!CudaBackend.TryCreate(0, out var cuda, out string why)) throw new TesseraException($"no CUDA backend: {why}");
+            backend = cuda;
+            time = cuda.TimeMilliseconds; // CUDA events around the work, synchronised
+            peak = CudaInfo.PeakF32Gflops(cuda.Info);
+            threads = 0;
+        }
+        else throw new TesseraException($"unknown backend '{backendName}' (cpu or cuda)");
+        using var owner = backend;
         var rng = new Random(42);
         using var a32 = Tensor.FromArray(backend, RandomArray(rng, (long)m * k), m, k);
         using var b32 = Tensor.FromArray(backend, RandomArray(rng, (long)k * n), k, n);
@@ -51,17 +81,18 @@ internal static class BenchCommand
         if (reps <= 0) reps = (int)Math.Clamp(2e10 / flops, 5, 200); // about a second of work at 20 GFLOP/s
         for (int i = 0; i < Math.Max(2, reps / 5); i++) a.MatMul(b).Dispose();
         var times = new double[reps];
-        for (int i = 0; i < reps; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            a.MatMul(b).Dispose();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        }
+        for (int i = 0; i < reps; i++) times[i] = time(() => a.MatMul(b).Dispose());
         Array.Sort(times);
         double ms = times[reps / 2];
-        double peak = FmaProbe.PeakGflops(threads);
         double gflops = flops / ms / 1e6;
-        return new GemmResult("gemm", m, k, n, dtype.Name(), threads, ms, gflops, peak, gflops / peak);
+        return new GemmResult("gemm", backendName, m, k, n, dtype.Name(), threads, ms, gflops, peak, gflops / peak);
+    }
+
+    private static double Wall(Action work)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        work();
+        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
     }
 
     private static float[] RandomArray(Random rng, long count)

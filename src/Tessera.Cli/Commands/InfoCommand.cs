@@ -19,7 +19,8 @@ internal static class InfoCommand
             foreach (var (name, ok) in SimdInfo.Extensions) Console.WriteLine($"  {name,-28} {(ok ? "yes" : "no")}");
             Console.WriteLine("backends");
             Console.WriteLine($"  cpu       available: {CpuBackend.Default}");
-            Console.WriteLine("  cuda      absent: this build has no CUDA backend yet (the GPU kernel issue adds it)");
+            foreach (var line in Tessera.Cuda.CudaInfo.Describe().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                Console.WriteLine("  " + line.TrimEnd());
             return 0;
         });
         return cmd;
