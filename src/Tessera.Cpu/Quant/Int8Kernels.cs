@@ -4,73 +4,58 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Cpu.Quant;
 
-/// <summary>Integer dot-product kernels of the int8 GEMM. The hot one is a 6 x 32 register tile: per 4-element k
-/// step, 4 loads of packed weights (8 columns x 4 k each), 6 broadcasts of 4 activation bytes, 24 vpdpbusd into 24
-/// int32 accumulators (of 32 vector registers with AVX-512VL's EVEX encoding). .NET 10 exposes vpdpbusd only as
-/// AVX-VNNI (256-bit), so that is the width; the 512-bit form of the same instruction is not reachable from C#.</summary>
+/// <summary>Integer dot-product kernels of the int8 GEMM. The hot one is a 4 x 24 register tile: per 4-element k
+/// step, 3 loads of packed weights (8 columns x 4 k each), 4 broadcasts of 4 activation bytes, 12 vpdpbusd into 12
+/// int32 accumulators. .NET 10 exposes vpdpbusd only as AVX-VNNI: 256-bit and VEX-encoded, so it reaches 16 vector
+/// registers, not AVX-512's 32 (a 6 x 32 tile spilled), and the 512-bit form of the instruction is not reachable.</summary>
 internal static unsafe class Int8Kernels
 {
-    public const int MR = 6;
+    public const int MR = 4;
 
-    /// <summary>acc[6][32] = sum over k of xu8[r][k] * w[k][col], exact int32: <paramref name="x"/> holds 6 rows of
+    /// <summary>acc[4][24] = sum over k of xu8[r][k] * w[k][col], exact int32: <paramref name="x"/> holds 4 rows of
     /// q + 128 bytes (row stride <paramref name="xs"/>, padded to 4k), <paramref name="panel"/> one PackedI8 panel.</summary>
-    public static void Tile6x32(sbyte* panel, int k4, byte* x, int xs, int* acc)
+    public static void Tile(sbyte* panel, int k4, byte* x, int xs, int* acc)
     {
-        if (AvxVnni.IsSupported) { Tile6x32Vnni(panel, k4, x, xs, acc); return; }
+        if (AvxVnni.IsSupported) { TileVnni(panel, k4, x, xs, acc); return; }
         for (int r = 0; r < MR; r++)
-            for (int j = 0; j < 32; j++)
+            for (int j = 0; j < PackedI8.NR; j++)
             {
                 int s = 0;
                 for (int kk = 0; kk < k4; kk++)
                 {
-                    sbyte* w = panel + kk * 128 + j * 4;
+                    sbyte* w = panel + kk * PackedI8.NR * 4 + j * 4;
                     byte* xr = x + r * xs + kk * 4;
                     s += xr[0] * w[0] + xr[1] * w[1] + xr[2] * w[2] + xr[3] * w[3];
                 }
-                acc[r * 32 + j] = s;
+                acc[r * PackedI8.NR + j] = s;
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6x32Vnni(sbyte* w, int k4, byte* x, int xs, int* acc)
+    private static void TileVnni(sbyte* w, int k4, byte* x, int xs, int* acc)
     {
-        Vector256<int> c00 = default, c01 = default, c02 = default, c03 = default;
-        Vector256<int> c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector256<int> c20 = default, c21 = default, c22 = default, c23 = default;
-        Vector256<int> c30 = default, c31 = default, c32 = default, c33 = default;
-        Vector256<int> c40 = default, c41 = default, c42 = default, c43 = default;
-        Vector256<int> c50 = default, c51 = default, c52 = default, c53 = default;
-        byte* x0 = x, x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs, x4 = x + 4 * xs, x5 = x + 5 * xs;
-        for (int kk = 0; kk < k4; kk++, w += 128)
+        Vector256<int> c00 = default, c01 = default, c02 = default;
+        Vector256<int> c10 = default, c11 = default, c12 = default;
+        Vector256<int> c20 = default, c21 = default, c22 = default;
+        Vector256<int> c30 = default, c31 = default, c32 = default;
+        byte* x0 = x, x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
+        for (int kk = 0; kk < k4; kk++, w += 96)
         {
-            var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 32);
-            var w2 = Vector256.Load(w + 64); var w3 = Vector256.Load(w + 96);
+            var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 32); var w2 = Vector256.Load(w + 64);
             int o = kk * 4;
             var a = Vector256.Create(*(int*)(x0 + o)).AsByte();
-            c00 = AvxVnni.MultiplyWideningAndAdd(c00, a, w0); c01 = AvxVnni.MultiplyWideningAndAdd(c01, a, w1);
-            c02 = AvxVnni.MultiplyWideningAndAdd(c02, a, w2); c03 = AvxVnni.MultiplyWideningAndAdd(c03, a, w3);
+            c00 = AvxVnni.MultiplyWideningAndAdd(c00, a, w0); c01 = AvxVnni.MultiplyWideningAndAdd(c01, a, w1); c02 = AvxVnni.MultiplyWideningAndAdd(c02, a, w2);
             a = Vector256.Create(*(int*)(x1 + o)).AsByte();
-            c10 = AvxVnni.MultiplyWideningAndAdd(c10, a, w0); c11 = AvxVnni.MultiplyWideningAndAdd(c11, a, w1);
-            c12 = AvxVnni.MultiplyWideningAndAdd(c12, a, w2); c13 = AvxVnni.MultiplyWideningAndAdd(c13, a, w3);
+            c10 = AvxVnni.MultiplyWideningAndAdd(c10, a, w0); c11 = AvxVnni.MultiplyWideningAndAdd(c11, a, w1); c12 = AvxVnni.MultiplyWideningAndAdd(c12, a, w2);
             a = Vector256.Create(*(int*)(x2 + o)).AsByte();
-            c20 = AvxVnni.MultiplyWideningAndAdd(c20, a, w0); c21 = AvxVnni.MultiplyWideningAndAdd(c21, a, w1);
-            c22 = AvxVnni.MultiplyWideningAndAdd(c22, a, w2); c23 = AvxVnni.MultiplyWideningAndAdd(c23, a, w3);
+            c20 = AvxVnni.MultiplyWideningAndAdd(c20, a, w0); c21 = AvxVnni.MultiplyWideningAndAdd(c21, a, w1); c22 = AvxVnni.MultiplyWideningAndAdd(c22, a, w2);
             a = Vector256.Create(*(int*)(x3 + o)).AsByte();
-            c30 = AvxVnni.MultiplyWideningAndAdd(c30, a, w0); c31 = AvxVnni.MultiplyWideningAndAdd(c31, a, w1);
-            c32 = AvxVnni.MultiplyWideningAndAdd(c32, a, w2); c33 = AvxVnni.MultiplyWideningAndAdd(c33, a, w3);
-            a = Vector256.Create(*(int*)(x4 + o)).AsByte();
-            c40 = AvxVnni.MultiplyWideningAndAdd(c40, a, w0); c41 = AvxVnni.MultiplyWideningAndAdd(c41, a, w1);
-            c42 = AvxVnni.MultiplyWideningAndAdd(c42, a, w2); c43 = AvxVnni.MultiplyWideningAndAdd(c43, a, w3);
-            a = Vector256.Create(*(int*)(x5 + o)).AsByte();
-            c50 = AvxVnni.MultiplyWideningAndAdd(c50, a, w0); c51 = AvxVnni.MultiplyWideningAndAdd(c51, a, w1);
-            c52 = AvxVnni.MultiplyWideningAndAdd(c52, a, w2); c53 = AvxVnni.MultiplyWideningAndAdd(c53, a, w3);
+            c30 = AvxVnni.MultiplyWideningAndAdd(c30, a, w0); c31 = AvxVnni.MultiplyWideningAndAdd(c31, a, w1); c32 = AvxVnni.MultiplyWideningAndAdd(c32, a, w2);
         }
-        c00.Store(acc); c01.Store(acc + 8); c02.Store(acc + 16); c03.Store(acc + 24);
-        c10.Store(acc + 32); c11.Store(acc + 40); c12.Store(acc + 48); c13.Store(acc + 56);
-        c20.Store(acc + 64); c21.Store(acc + 72); c22.Store(acc + 80); c23.Store(acc + 88);
-        c30.Store(acc + 96); c31.Store(acc + 104); c32.Store(acc + 112); c33.Store(acc + 120);
-        c40.Store(acc + 128); c41.Store(acc + 136); c42.Store(acc + 144); c43.Store(acc + 152);
-        c50.Store(acc + 160); c51.Store(acc + 168); c52.Store(acc + 176); c53.Store(acc + 184);
+        c00.Store(acc); c01.Store(acc + 8); c02.Store(acc + 16);
+        c10.Store(acc + 24); c11.Store(acc + 32); c12.Store(acc + 40);
+        c20.Store(acc + 48); c21.Store(acc + 56); c22.Store(acc + 64);
+        c30.Store(acc + 72); c31.Store(acc + 80); c32.Store(acc + 88);
     }
 
     /// <summary>sum over k of w[k] * q[k] (exact int32) for an unpacked weight row and a signed activation row:

@@ -3,13 +3,13 @@ using System.Runtime.InteropServices;
 namespace Tessera.Cpu.Quant;
 
 /// <summary>An int8 weight [N, K] repacked for the VNNI micro-kernel, kept with a constant weight's storage.
-/// Layout: ceil(N/32) panels of 32 output columns; within a panel, ceil(K/4) groups of 32 columns x 4 consecutive
-/// k (128 bytes), so one 32-byte load feeds a vpdpbusd with 8 columns' 4-element dot products. Padding is zero.
+/// Layout: ceil(N/24) panels of 24 output columns; within a panel, ceil(K/4) groups of 24 columns x 4 consecutive
+/// k (96 bytes), so one 32-byte load feeds a vpdpbusd with 8 columns' 4-element dot products. Padding is zero.
 /// Beside it, 128 * (sum over k of w[n, k]) per column: the int8 GEMM feeds activations as q + 128 (vpdpbusd wants
 /// unsigned x signed) and subtracts that term.</summary>
 internal sealed unsafe class PackedI8 : IDisposable
 {
-    public const int NR = 32;
+    public const int NR = 24;
 
     public readonly int N, K, K4, Panels;
     public sbyte* Data;
@@ -37,7 +37,7 @@ internal sealed unsafe class PackedI8 : IDisposable
         }
     }
 
-    /// <summary>Start of panel p (columns 32p .. 32p+31).</summary>
+    /// <summary>Start of panel p (columns 24p .. 24p+23).</summary>
     public sbyte* Panel(int p) => Data + (long)p * K4 * NR * 4;
 
     public void Dispose()

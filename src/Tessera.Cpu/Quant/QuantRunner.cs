@@ -74,7 +74,7 @@ internal static unsafe class QuantRunner
         });
     }
 
-    /// <summary>Int8 weights [N, K] with per-row scales. GEMM shapes (M &gt;= 6) run the 6 x 32 VNNI tile on the packed
+    /// <summary>Int8 weights [N, K] with per-row scales. GEMM shapes (M &gt;= 4) run the 4 x 24 VNNI tile on the packed
     /// weight; decode shapes dot the stored rows directly.</summary>
     public static void RunInt8(float* x, int m, int k, sbyte* w, Func<PackedI8>? packed, float* scales, int n, float* dst, in GemmEpilogue ep, int threads)
     {
@@ -104,7 +104,7 @@ internal static unsafe class QuantRunner
                 int p = (int)(item / mTiles), t = (int)(item % mTiles);
                 int i0 = t * Int8Kernels.MR, j0 = p * PackedI8.NR;
                 int rows = Math.Min(Int8Kernels.MR, m - i0), cols = Math.Min(PackedI8.NR, n - j0);
-                Int8Kernels.Tile6x32(pw.Panel(p), pw.K4, (byte*)xp.Row(i0), xp.Stride, acc);
+                Int8Kernels.Tile(pw.Panel(p), pw.K4, (byte*)xp.Row(i0), xp.Stride, acc);
                 for (int r = 0; r < rows; r++)
                     StoreRow(acc + r * PackedI8.NR, pw.Corr + j0, xp.D[i0 + r], scales + j0, dst + (long)(i0 + r) * n + j0, cols);
                 if (GemmEpilogueOps.Any(e)) GemmEpilogueOps.Apply(dst + (long)i0 * n + j0, n, rows, cols, i0, j0, e);

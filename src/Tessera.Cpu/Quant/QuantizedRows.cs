@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Cpu.Quant;
 
@@ -77,11 +78,19 @@ internal sealed unsafe class QuantizedRows : IDisposable
     }
 
     /// <summary>q = round-half-even(x / d) with d = max|x| / 127 (0 for an all-zero group); returns sum(q).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static int QuantizeGroup(float* x, sbyte* q, int n, out float d, bool offset128)
     {
         float amax = 0;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 32)
+        if (Vector512.IsHardwareAccelerated && n >= 32)
+        {
+            var m = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16) m = Vector512.Max(m, Vector512.Abs(Vector512.Load(x + i)));
+            var m8 = Vector256.Max(m.GetLower(), m.GetUpper());
+            for (int l = 0; l < 8; l++) amax = MathF.Max(amax, m8.GetElement(l));
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 32)
         {
             var m = Vector256<float>.Zero;
             for (; i + 8 <= n; i += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + i)));
@@ -92,7 +101,21 @@ internal sealed unsafe class QuantizedRows : IDisposable
         float id = d == 0 ? 0 : 1f / d;
         int sum = 0;
         i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Avx512F.IsSupported)
+        {
+            // vcvtps2dq rounds half to even under the default MXCSR, like MathF.Round; vpmovdb narrows 16 ints to bytes.
+            var vid = Vector512.Create(id);
+            var vs = Vector512<int>.Zero;
+            var off = Vector128.Create(offset128 ? (sbyte)-128 : (sbyte)0);
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Avx512F.ConvertToVector512Int32(Vector512.Load(x + i) * vid);
+                vs += v;
+                (Avx512F.ConvertToVector128SByte(v) ^ off).Store(q + i); // xor 0x80: q + 128 as an unsigned byte
+            }
+            sum = Vector512.Sum(vs);
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             var vid = Vector256.Create(id);
             var vs = Vector256<int>.Zero;
@@ -105,7 +128,7 @@ internal sealed unsafe class QuantizedRows : IDisposable
                 var e = Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(x + i + 24) * vid));
                 vs += (a + b) + (c + e);
                 var bytes = Vector256.Narrow(Vector256.Narrow(a, b), Vector256.Narrow(c, e));
-                (bytes ^ off).Store(q + i); // xor 0x80 turns q into q + 128 as an unsigned byte
+                (bytes ^ off).Store(q + i);
             }
             sum = Vector256.Sum(vs);
         }
