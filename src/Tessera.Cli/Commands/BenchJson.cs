@@ -10,4 +10,5 @@ internal sealed record GemmResult(string op, int m, int k, int n, string dtype, 
 
 /// <summary>Source-generated JSON (NativeAOT-safe: no reflection).</summary>
 [JsonSerializable(typeof(GemmResult))]
+[JsonSerializable(typeof(QMatMulResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
