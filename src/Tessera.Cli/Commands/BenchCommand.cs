@@ -13,7 +13,35 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmark an op");
         bench.Subcommands.Add(Gemm());
+        bench.Subcommands.Add(QMatMul());
         return bench;
+    }
+
+    private static Command QMatMul()
+    {
+        var type = new Option<string>("--type") { Description = "int8, q8_0, q4_0, q4_1, q4_k or q6_k", DefaultValueFactory = _ => "q8_0" };
+        var m = new Option<int>("--m") { Description = "rows of x (1 = decode)", DefaultValueFactory = _ => 1 };
+        var k = new Option<int>("--k") { Description = "inner dimension (a multiple of the block size)", DefaultValueFactory = _ => 4096 };
+        var n = new Option<int>("--n") { Description = "output features (rows of the weight)", DefaultValueFactory = _ => 4096 };
+        var threads = new Option<int>("--threads") { Description = "threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var reps = new Option<int>("--reps") { Description = "timed repetitions (median reported)", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "print one JSON object" };
+        var cmd = new Command("qmatmul", "y[M,N] = x[M,K] @ dequantize(W[N,K])^T with a constant quantized weight on the CPU backend")
+            { type, m, k, n, threads, reps, json };
+        cmd.SetAction(pr =>
+        {
+            QMatMulResult r;
+            try { r = QMatMulBench.Run(pr.GetValue(type)!, pr.GetValue(m), pr.GetValue(k), pr.GetValue(n), Math.Max(1, pr.GetValue(threads)), pr.GetValue(reps)); }
+            catch (TesseraException e)
+            {
+                Console.Error.WriteLine($"tessera bench qmatmul: {e.Message}");
+                return 2;
+            }
+            if (pr.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(r, BenchJsonContext.Default.QMatMulResult));
+            else Console.WriteLine($"qmatmul {r.type} {r.m}x{r.k}x{r.n}, {r.threads} threads: {r.ms_median:F3} ms, {r.gops:F1} GOP/s, weights read at {r.weight_gbps:F1} GB/s");
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command Gemm()
