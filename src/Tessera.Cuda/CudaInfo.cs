@@ -67,6 +67,14 @@ public static unsafe class CudaInfo
         return d.Multiprocessors * lanes * 2 * clockGhz;
     }
 
+    /// <summary>What this build carries for the GPU, read from the embedded manifest (works with or without a
+    /// driver): "N kernels, PTX for sm_80, sm_90".</summary>
+    public static string EmbeddedKernels()
+    {
+        var m = KernelCatalog.Manifest;
+        return $"{m.Kernels.Count} kernels, PTX for {string.Join(", ", m.Architectures.Select(a => a.Name))}";
+    }
+
     /// <summary>A few lines for `tessera info`: the driver version and each device with its SM version, memory
     /// and which embedded PTX it would run, or the reason there is no CUDA.</summary>
     public static string Describe()

@@ -21,6 +21,7 @@ internal static class InfoCommand
             Console.WriteLine($"  cpu       available: {CpuBackend.Default}");
             foreach (var line in Tessera.Cuda.CudaInfo.Describe().Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 Console.WriteLine("  " + line.TrimEnd());
+            Console.WriteLine($"  cuda kernels embedded: {Tessera.Cuda.CudaInfo.EmbeddedKernels()}");
             return 0;
         });
         return cmd;
