@@ -7,9 +7,6 @@ public sealed partial class CudaBackend
     private static TesseraException NoKernel(string op) => new($"cuda backend: {op} has no kernel yet");
 
     /// <inheritdoc/>
-    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue) => throw NoKernel("matmul");
-
-    /// <inheritdoc/>
     public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst) => throw NoKernel("softmax");
 
     /// <inheritdoc/>

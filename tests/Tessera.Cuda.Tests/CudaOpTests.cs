@@ -108,9 +108,10 @@ public sealed class CudaOpTests : IDisposable
     public void Ops_without_kernels_say_so()
     {
         var g = Gpu;
-        using var a = Tensor.Zeros(g, DType.F32, new Shape(4, 4));
-        var e = Assert.Throws<TesseraException>(() => { using var _ = a.MatMul(a); });
-        Assert.Contains("cuda backend: matmul has no kernel yet", e.Message);
+        using var x = Tensor.Zeros(g, DType.F32, new Shape(1, 1, 4, 4));
+        using var w = Tensor.Zeros(g, DType.F32, new Shape(2, 1, 3, 3));
+        var e = Assert.Throws<TesseraException>(() => { using var _ = x.Conv2d(w); });
+        Assert.Contains("cuda backend: conv2d has no kernel yet", e.Message);
     }
 
     [SkippableFact]
@@ -121,5 +122,86 @@ public sealed class CudaOpTests : IDisposable
         double ms = g.TimeMilliseconds(() => g.Fill(t, 3));
         Assert.True(ms >= 0);
         Assert.Equal(3f, t.ToArray<float>()[^1]);
+    }
+
+    // ---- kernel families beyond element-wise ------------------------------------------------------------
+
+    private (Tensor Cpu, Tensor Gpu) Pair(float[] data, params int[] shape) =>
+        (Tensor.FromArray(_cpu, data, shape), Tensor.FromArray(Gpu, data, shape));
+
+    [Fact]
+    public void Host_mirrors_of_kernel_argument_structs_match_the_kernels()
+    {
+        static void Same<TKernel, THost>()
+        {
+            var k = typeof(TKernel).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+            var h = typeof(THost).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+            Assert.Equal(System.Runtime.InteropServices.Marshal.SizeOf<TKernel>(), System.Runtime.InteropServices.Marshal.SizeOf<THost>());
+            Assert.Equal(k.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<TKernel>(f.Name))),
+                h.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<THost>(f.Name))));
+        }
+        Same<Tessera.Kernels.GemmArgs, GemmArgsArg>();
+    }
+
+    [SkippableTheory]
+    [InlineData(1, 1, 1)] [InlineData(7, 33, 65)] [InlineData(197, 768, 300)] [InlineData(64, 64, 64)]
+    public void MatMul_matches_cpu(int m, int k, int n)
+    {
+        var (ac, ag) = Pair(Values(m * k, 11), m, k);
+        var (bc, bg) = Pair(Values(k * n, 12), k, n);
+        using (ac) using (ag) using (bc) using (bg)
+        {
+            using var rc = ac.MatMul(bc); using var rg = ag.MatMul(bg);
+            AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(Activation.None)] [InlineData(Activation.Gelu)] [InlineData(Activation.GeluTanh)]
+    [InlineData(Activation.QuickGelu)] [InlineData(Activation.Silu)] [InlineData(Activation.Relu)]
+    public void Batched_transposed_matmul_with_epilogue_matches_cpu(Activation act)
+    {
+        // a [3, 45, 70] as the transpose of [3, 70, 45]; b [70, 33] as the transpose of [33, 70], broadcast over
+        // the batch; bias [33]; a transposed residual.
+        var (a0c, a0g) = Pair(Values(3 * 70 * 45, 13), 3, 70, 45);
+        var (b0c, b0g) = Pair(Values(33 * 70, 14), 33, 70);
+        var (biasc, biasg) = Pair(Values(33, 15), 33);
+        var (r0c, r0g) = Pair(Values(3 * 33 * 45, 16), 3, 33, 45);
+        using (a0c) using (a0g) using (b0c) using (b0g) using (biasc) using (biasg) using (r0c) using (r0g)
+        {
+            using var atc = a0c.Transpose(1, 2); using var atg = a0g.Transpose(1, 2);
+            using var btc = b0c.T; using var btg = b0g.T;
+            using var rtc = r0c.Transpose(1, 2); using var rtg = r0g.Transpose(1, 2);
+            using var yc = atc.MatMul(btc, new MatMulEpilogue(biasc, act, rtc));
+            using var yg = atg.MatMul(btg, new MatMulEpilogue(biasg, act, rtg));
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(DType.F16)] [InlineData(DType.BF16)]
+    public void Half_precision_matmul_matches_cpu(DType dt)
+    {
+        var (ac, ag) = Pair(Values(67 * 129, 17), 67, 129);
+        var (bc, bg) = Pair(Values(129 * 80, 18), 129, 80);
+        using (ac) using (ag) using (bc) using (bg)
+        {
+            using var ahc = ac.To(dt); using var ahg = ag.To(dt); using var bhc = bc.To(dt); using var bhg = bg.To(dt);
+            using var rc = ahc.MatMul(bhc); using var rg = ahg.MatMul(bhg);
+            AssertClose(rc.ToFloatArray(), rg.ToFloatArray(), dt == DType.F16 ? 1e-6 : 3e-5);
+        }
+    }
+
+    [SkippableFact]
+    public void Gemm_throughput_is_reported()
+    {
+        var g = Gpu;
+        const int n = 2048;
+        using var a = Tensor.FromArray(g, Values(n * n, 19), n, n);
+        using var b = Tensor.FromArray(g, Values(n * n, 20), n, n);
+        using (a.MatMul(b)) { } // load the module
+        double ms = g.TimeMilliseconds(() => { for (int i = 0; i < 10; i++) using (a.MatMul(b)) { } }) / 10;
+        Console.WriteLine($"cuda f32 GEMM {n}^3: {ms:F3} ms, {2.0 * n * n * n / ms / 1e6:F0} GFLOP/s on {g.Info}");
+        Assert.True(ms > 0);
     }
 }
