@@ -7,18 +7,6 @@ public sealed partial class CudaBackend
     private static TesseraException NoKernel(string op) => new($"cuda backend: {op} has no kernel yet");
 
     /// <inheritdoc/>
-    public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst) => throw NoKernel("softmax");
-
-    /// <inheritdoc/>
-    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst) => throw NoKernel("layer_norm");
-
-    /// <inheritdoc/>
-    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) => throw NoKernel("rms_norm");
-
-    /// <inheritdoc/>
-    public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst) => throw NoKernel("rope");
-
-    /// <inheritdoc/>
     public void Gather(Tensor table, Tensor ids, Tensor dst) => throw NoKernel("gather");
 
     /// <inheritdoc/>

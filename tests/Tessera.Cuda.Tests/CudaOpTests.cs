@@ -141,6 +141,7 @@ public sealed class CudaOpTests : IDisposable
                 h.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<THost>(f.Name))));
         }
         Same<Tessera.Kernels.GemmArgs, GemmArgsArg>();
+        Same<Tessera.Kernels.VecArg, VecArgHost>();
     }
 
     [SkippableTheory]
@@ -203,5 +204,60 @@ public sealed class CudaOpTests : IDisposable
         double ms = g.TimeMilliseconds(() => { for (int i = 0; i < 10; i++) using (a.MatMul(b)) { } }) / 10;
         Console.WriteLine($"cuda f32 GEMM {n}^3: {ms:F3} ms, {2.0 * n * n * n / ms / 1e6:F0} GFLOP/s on {g.Info}");
         Assert.True(ms > 0);
+    }
+
+    [SkippableTheory]
+    [InlineData(1)] [InlineData(77)] [InlineData(1000)] [InlineData(32000)]
+    public void Softmax_with_mask_and_scale_matches_cpu(int n)
+    {
+        var (xc, xg) = Pair(Values(6 * n, 21), 2, 3, n);
+        var mv = Values(n, 22);
+        mv[0] = float.NegativeInfinity;
+        var (mc, mg) = Pair(mv, n);
+        using (xc) using (xg) using (mc) using (mg)
+        {
+            using var mbc = mc.BroadcastTo(xc.Shape); using var mbg = mg.BroadcastTo(xg.Shape);
+            using var yc = xc.Softmax(mbc, 0.125f); using var yg = xg.Softmax(mbg, 0.125f);
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+            using var tc = xc.Transpose(0, 1); using var tg = xg.Transpose(0, 1); // strided rows
+            using var zc = tc.Softmax(); using var zg = tg.Softmax();
+            AssertClose(zc.ToArray<float>(), zg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(1)] [InlineData(768)] [InlineData(4099)]
+    public void LayerNorm_and_RmsNorm_match_cpu(int n)
+    {
+        var (xc, xg) = Pair(Values(5 * n, 23, 1f, 4f), 5, n);
+        var (wc, wg) = Pair(Values(n, 24), n);
+        var (bc, bg) = Pair(Values(n, 25), n);
+        using (xc) using (xg) using (wc) using (wg) using (bc) using (bg)
+        {
+            using var lc = xc.LayerNorm(wc, bc); using var lg = xg.LayerNorm(wg, bg);
+            AssertClose(lc.ToArray<float>(), lg.ToArray<float>());
+            using var rc = xc.RmsNorm(wc); using var rg = xg.RmsNorm(wg);
+            AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
+            using var hc = xc.To(DType.BF16); using var hg = xg.To(DType.BF16);
+            using var l2c = hc.LayerNorm(null, null); using var l2g = hg.LayerNorm(null, null);
+            AssertClose(l2c.ToFloatArray(), l2g.ToFloatArray(), 1e-4);
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(RopeMode.RotateHalf, 64, 64)] [InlineData(RopeMode.Interleaved, 64, 32)] [InlineData(RopeMode.RotateHalf, 80, 40)]
+    public void Rope_on_a_permuted_view_matches_cpu(RopeMode mode, int d, int r)
+    {
+        const int b = 2, s = 9, h = 3;
+        var (xc, xg) = Pair(Values(b * s * h * d, 26), b, s, h, d);
+        var angles = Enumerable.Range(0, s * r / 2).Select(i => (float)(i / (r / 2) * Math.Pow(10000, -2.0 * (i % (r / 2)) / r))).ToArray();
+        var (cc, cg) = Pair([.. angles.Select(MathF.Cos)], s, r / 2);
+        var (sc, sg) = Pair([.. angles.Select(MathF.Sin)], s, r / 2);
+        using (xc) using (xg) using (cc) using (cg) using (sc) using (sg)
+        {
+            using var pc = xc.Permute(0, 2, 1, 3); using var pg = xg.Permute(0, 2, 1, 3); // [B, H, S, D] strided
+            using var yc = pc.Rope(cc, sc, mode); using var yg = pg.Rope(cg, sg, mode);
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+        }
     }
 }
