@@ -7,12 +7,6 @@ public sealed partial class CudaBackend
     private static TesseraException NoKernel(string op) => new($"cuda backend: {op} has no kernel yet");
 
     /// <inheritdoc/>
-    public void Gather(Tensor table, Tensor ids, Tensor dst) => throw NoKernel("gather");
-
-    /// <inheritdoc/>
-    public void Reduce(ReduceOp op, Tensor x, int axis, Tensor dst) => throw NoKernel($"reduce {op.ToString().ToLowerInvariant()}");
-
-    /// <inheritdoc/>
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst) => throw NoKernel("conv2d");
 
     /// <inheritdoc/>

@@ -260,4 +260,38 @@ public sealed class CudaOpTests : IDisposable
             AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
         }
     }
+
+    [SkippableTheory]
+    [InlineData(DType.F32)] [InlineData(DType.BF16)] [InlineData(DType.Q8_0)]
+    public void Gather_matches_cpu_and_reports_a_bad_id(DType dt)
+    {
+        var g = Gpu;
+        var (tc0, tg0) = Pair(Values(50 * 64, 27), 50, 64);
+        using (tc0) using (tg0)
+        {
+            using var tc = tc0.To(dt); using var tg = tg0.To(dt);
+            int[] idv = [3, 49, 0, 7, 7, 12];
+            using var ic = Tensor.FromArray(_cpu, idv, 2, 3); using var ig = Tensor.FromArray(g, idv, 2, 3);
+            using var itc = ic.T; using var itg = ig.T;
+            using var rc = tc.Gather(itc); using var rg = tg.Gather(itg);
+            Assert.Equal(rc.To(DType.F32).ToArray<float>(), rg.To(DType.F32).ToArray<float>());
+            using var bad = Tensor.FromArray(g, new long[] { 1, 50 }, 2);
+            var e = Assert.Throws<TesseraException>(() => { using var _ = tg.Gather(bad); });
+            Assert.Contains("id 50", e.Message);
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(ReduceOp.Sum)] [InlineData(ReduceOp.Mean)] [InlineData(ReduceOp.Max)] [InlineData(ReduceOp.Min)] [InlineData(ReduceOp.ArgMax)]
+    public void Reduce_over_every_axis_matches_cpu(ReduceOp op)
+    {
+        var (xc, xg) = Pair(Values(7 * 300 * 9, 28), 7, 300, 9);
+        using (xc) using (xg)
+            for (int axis = 0; axis < 3; axis++)
+            {
+                using var rc = xc.Reduce(op, axis); using var rg = xg.Reduce(op, axis);
+                if (op == ReduceOp.ArgMax) Assert.Equal(rc.ToArray<int>(), rg.ToArray<int>());
+                else AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
+            }
+    }
 }
