@@ -11,7 +11,4 @@ public sealed partial class CudaBackend
 
     /// <inheritdoc/>
     public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst) => throw NoKernel("patch_embed");
-
-    /// <inheritdoc/>
-    public void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst) => throw NoKernel("interpolate_bicubic");
 }

@@ -294,4 +294,18 @@ public sealed class CudaOpTests : IDisposable
                 else AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
             }
     }
+
+    [SkippableTheory]
+    [InlineData(false)] [InlineData(true)]
+    public void Bicubic_matches_cpu(bool alignCorners)
+    {
+        var (xc, xg) = Pair(Values(2 * 3 * 14 * 14, 29), 2, 3, 14, 14);
+        using (xc) using (xg)
+        {
+            using var uc = xc.InterpolateBicubic(24, 20, alignCorners); using var ug = xg.InterpolateBicubic(24, 20, alignCorners);
+            AssertClose(uc.ToArray<float>(), ug.ToArray<float>());
+            using var dc = xc.InterpolateBicubic(9, 5, alignCorners); using var dg = xg.InterpolateBicubic(9, 5, alignCorners);
+            AssertClose(dc.ToArray<float>(), dg.ToArray<float>());
+        }
+    }
 }
