@@ -7,32 +7,8 @@ public sealed partial class CudaBackend
     private static TesseraException NoKernel(string op) => new($"cuda backend: {op} has no kernel yet");
 
     /// <inheritdoc/>
-    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue) => throw NoKernel("matmul");
-
-    /// <inheritdoc/>
-    public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst) => throw NoKernel("softmax");
-
-    /// <inheritdoc/>
-    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst) => throw NoKernel("layer_norm");
-
-    /// <inheritdoc/>
-    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) => throw NoKernel("rms_norm");
-
-    /// <inheritdoc/>
-    public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst) => throw NoKernel("rope");
-
-    /// <inheritdoc/>
-    public void Gather(Tensor table, Tensor ids, Tensor dst) => throw NoKernel("gather");
-
-    /// <inheritdoc/>
-    public void Reduce(ReduceOp op, Tensor x, int axis, Tensor dst) => throw NoKernel($"reduce {op.ToString().ToLowerInvariant()}");
-
-    /// <inheritdoc/>
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst) => throw NoKernel("conv2d");
 
     /// <inheritdoc/>
     public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst) => throw NoKernel("patch_embed");
-
-    /// <inheritdoc/>
-    public void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst) => throw NoKernel("interpolate_bicubic");
 }

@@ -108,9 +108,10 @@ public sealed class CudaOpTests : IDisposable
     public void Ops_without_kernels_say_so()
     {
         var g = Gpu;
-        using var a = Tensor.Zeros(g, DType.F32, new Shape(4, 4));
-        var e = Assert.Throws<TesseraException>(() => { using var _ = a.MatMul(a); });
-        Assert.Contains("cuda backend: matmul has no kernel yet", e.Message);
+        using var x = Tensor.Zeros(g, DType.F32, new Shape(1, 1, 4, 4));
+        using var w = Tensor.Zeros(g, DType.F32, new Shape(2, 1, 3, 3));
+        var e = Assert.Throws<TesseraException>(() => { using var _ = x.Conv2d(w); });
+        Assert.Contains("cuda backend: conv2d has no kernel yet", e.Message);
     }
 
     [SkippableFact]
@@ -121,5 +122,190 @@ public sealed class CudaOpTests : IDisposable
         double ms = g.TimeMilliseconds(() => g.Fill(t, 3));
         Assert.True(ms >= 0);
         Assert.Equal(3f, t.ToArray<float>()[^1]);
+    }
+
+    // ---- kernel families beyond element-wise ------------------------------------------------------------
+
+    private (Tensor Cpu, Tensor Gpu) Pair(float[] data, params int[] shape) =>
+        (Tensor.FromArray(_cpu, data, shape), Tensor.FromArray(Gpu, data, shape));
+
+    [Fact]
+    public void Host_mirrors_of_kernel_argument_structs_match_the_kernels()
+    {
+        static void Same<TKernel, THost>()
+        {
+            var k = typeof(TKernel).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+            var h = typeof(THost).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+            Assert.Equal(System.Runtime.InteropServices.Marshal.SizeOf<TKernel>(), System.Runtime.InteropServices.Marshal.SizeOf<THost>());
+            Assert.Equal(k.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<TKernel>(f.Name))),
+                h.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<THost>(f.Name))));
+        }
+        Same<Tessera.Kernels.GemmArgs, GemmArgsArg>();
+        Same<Tessera.Kernels.VecArg, VecArgHost>();
+    }
+
+    [SkippableTheory]
+    [InlineData(1, 1, 1)] [InlineData(7, 33, 65)] [InlineData(197, 768, 300)] [InlineData(64, 64, 64)]
+    public void MatMul_matches_cpu(int m, int k, int n)
+    {
+        var (ac, ag) = Pair(Values(m * k, 11), m, k);
+        var (bc, bg) = Pair(Values(k * n, 12), k, n);
+        using (ac) using (ag) using (bc) using (bg)
+        {
+            using var rc = ac.MatMul(bc); using var rg = ag.MatMul(bg);
+            AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(Activation.None)] [InlineData(Activation.Gelu)] [InlineData(Activation.GeluTanh)]
+    [InlineData(Activation.QuickGelu)] [InlineData(Activation.Silu)] [InlineData(Activation.Relu)]
+    public void Batched_transposed_matmul_with_epilogue_matches_cpu(Activation act)
+    {
+        // a [3, 45, 70] as the transpose of [3, 70, 45]; b [70, 33] as the transpose of [33, 70], broadcast over
+        // the batch; bias [33]; a transposed residual.
+        var (a0c, a0g) = Pair(Values(3 * 70 * 45, 13), 3, 70, 45);
+        var (b0c, b0g) = Pair(Values(33 * 70, 14), 33, 70);
+        var (biasc, biasg) = Pair(Values(33, 15), 33);
+        var (r0c, r0g) = Pair(Values(3 * 33 * 45, 16), 3, 33, 45);
+        using (a0c) using (a0g) using (b0c) using (b0g) using (biasc) using (biasg) using (r0c) using (r0g)
+        {
+            using var atc = a0c.Transpose(1, 2); using var atg = a0g.Transpose(1, 2);
+            using var btc = b0c.T; using var btg = b0g.T;
+            using var rtc = r0c.Transpose(1, 2); using var rtg = r0g.Transpose(1, 2);
+            using var yc = atc.MatMul(btc, new MatMulEpilogue(biasc, act, rtc));
+            using var yg = atg.MatMul(btg, new MatMulEpilogue(biasg, act, rtg));
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(DType.F16)] [InlineData(DType.BF16)]
+    public void Half_precision_matmul_matches_cpu(DType dt)
+    {
+        var (ac, ag) = Pair(Values(67 * 129, 17), 67, 129);
+        var (bc, bg) = Pair(Values(129 * 80, 18), 129, 80);
+        using (ac) using (ag) using (bc) using (bg)
+        {
+            using var ahc = ac.To(dt); using var ahg = ag.To(dt); using var bhc = bc.To(dt); using var bhg = bg.To(dt);
+            using var rc = ahc.MatMul(bhc); using var rg = ahg.MatMul(bhg);
+            AssertClose(rc.ToFloatArray(), rg.ToFloatArray(), dt == DType.F16 ? 1e-6 : 3e-5);
+        }
+    }
+
+    [SkippableFact]
+    public void Gemm_throughput_is_reported()
+    {
+        var g = Gpu;
+        const int n = 2048;
+        using var a = Tensor.FromArray(g, Values(n * n, 19), n, n);
+        using var b = Tensor.FromArray(g, Values(n * n, 20), n, n);
+        using (a.MatMul(b)) { } // load the module
+        double ms = g.TimeMilliseconds(() => { for (int i = 0; i < 10; i++) using (a.MatMul(b)) { } }) / 10;
+        Console.WriteLine($"cuda f32 GEMM {n}^3: {ms:F3} ms, {2.0 * n * n * n / ms / 1e6:F0} GFLOP/s on {g.Info}");
+        Assert.True(ms > 0);
+    }
+
+    [SkippableTheory]
+    [InlineData(1)] [InlineData(77)] [InlineData(1000)] [InlineData(32000)]
+    public void Softmax_with_mask_and_scale_matches_cpu(int n)
+    {
+        var (xc, xg) = Pair(Values(6 * n, 21), 2, 3, n);
+        var mv = Values(n, 22);
+        mv[0] = float.NegativeInfinity;
+        var (mc, mg) = Pair(mv, n);
+        using (xc) using (xg) using (mc) using (mg)
+        {
+            using var mbc = mc.BroadcastTo(xc.Shape); using var mbg = mg.BroadcastTo(xg.Shape);
+            using var yc = xc.Softmax(mbc, 0.125f); using var yg = xg.Softmax(mbg, 0.125f);
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+            using var tc = xc.Transpose(0, 1); using var tg = xg.Transpose(0, 1); // strided rows
+            using var zc = tc.Softmax(); using var zg = tg.Softmax();
+            AssertClose(zc.ToArray<float>(), zg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(1)] [InlineData(768)] [InlineData(4099)]
+    public void LayerNorm_and_RmsNorm_match_cpu(int n)
+    {
+        var (xc, xg) = Pair(Values(5 * n, 23, 1f, 4f), 5, n);
+        var (wc, wg) = Pair(Values(n, 24), n);
+        var (bc, bg) = Pair(Values(n, 25), n);
+        using (xc) using (xg) using (wc) using (wg) using (bc) using (bg)
+        {
+            using var lc = xc.LayerNorm(wc, bc); using var lg = xg.LayerNorm(wg, bg);
+            AssertClose(lc.ToArray<float>(), lg.ToArray<float>());
+            using var rc = xc.RmsNorm(wc); using var rg = xg.RmsNorm(wg);
+            AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
+            using var hc = xc.To(DType.BF16); using var hg = xg.To(DType.BF16);
+            using var l2c = hc.LayerNorm(null, null); using var l2g = hg.LayerNorm(null, null);
+            AssertClose(l2c.ToFloatArray(), l2g.ToFloatArray(), 1e-4);
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(RopeMode.RotateHalf, 64, 64)] [InlineData(RopeMode.Interleaved, 64, 32)] [InlineData(RopeMode.RotateHalf, 80, 40)]
+    public void Rope_on_a_permuted_view_matches_cpu(RopeMode mode, int d, int r)
+    {
+        const int b = 2, s = 9, h = 3;
+        var (xc, xg) = Pair(Values(b * s * h * d, 26), b, s, h, d);
+        var angles = Enumerable.Range(0, s * r / 2).Select(i => (float)(i / (r / 2) * Math.Pow(10000, -2.0 * (i % (r / 2)) / r))).ToArray();
+        var (cc, cg) = Pair([.. angles.Select(MathF.Cos)], s, r / 2);
+        var (sc, sg) = Pair([.. angles.Select(MathF.Sin)], s, r / 2);
+        using (xc) using (xg) using (cc) using (cg) using (sc) using (sg)
+        {
+            using var pc = xc.Permute(0, 2, 1, 3); using var pg = xg.Permute(0, 2, 1, 3); // [B, H, S, D] strided
+            using var yc = pc.Rope(cc, sc, mode); using var yg = pg.Rope(cg, sg, mode);
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(DType.F32)] [InlineData(DType.BF16)] [InlineData(DType.Q8_0)]
+    public void Gather_matches_cpu_and_reports_a_bad_id(DType dt)
+    {
+        var g = Gpu;
+        var (tc0, tg0) = Pair(Values(50 * 64, 27), 50, 64);
+        using (tc0) using (tg0)
+        {
+            using var tc = tc0.To(dt); using var tg = tg0.To(dt);
+            int[] idv = [3, 49, 0, 7, 7, 12];
+            using var ic = Tensor.FromArray(_cpu, idv, 2, 3); using var ig = Tensor.FromArray(g, idv, 2, 3);
+            using var itc = ic.T; using var itg = ig.T;
+            using var rc = tc.Gather(itc); using var rg = tg.Gather(itg);
+            Assert.Equal(rc.To(DType.F32).ToArray<float>(), rg.To(DType.F32).ToArray<float>());
+            using var bad = Tensor.FromArray(g, new long[] { 1, 50 }, 2);
+            var e = Assert.Throws<TesseraException>(() => { using var _ = tg.Gather(bad); });
+            Assert.Contains("id 50", e.Message);
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(ReduceOp.Sum)] [InlineData(ReduceOp.Mean)] [InlineData(ReduceOp.Max)] [InlineData(ReduceOp.Min)] [InlineData(ReduceOp.ArgMax)]
+    public void Reduce_over_every_axis_matches_cpu(ReduceOp op)
+    {
+        var (xc, xg) = Pair(Values(7 * 300 * 9, 28), 7, 300, 9);
+        using (xc) using (xg)
+            for (int axis = 0; axis < 3; axis++)
+            {
+                using var rc = xc.Reduce(op, axis); using var rg = xg.Reduce(op, axis);
+                if (op == ReduceOp.ArgMax) Assert.Equal(rc.ToArray<int>(), rg.ToArray<int>());
+                else AssertClose(rc.ToArray<float>(), rg.ToArray<float>());
+            }
+    }
+
+    [SkippableTheory]
+    [InlineData(false)] [InlineData(true)]
+    public void Bicubic_matches_cpu(bool alignCorners)
+    {
+        var (xc, xg) = Pair(Values(2 * 3 * 14 * 14, 29), 2, 3, 14, 14);
+        using (xc) using (xg)
+        {
+            using var uc = xc.InterpolateBicubic(24, 20, alignCorners); using var ug = xg.InterpolateBicubic(24, 20, alignCorners);
+            AssertClose(uc.ToArray<float>(), ug.ToArray<float>());
+            using var dc = xc.InterpolateBicubic(9, 5, alignCorners); using var dg = xg.InterpolateBicubic(9, 5, alignCorners);
+            AssertClose(dc.ToArray<float>(), dg.ToArray<float>());
+        }
     }
 }

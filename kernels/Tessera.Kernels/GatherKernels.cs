@@ -1,0 +1,33 @@
+using ILGPU;
+
+namespace Tessera.Kernels;
+
+// Embedding gather: dst[i, :] = table[ids[i], :] for a [V, D] table and i32/i64 ids of any shape and strides.
+// Reference: NaiveOps.Gather (tests/Tessera.Tests/Reference) and CpuBackend.Gather.cs.
+//
+// Design: one block per id (grid-stride over ids), threads striding along the row and copying raw elements of
+// the table's element size (1, 2, 4 or 8 bytes), so every plain dtype works without conversion; a block-format
+// table (Q8_0 ...) is copied as a row of bytes (the host passes size 1 and byte strides). An id outside [0, V)
+// cannot throw on the device: it is clamped (so no read leaves the table) and reported in the error flag
+// [position + 1, id], first writer wins; the host reads the flag after the launch and throws naming the id.
+public static class GatherKernels
+{
+    [Kernel(BlockX = 128, Reference = "NaiveOps.Gather; CpuBackend.Gather")]
+    public static void Rows(ArrayView<byte> table, long tOffset, long tRowStride, long tColStride, int size, long v, int d,
+        ArrayView<byte> ids, StridedLayout il, long count, ArrayView<byte> dst, long dOffset, ArrayView<long> error)
+    {
+        int tid = Group.IdxX, step = Group.DimX;
+        for (long p = Grid.IdxX; p < count; p += Grid.DimX)
+        {
+            long at = il.OffsetOf(p);
+            long id = il.DType == ElementCodes.I64 ? ids.Cast<long>()[at] : ids.Cast<int>()[at];
+            if (id < 0 || id >= v)
+            {
+                if (tid == 0 && Atomic.CompareExchange(ref error[0], 0L, p + 1) == 0L) error[1] = id;
+                id = id < 0 ? 0 : v - 1;
+            }
+            long src = tOffset + id * tRowStride, to = dOffset + p * d;
+            for (int j = tid; j < d; j += step) ElementIO.CopyRaw(table, src + j * tColStride, dst, to + j, size);
+        }
+    }
+}

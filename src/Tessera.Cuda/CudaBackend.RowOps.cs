@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+
+namespace Tessera.Cuda;
+
+// Ops over the last axis, one block a row: softmax (SoftmaxKernels), LayerNorm and RMSNorm (NormKernels) and RoPE
+// (RopeKernels). Rows are addressed by a StridedLayout over the leading axes (merged where contiguous) plus the
+// stride along the row, so inputs, masks and outputs may be any strided float views; weights, biases and the
+// RoPE tables are read in place through their dtype and strides (VecArg).
+public sealed unsafe partial class CudaBackend
+{
+    /// <inheritdoc/>
+    public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst)
+    {
+        CheckRows("softmax", x, dst);
+        Require(mask is null || (mask.Shape.Equals(x.Shape) && IsPlainFloat(mask.DType)),
+            $"softmax: mask {mask?.DType.Name()} {mask?.Shape} must have x's shape {x.Shape}");
+        if (x.ElementCount == 0) return;
+        var m = mask ?? x;
+        var l = RowLayouts("softmax", x, m, dst);
+        long rows = RowCount(x);
+        RunBlocks("SoftmaxKernels.Rows", rows, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]),
+            WholeView(m), KernelArg.Struct(l[1]), KernelArg.Scalar(m.Strides[^1]), KernelArg.Scalar(mask is null ? 0 : 1),
+            WholeView(dst), KernelArg.Struct(l[2]), KernelArg.Scalar(dst.Strides[^1]), KernelArg.Scalar(rows),
+            KernelArg.Scalar(x.Shape[-1]), KernelArg.Scalar(scale));
+    }
+
+    /// <inheritdoc/>
+    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst)
+    {
+        CheckRows("layer_norm", x, dst);
+        CheckVector("layer_norm", weight, x.Shape[-1]);
+        CheckVector("layer_norm", bias, x.Shape[-1]);
+        if (x.ElementCount == 0) return;
+        var l = RowLayouts("layer_norm", x, dst);
+        long rows = RowCount(x);
+        RunBlocks("NormKernels.LayerNorm", rows, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]),
+            WholeView(dst), KernelArg.Struct(l[1]), KernelArg.Scalar(dst.Strides[^1]),
+            VecView(weight), KernelArg.Struct(VecArgHost.Of(weight)), VecView(bias), KernelArg.Struct(VecArgHost.Of(bias)),
+            KernelArg.Scalar(rows), KernelArg.Scalar(x.Shape[-1]), KernelArg.Scalar(eps));
+    }
+
+    /// <inheritdoc/>
+    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst)
+    {
+        CheckRows("rms_norm", x, dst);
+        CheckVector("rms_norm", weight, x.Shape[-1]);
+        if (x.ElementCount == 0) return;
+        var l = RowLayouts("rms_norm", x, dst);
+        long rows = RowCount(x);
+        RunBlocks("NormKernels.RmsNorm", rows, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]),
+            WholeView(dst), KernelArg.Struct(l[1]), KernelArg.Scalar(dst.Strides[^1]),
+            VecView(weight), KernelArg.Struct(VecArgHost.Of(weight)), KernelArg.Scalar(rows), KernelArg.Scalar(x.Shape[-1]), KernelArg.Scalar(eps));
+    }
+
+    /// <inheritdoc/>
+    public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst)
+    {
+        Require(x.Rank >= 2, $"rope: x {x.Shape} must be [..., S, D]");
+        CheckRows("rope", x, dst);
+        int s = x.Shape[-2], d = x.Shape[-1];
+        Require(cos.Rank == 2 && cos.Shape.Equals(sin.Shape) && cos.Shape[0] == s && 2 * cos.Shape[1] <= d
+                && IsPlainFloat(cos.DType) && IsPlainFloat(sin.DType),
+            $"rope: x {x.Shape} needs float cos and sin [S={s}, R/2] with R <= {d}, got {cos.DType.Name()} {cos.Shape} and {sin.DType.Name()} {sin.Shape}");
+        if (x.ElementCount == 0) return;
+        var l = RowLayouts("rope", x, dst);
+        long rows = RowCount(x);
+        RunBlocks("RopeKernels.Rows", rows, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]),
+            WholeView(dst), KernelArg.Struct(l[1]), KernelArg.Scalar(dst.Strides[^1]),
+            WholeView(cos), KernelArg.Struct(VecArgHost.Of(cos)), WholeView(sin), KernelArg.Struct(VecArgHost.Of(sin)),
+            KernelArg.Scalar(rows), KernelArg.Scalar(s), KernelArg.Scalar(d), KernelArg.Scalar(cos.Shape[1]),
+            KernelArg.Scalar(mode == RopeMode.RotateHalf ? 0 : 1));
+    }
+
+    private static void CheckRows(string op, Tensor x, Tensor dst) =>
+        Require(x.Shape.Equals(dst.Shape) && x.Rank >= 1 && IsPlainFloat(x.DType) && IsPlainFloat(dst.DType),
+            $"{op}: x {x.DType.Name()} {x.Shape} and dst {dst.DType.Name()} {dst.Shape} must be float tensors of one shape");
+
+    private static void CheckVector(string op, Tensor? v, int n) =>
+        Require(v is null || (v.Rank == 1 && v.Shape[0] == n && IsPlainFloat(v.DType)),
+            $"{op}: weight/bias {v?.DType.Name()} {v?.Shape} must be a float vector [{n}]");
+
+    /// <summary>Layouts of the rows (the leading axes) of operands that share x's shape.</summary>
+    private static StridedLayoutArg[] RowLayouts(string op, Tensor x, params ReadOnlySpan<Tensor> others)
+    {
+        var all = new Tensor[others.Length + 1];
+        all[0] = x;
+        others.CopyTo(all.AsSpan(1));
+        return StridedLayoutArg.For(op, new Shape(x.Shape.Dims[..^1]), all);
+    }
+
+    private static long RowCount(Tensor x) => x.ElementCount / x.Shape[-1];
+
+    private KernelArg VecView(Tensor? v) => v is null ? KernelArg.View(0, 0) : WholeView(v);
+}
+
+/// <summary>The host mirror of Tessera.Kernels.VecArg: a vector (Stride) or matrix (RowStride, Stride) operand in
+/// place, or DType -1 for an absent one.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VecArgHost
+{
+    public long Offset, Stride, RowStride;
+    public int DType, Pad;
+
+    public static VecArgHost Of(Tensor? t) => t is null ? new VecArgHost { DType = -1 } : new VecArgHost
+    {
+        Offset = t.Offset, DType = (int)t.DType,
+        Stride = t.Strides[^1], RowStride = t.Rank >= 2 ? t.Strides[^2] : 0,
+    };
+}
