@@ -1,16 +1,22 @@
 using Tessera.Cpu;
+using Tessera.Cuda;
 
 namespace Tessera.Tests;
 
-/// <summary>Every backend the op table runs on. A new backend (CUDA) is one more entry here, created only
-/// when its device is present, and every table row then runs on it too.</summary>
+/// <summary>Every backend the op table runs on: the CPU always, and CUDA device 0 where a driver and a device
+/// exist (on a machine without them the table simply has no "cuda" column; tests/Tessera.Cuda.Tests says why).</summary>
 public static class TestBackends
 {
-    private static readonly Lazy<Dictionary<string, IBackend>> s_all = new(() => new()
+    private static readonly Lazy<Dictionary<string, IBackend>> s_all = new(() =>
     {
-        // One thread: the plain kernels. Two threads: the work split (rows or tiles over workers).
-        ["cpu-1t"] = new CpuBackend(new CpuBackendOptions(Threads: 1)),
-        ["cpu-2t"] = new CpuBackend(new CpuBackendOptions(Threads: 2)),
+        var all = new Dictionary<string, IBackend>
+        {
+            // One thread: the plain kernels. Two threads: the work split (rows or tiles over workers).
+            ["cpu-1t"] = new CpuBackend(new CpuBackendOptions(Threads: 1)),
+            ["cpu-2t"] = new CpuBackend(new CpuBackendOptions(Threads: 2)),
+        };
+        if (CudaBackend.TryCreate(0, out var cuda, out _)) all["cuda"] = cuda;
+        return all;
     });
 
     public static IReadOnlyCollection<string> Names => s_all.Value.Keys;
