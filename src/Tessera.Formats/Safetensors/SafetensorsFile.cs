@@ -79,6 +79,8 @@ public sealed class SafetensorsFile : IWeightSource
         long dataOffset = 8 + (long)headerLen;
         long dataLen = map.Length - dataOffset;
 
+        // JsonDocument checks the UTF-8 of strings only when they are read, as an InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw new WeightFormatException(path, null, "the header is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(headerBytes.ToArray(), new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new WeightFormatException(path, null, $"the header is not valid JSON: {e.Message}", e); }

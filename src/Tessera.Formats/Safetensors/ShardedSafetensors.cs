@@ -56,6 +56,7 @@ public sealed class ShardedSafetensors : IWeightSource
     public static ShardedSafetensors Open(string indexPath)
     {
         var bytes = File.ReadAllBytes(indexPath);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new WeightFormatException(indexPath, null, "the index is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(bytes); }
         catch (JsonException e) { throw new WeightFormatException(indexPath, null, $"the index is not valid JSON: {e.Message}", e); }
