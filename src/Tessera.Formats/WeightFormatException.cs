@@ -7,7 +7,7 @@ public sealed class WeightFormatException : TesseraException
 {
     /// <summary>Creates the exception for <paramref name="file"/> (and <paramref name="tensor"/>, when the problem is in one).</summary>
     public WeightFormatException(string file, string? tensor, string problem, Exception? inner = null)
-        : base(Format(file, tensor, problem), inner ?? new InvalidDataException(problem))
+        : base(Format(file, tensor, problem), inner!) // a null inner exception is allowed
     {
         File = file;
         Tensor = tensor;
