@@ -5,5 +5,7 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
 {
     InfoCommand.Create(),
     BenchCommand.Create(),
+    InspectCommand.Create(),
+    QuantizeCommand.Create(),
 };
 return root.Parse(args).Invoke();

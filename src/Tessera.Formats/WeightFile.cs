@@ -1,0 +1,49 @@
+using Tessera.Formats.Gguf;
+using Tessera.Formats.Onnx;
+using Tessera.Formats.Safetensors;
+
+namespace Tessera.Formats;
+
+/// <summary>Opens any supported weight file as an <see cref="IWeightSource"/>, choosing the format by its first bytes
+/// (and by name for an index or an .onnx file).</summary>
+public static class WeightFile
+{
+    /// <summary>Opens <paramref name="path"/>: a GGUF file, a safetensors file, a sharded checkpoint's
+    /// <c>*.safetensors.index.json</c> (or the directory holding <c>model.safetensors.index.json</c> or
+    /// <c>model.safetensors</c>), or an .onnx model. Throws <see cref="WeightFormatException"/> for anything else.</summary>
+    public static IWeightSource Open(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            foreach (var candidate in new[] { "model.safetensors.index.json", "model.safetensors" })
+            {
+                string p = Path.Combine(path, candidate);
+                if (File.Exists(p)) return Open(p);
+            }
+            throw new WeightFormatException(path, null, "a directory without model.safetensors.index.json or model.safetensors");
+        }
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return ShardedSafetensors.Open(path);
+        return Detect(path) switch
+        {
+            "gguf" => GgufFile.Open(path),
+            "safetensors" => SafetensorsFile.Open(path),
+            "onnx" => OnnxFile.Open(path),
+            _ => throw new WeightFormatException(path, null, "not a GGUF, safetensors or ONNX file (unrecognised first bytes and extension)"),
+        };
+    }
+
+    /// <summary>"gguf", "safetensors", "onnx", or null when the file is none of them.</summary>
+    public static string? Detect(string path)
+    {
+        Span<byte> head = stackalloc byte[9];
+        int n;
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+            n = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (n >= 4 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(head) == GgufFile.Magic) return "gguf";
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return "onnx";
+        if (n >= 9 && head[8] == (byte)'{') return "safetensors";
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return "safetensors";
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return "gguf";
+        return null;
+    }
+}
