@@ -12,6 +12,9 @@ public static class OnnxModelBuilder
     /// <summary>TensorProto.DataType.FLOAT.</summary>
     public const int Float = 1;
 
+    /// <summary>TensorProto.DataType.INT8.</summary>
+    public const int Int8 = 3;
+
     /// <summary>Y [M, N] = MatMul(A [M, K], B), B a constant f32 initializer [K, N] (row-major).</summary>
     public static byte[] MatMul(int m, int k, int n, float[] b)
     {
@@ -23,6 +26,26 @@ public static class OnnxModelBuilder
             .Msg(11, ValueInfo("A", m, k)).Msg(12, ValueInfo("Y", m, n));
         var opset = new Proto().Str(1, "").Varint(2, 13);
         return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).ToArray();
+    }
+
+    /// <summary>Y [M, N] = com.microsoft DynamicQuantizeMatMul(A [M, K] f32, B int8 [K, N], b_scale f32 [N]): ONNX
+    /// Runtime quantizes A to uint8 per tensor (asymmetric, with a zero point) on every run and multiplies with MLAS's
+    /// int8 GEMM; B and its per-column scales are constant initializers (NodeProto domain = 7).</summary>
+    public static byte[] DynamicQuantizeMatMul(int m, int k, int n, sbyte[] bKN, float[] bScale)
+    {
+        var node = new Proto().Str(1, "A").Str(1, "B").Str(1, "b_scale").Str(2, "Y").Str(3, "dqmm")
+            .Str(4, "DynamicQuantizeMatMul").Str(7, "com.microsoft");
+        var raw = new byte[bKN.Length];
+        Buffer.BlockCopy(bKN, 0, raw, 0, raw.Length);
+        var b = new Proto().Varint(1, k).Varint(1, n).Varint(2, Int8).Str(8, "B").Bytes(9, raw);
+        var sraw = new byte[bScale.Length * 4];
+        Buffer.BlockCopy(bScale, 0, sraw, 0, sraw.Length);
+        var sc = new Proto().Varint(1, n).Varint(2, Float).Str(8, "b_scale").Bytes(9, sraw);
+        var graph = new Proto().Msg(1, node).Str(2, "dqmm").Msg(5, b).Msg(5, sc)
+            .Msg(11, ValueInfo("A", m, k)).Msg(12, ValueInfo("Y", m, n));
+        var opset = new Proto().Str(1, "").Varint(2, 13);
+        var msOpset = new Proto().Str(1, "com.microsoft").Varint(2, 1);
+        return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).Msg(8, msOpset).ToArray();
     }
 
     private static Proto ValueInfo(string name, params int[] dims)

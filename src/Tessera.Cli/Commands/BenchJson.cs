@@ -10,4 +10,5 @@ internal sealed record GemmResult(string op, string backend, int m, int k, int n
 
 /// <summary>Source-generated JSON (NativeAOT-safe: no reflection).</summary>
 [JsonSerializable(typeof(GemmResult))]
+[JsonSerializable(typeof(QMatMulResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
