@@ -128,7 +128,7 @@ public class AttentionPagedTests
         var d = new Tracked(pool.CreateSequence(), 2);
         d.Append(be, r, 1);
         var e = a.Fork();
-        X
+        e.Append(be, r, 16 * 2);                       // 57 % 16 = 9: a copy of the shared last block, then 2 more
         int free = pool.Allocator.FreeCount;
         var all = new[] { a, c, d, e };
         int blocksHeld = all.SelectMany(t => t.Seq.Blocks).Distinct().Count();
