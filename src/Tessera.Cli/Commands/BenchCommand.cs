@@ -14,6 +14,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmark an op");
         bench.Subcommands.Add(Gemm());
         bench.Subcommands.Add(QMatMul());
+        bench.Subcommands.Add(AttentionBench.Create());
         return bench;
     }
 
