@@ -40,6 +40,9 @@ public sealed class QuantKernelTests : IDisposable
             d.Add(t, 3, 2 * bs, 5, true);
             d.Add(t, 7, t is DType.Q4_K or DType.Q6_K ? 256 : 224, 33, true);
         }
+        // 2 x 2 GEMM tiles on a grid of 2 blocks: the grid-stride loop wraps, edge tiles are partial.
+        d.Add(DType.Q4_1, 70, 64, 65, true);
+        d.Add(DType.Q6_K, 66, 256, 67, false);
         return d;
     }
 
