@@ -11,6 +11,7 @@ public static class Program
     {
         ["gemm"] = PeerGemm.Run,
         ["qmatmul"] = PeerQMatMul.Run,
+        ["ppocr-rec"] = PeerPpOcrRec.Run,
     };
 
     public static int Main(string[] args)

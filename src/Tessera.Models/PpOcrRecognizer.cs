@@ -335,11 +335,13 @@ public sealed class PpOcrRecognizer : IDisposable
     // Reads weights by name, folds normalisation into convs on the host (in double) and uploads the results.
     private sealed class Loader(IWeightSource w, IBackend backend, List<Tensor> owned)
     {
+        // Weights are declared constant, so a backend may keep derived forms (the CPU packs matmul panels once).
         public Tensor Get(string name)
         {
-            var t = w.Load(name, backend);
-            owned.Add(t);
-            return t;
+            using var t = w.Load(name, backend);
+            var c = t.AsConstant();
+            owned.Add(c);
+            return c;
         }
 
         private (float[] Data, int[] Dims) Host(string name)
@@ -357,9 +359,10 @@ public sealed class PpOcrRecognizer : IDisposable
 
         private Tensor Upload(float[] data, int[] dims)
         {
-            var t = Tensor.FromArray(backend, data, dims);
-            owned.Add(t);
-            return t;
+            using var t = Tensor.FromArray(backend, data, dims);
+            var c = t.AsConstant();
+            owned.Add(c);
+            return c;
         }
 
         // conv (no bias) then batch norm: w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps).
