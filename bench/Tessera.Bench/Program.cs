@@ -12,6 +12,7 @@ public static class Program
         ["gemm"] = PeerGemm.Run,
         ["attention"] = PeerAttention.Run,
         ["qmatmul"] = PeerQMatMul.Run,
+        ["ppocr-rec"] = PeerPpOcrRec.Run,
     };
 
     public static int Main(string[] args)

@@ -26,7 +26,7 @@ public static class ElementCodes
 public static class OpCodes
 {
     public const int Neg = 0, Abs = 1, Exp = 2, Log = 3, Sqrt = 4, Rsqrt = 5, Square = 6, Tanh = 7, Sigmoid = 8,
-        Relu = 9, Gelu = 10, GeluTanh = 11, QuickGelu = 12, Silu = 13;
+        Relu = 9, Gelu = 10, GeluTanh = 11, QuickGelu = 12, Silu = 13, HardSwish = 14, HardSigmoid = 15;
     public const int Add = 0, Sub = 1, Mul = 2, Div = 3, Max = 4, Min = 5;
 }
 
@@ -135,6 +135,8 @@ public static class ElementMath
         if (op == OpCodes.Gelu) return 0.5f * x * (1f + Erf(x * 0.70710678118654752f));
         if (op == OpCodes.GeluTanh) return x * Sigmoid(x * (2f * 0.79788456080286536f + x * x * (2f * 0.79788456080286536f * 0.044715f)));
         if (op == OpCodes.QuickGelu) return x * Sigmoid(1.702f * x);
+        if (op == OpCodes.HardSwish) return x * Math.Min(Math.Max(x + 3f, 0f), 6f) / 6f;
+        if (op == OpCodes.HardSigmoid) return Math.Min(Math.Max(x + 3f, 0f), 6f) * (1f / 6f);
         return x * Sigmoid(x); // Silu
     }
 

@@ -92,6 +92,11 @@ public interface IBackend : IDisposable
     /// whose kernel equals its stride, as one GEMM.</summary>
     void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst);
 
+    /// <summary>2-D pooling of x [B, C, H, W] into dst [B, C, OH, OW] (windows of <paramref name="p"/>, no ceil mode).
+    /// A default body so that backends without pooling still compile; they refuse it with a clear error.</summary>
+    void Pool2d(PoolOp op, Tensor x, Pool2dParams p, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no {op.ToString().ToLowerInvariant()} pooling yet (x {x.Shape}, {p})");
+
     /// <summary>Bicubic resampling of x [B, C, H, W] into dst [B, C, H2, W2] (PyTorch's a = -0.75).</summary>
     void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst);
 }

@@ -31,6 +31,11 @@ public enum UnaryOp
     QuickGelu,
     /// <summary>x * sigmoid(x), also called swish.</summary>
     Silu,
+    /// <summary>x * min(max(x + 3, 0), 6) / 6 (MobileNetV3, PP-LCNet).</summary>
+    HardSwish,
+    /// <summary>min(max(x + 3, 0), 6) / 6, i.e. clamp(x / 6 + 1/2, 0, 1) (ONNX HardSigmoid with alpha 1/6, beta 1/2;
+    /// PyTorch's hardsigmoid).</summary>
+    HardSigmoid,
 }
 
 /// <summary>Element-wise functions of two operands (NumPy broadcasting).</summary>
@@ -118,4 +123,29 @@ public sealed record Conv2dParams(int StrideH = 1, int StrideW = 1, int PadH = 0
             throw new TesseraException($"conv2d: input size {input} with padding {pad} is smaller than the dilated kernel {span}");
         return checked((int)o);
     }
+}
+
+/// <summary>How a pooling window is reduced.</summary>
+public enum PoolOp
+{
+    /// <summary>Mean of the window.</summary>
+    Avg,
+    /// <summary>Maximum of the window (padding never wins).</summary>
+    Max,
+}
+
+/// <summary>Parameters of 2-D pooling over NCHW (ONNX AveragePool / MaxPool without ceil mode or dilation).</summary>
+/// <param name="KernelH">Window height.</param>
+/// <param name="KernelW">Window width.</param>
+/// <param name="StrideH">Vertical step.</param>
+/// <param name="StrideW">Horizontal step.</param>
+/// <param name="PadH">Rows of padding above and below.</param>
+/// <param name="PadW">Columns of padding left and right.</param>
+/// <param name="CountIncludePad">For averages: divide by the whole window (true) or by the taps inside the
+/// image (false, ONNX's default and PaddlePaddle's exclusive=True).</param>
+public sealed record Pool2dParams(int KernelH, int KernelW, int StrideH, int StrideW, int PadH = 0, int PadW = 0, bool CountIncludePad = false)
+{
+    /// <summary>A square window whose stride defaults to its size.</summary>
+    public static Pool2dParams Square(int kernel, int? stride = null, int padding = 0) =>
+        new(kernel, kernel, stride ?? kernel, stride ?? kernel, padding, padding);
 }

@@ -69,6 +69,10 @@ public sealed partial class Tensor
     public Tensor QuickGelu() => Map(UnaryOp.QuickGelu);
     /// <summary>x * sigmoid(x).</summary>
     public Tensor Silu() => Map(UnaryOp.Silu);
+    /// <summary>x * relu6(x + 3) / 6.</summary>
+    public Tensor HardSwish() => Map(UnaryOp.HardSwish);
+    /// <summary>relu6(x + 3) / 6.</summary>
+    public Tensor HardSigmoid() => Map(UnaryOp.HardSigmoid);
 
     /// <summary>Matrix product over the last two axes, batch axes broadcast: [..., M, K] @ [..., K, N] -> [..., M, N],
     /// then the epilogue (bias [N], activation, residual). A rank-1 right operand is treated as [K, 1]

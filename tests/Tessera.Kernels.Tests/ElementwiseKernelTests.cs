@@ -45,6 +45,7 @@ public sealed class ElementwiseKernelTests : IDisposable
         OpCodes.Sigmoid => Sig(x), OpCodes.Relu => Math.Max(x, 0), OpCodes.Gelu => 0.5 * x * (1 + Erf(x / Math.Sqrt(2))),
         OpCodes.GeluTanh => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
         OpCodes.QuickGelu => x * Sig(1.702 * x), OpCodes.Silu => x * Sig(x),
+        OpCodes.HardSwish => x * Math.Clamp(x + 3, 0, 6) / 6, OpCodes.HardSigmoid => Math.Clamp(x + 3, 0, 6) / 6,
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
@@ -82,7 +83,7 @@ public sealed class ElementwiseKernelTests : IDisposable
     [InlineData(OpCodes.Neg)] [InlineData(OpCodes.Abs)] [InlineData(OpCodes.Exp)] [InlineData(OpCodes.Log)]
     [InlineData(OpCodes.Sqrt)] [InlineData(OpCodes.Rsqrt)] [InlineData(OpCodes.Square)] [InlineData(OpCodes.Tanh)]
     [InlineData(OpCodes.Sigmoid)] [InlineData(OpCodes.Relu)] [InlineData(OpCodes.Gelu)] [InlineData(OpCodes.GeluTanh)]
-    [InlineData(OpCodes.QuickGelu)] [InlineData(OpCodes.Silu)]
+    [InlineData(OpCodes.QuickGelu)] [InlineData(OpCodes.Silu)] [InlineData(OpCodes.HardSwish)] [InlineData(OpCodes.HardSigmoid)]
     public void UnaryF32_matches_the_reference(int op)
     {
         bool positive = op is OpCodes.Log or OpCodes.Sqrt or OpCodes.Rsqrt;

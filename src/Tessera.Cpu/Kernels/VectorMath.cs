@@ -126,6 +126,17 @@ internal static unsafe class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Relu<TV, S>(TV x) where TV : struct where S : ISimd<TV> => S.Max(x, S.Splat(0f));
 
+    /// <summary>min(max(x + 3, 0), 6) / 6; NaN stays NaN (vector Min/Max propagate NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV HardSigmoid<TV, S>(TV x) where TV : struct where S : ISimd<TV> =>
+        S.Mul(S.Min(S.Max(S.Add(x, S.Splat(3f)), S.Splat(0f)), S.Splat(6f)), S.Splat(1f / 6f));
+
+    /// <summary>x * min(max(x + 3, 0), 6) / 6, computed as (x * relu6(x + 3)) / 6 the way ONNX exports of
+    /// PaddlePaddle's hardswish spell it, so the rounding matches theirs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV HardSwish<TV, S>(TV x) where TV : struct where S : ISimd<TV> =>
+        S.Div(S.Mul(x, S.Min(S.Max(S.Add(x, S.Splat(3f)), S.Splat(0f)), S.Splat(6f))), S.Splat(6f));
+
     /// <summary>One activation on one register (the switch is on a value that is constant for a whole GEMM,
     /// so the branch predicts perfectly).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -174,6 +185,8 @@ internal static unsafe class VectorMath
             case UnaryOp.GeluTanh: Map<GeluTanhFn>(src, dst, n); break;
             case UnaryOp.QuickGelu: Map<QuickGeluFn>(src, dst, n); break;
             case UnaryOp.Silu: Map<SiluFn>(src, dst, n); break;
+            case UnaryOp.HardSwish: Map<HardSwishFn>(src, dst, n); break;
+            case UnaryOp.HardSigmoid: Map<HardSigmoidFn>(src, dst, n); break;
             default: throw new TesseraException($"unknown unary op {op}");
         }
     }
@@ -263,6 +276,9 @@ internal static unsafe class VectorMath
     private struct GeluTanhFn : IUnaryFn { public static TV Apply<TV, S>(TV x) where TV : struct where S : ISimd<TV> => GeluTanh<TV, S>(x); }
     private struct QuickGeluFn : IUnaryFn { public static TV Apply<TV, S>(TV x) where TV : struct where S : ISimd<TV> => QuickGelu<TV, S>(x); }
     private struct SiluFn : IUnaryFn { public static TV Apply<TV, S>(TV x) where TV : struct where S : ISimd<TV> => Silu<TV, S>(x); }
+
+    private struct HardSwishFn : IUnaryFn { public static TV Apply<TV, S>(TV x) where TV : struct where S : ISimd<TV> => HardSwish<TV, S>(x); }
+    private struct HardSigmoidFn : IUnaryFn { public static TV Apply<TV, S>(TV x) where TV : struct where S : ISimd<TV> => HardSigmoid<TV, S>(x); }
 
     private struct AddFn : IBinaryFn { public static TV Apply<TV, S>(TV a, TV b) where TV : struct where S : ISimd<TV> => S.Add(a, b); }
     private struct SubFn : IBinaryFn { public static TV Apply<TV, S>(TV a, TV b) where TV : struct where S : ISimd<TV> => S.Sub(a, b); }

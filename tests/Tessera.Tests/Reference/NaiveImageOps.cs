@@ -112,4 +112,33 @@ public static class NaiveImageOps
                 }
         return r;
     }
+
+    /// <summary>2-D pooling by its definition: out[b, c, oy, ox] reduces x[b, c, oy*sH - pH + ky, ox*sW - pW + kx]
+    /// over the window taps that fall inside the image; an average divides by that count, or by kH*kW when
+    /// countIncludePad (padded taps count as zeros).</summary>
+    public static Nd Pool2d(PoolOp op, Nd x, Pool2dParams p)
+    {
+        int batch = x.Shape[0], ch = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        int oh = (h + 2 * p.PadH - p.KernelH) / p.StrideH + 1, ow = (wd + 2 * p.PadW - p.KernelW) / p.StrideW + 1;
+        var r = Nd.Zeros(batch, ch, oh, ow);
+        for (int b = 0; b < batch; b++)
+            for (int c = 0; c < ch; c++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double acc = op == PoolOp.Max ? double.NegativeInfinity : 0;
+                        int count = 0;
+                        for (int ky = 0; ky < p.KernelH; ky++)
+                            for (int kx = 0; kx < p.KernelW; kx++)
+                            {
+                                int iy = oy * p.StrideH - p.PadH + ky, ix = ox * p.StrideW - p.PadW + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                                double v = x[b, c, iy, ix];
+                                acc = op == PoolOp.Max ? Math.Max(acc, v) : acc + v;
+                                count++;
+                            }
+                        r[b, c, oy, ox] = op == PoolOp.Max ? acc : acc / (p.CountIncludePad ? p.KernelH * p.KernelW : count);
+                    }
+        return r;
+    }
 }

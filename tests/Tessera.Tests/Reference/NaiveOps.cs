@@ -32,6 +32,8 @@ public static class NaiveOps
         UnaryOp.GeluTanh => GeluTanh(x),
         UnaryOp.QuickGelu => x * Sigmoid(1.702 * x),
         UnaryOp.Silu => x * Sigmoid(x),
+        UnaryOp.HardSwish => x * Math.Clamp(x + 3, 0, 6) / 6,
+        UnaryOp.HardSigmoid => Math.Clamp(x + 3, 0, 6) / 6,
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
