@@ -10,6 +10,7 @@ public static class Program
     private static readonly Dictionary<string, Func<Args, int>> PeerSuites = new()
     {
         ["gemm"] = PeerGemm.Run,
+        ["attention"] = PeerAttention.Run,
         ["qmatmul"] = PeerQMatMul.Run,
     };
 

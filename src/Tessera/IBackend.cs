@@ -46,6 +46,26 @@ public interface IBackend : IDisposable
     void QuantizedMatMul(Tensor x, Tensor w, Tensor? scales, Tensor dst, MatMulEpilogue epilogue) =>
         throw new TesseraException($"the {Name} backend has no quantized matmul yet ({w.DType.Name()} weight {w.Shape})");
 
+    /// <summary>Scaled dot-product attention, never materialising the score matrix where the backend can avoid it:
+    /// dst[b, h, i] = softmax_j(scale q[b, h, i] . k[b, h / (Hq / Hkv), j] + mask[b, h, i, j]) v[b, h / (Hq / Hkv), j],
+    /// with q [B, Hq, Sq, D], k and v [B, Hkv, Skv, D] (Hkv divides Hq: grouped- and multi-query attention), any
+    /// strides (a [B, S, H, D] tensor permuted as a view works), the causal and window limits of
+    /// <paramref name="options"/>, an optional additive mask already broadcast to [B, Hq, Sq, Skv] (stride-0 views),
+    /// dst [B, Hq, Sq, D] contiguous, and optionally the natural log-sum-exp of each row's scaled scores into
+    /// <paramref name="logSumExp"/> [B, Hq, Sq] f32 (what merges partial results, as ring attention does).</summary>
+    void Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, AttentionOptions options, Tensor dst, Tensor? logSumExp) =>
+        throw new TesseraException($"the {Name} backend has no attention yet (q {q.Shape}, k {k.Shape})");
+
+    /// <summary>Attention over a paged KV cache, for a batch of sequences of different lengths in one call:
+    /// q [N, Hq, Sq, D] (sequence n uses its first queryLens[n] rows, or all Sq when queryLens is null; those are its
+    /// last tokens, so causal alignment is bottom-right per sequence), kPool and vPool [numBlocks, Hkv, blockSize, D],
+    /// blockTables int32 [N, maxBlocks] (token t of sequence n lives in block blockTables[n, t / blockSize] at
+    /// slot t % blockSize), seqLens int32 [N] (keys of each sequence), dst [N, Hq, Sq, D] contiguous; rows past a
+    /// sequence's query length are left as they are.</summary>
+    void PagedAttention(Tensor q, Tensor kPool, Tensor vPool, Tensor blockTables, Tensor seqLens, Tensor? queryLens,
+        AttentionOptions options, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no paged attention yet (q {q.Shape}, pool {kPool.Shape})");
+
     /// <summary>Softmax over the last axis of x * scale + mask (mask has x's shape or is null).</summary>
     void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst);
 

@@ -48,6 +48,23 @@ public static class OnnxModelBuilder
         return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).Msg(8, msOpset).ToArray();
     }
 
+    /// <summary>Y [B, S, H*D] = com.microsoft MultiHeadAttention(query, key, value [B, S, H*D]; num_heads = H,
+    /// unidirectional = causal), ONNX Runtime's fused CPU attention (opset 1 of the com.microsoft domain).
+    /// NodeProto attribute = 5; AttributeProto name = 1, i = 3, type = 20 (INT = 2).</summary>
+    public static byte[] MultiHeadAttention(int b, int s, int h, int d, bool causal)
+    {
+        var node = new Proto().Str(1, "query").Str(1, "key").Str(1, "value").Str(2, "Y").Str(3, "mha")
+            .Str(4, "MultiHeadAttention").Msg(5, new Proto().Str(1, "num_heads").Varint(3, h).Varint(20, 2));
+        if (causal) node.Msg(5, new Proto().Str(1, "unidirectional").Varint(3, 1).Varint(20, 2));
+        node.Str(7, "com.microsoft");
+        var graph = new Proto().Msg(1, node).Str(2, "mha")
+            .Msg(11, ValueInfo("query", b, s, h * d)).Msg(11, ValueInfo("key", b, s, h * d)).Msg(11, ValueInfo("value", b, s, h * d))
+            .Msg(12, ValueInfo("Y", b, s, h * d));
+        var opset = new Proto().Str(1, "").Varint(2, 13);
+        var msOpset = new Proto().Str(1, "com.microsoft").Varint(2, 1);
+        return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).Msg(8, msOpset).ToArray();
+    }
+
     private static Proto ValueInfo(string name, params int[] dims)
     {
         var shape = new Proto();
