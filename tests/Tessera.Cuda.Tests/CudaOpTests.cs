@@ -308,4 +308,52 @@ public sealed class CudaOpTests : IDisposable
             AssertClose(dc.ToArray<float>(), dg.ToArray<float>());
         }
     }
+
+    // ---- conv2d and patch embedding (ConvKernels.ImplicitGemm) --------------------------------------------
+
+    [Fact]
+    public void Host_mirrors_of_conv_and_attention_structs_match_the_kernels()
+    {
+        static void Same<TKernel, THost>()
+        {
+            var k = typeof(TKernel).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+            var h = typeof(THost).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+            Assert.Equal(System.Runtime.InteropServices.Marshal.SizeOf<TKernel>(), System.Runtime.InteropServices.Marshal.SizeOf<THost>());
+            Assert.Equal(k.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<TKernel>(f.Name))),
+                h.Select(f => (f.Name, f.FieldType, (int)System.Runtime.InteropServices.Marshal.OffsetOf<THost>(f.Name))));
+        }
+        Same<Tessera.Kernels.Tensor4, Tensor4Arg>();
+        Same<Tessera.Kernels.ConvGeom, ConvGeomArg>();
+    }
+
+    [SkippableTheory]
+    [InlineData(1, 1, 0, 1, 1)] [InlineData(2, 2, 1, 1, 1)] [InlineData(1, 1, 2, 2, 1)] [InlineData(1, 1, 1, 1, 2)] [InlineData(1, 2, 1, 1, 8)]
+    public void Conv2d_matches_cpu(int stride, int batch, int pad, int dilation, int groups)
+    {
+        const int c = 8, h = 23, w = 19, o = 16, k = 3;
+        var (xc, xg) = Pair(Values(batch * c * h * w, 31), batch, c, h, w);
+        var (wc, wg) = Pair(Values(o * (c / groups) * k * k, 32), o, c / groups, k, k);
+        var (bc, bg) = Pair(Values(o, 33), o);
+        using (xc) using (xg) using (wc) using (wg) using (bc) using (bg)
+        {
+            var p = Conv2dParams.Square(stride, pad, dilation, groups);
+            using var yc = xc.Conv2d(wc, bc, p); using var yg = xg.Conv2d(wg, bg, p);
+            Assert.Equal(yc.Shape, yg.Shape);
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+        }
+    }
+
+    [SkippableFact]
+    public void PatchEmbed_matches_cpu()
+    {
+        var (xc, xg) = Pair(Values(2 * 3 * 32 * 48, 34), 2, 3, 32, 48);
+        var (wc, wg) = Pair(Values(40 * 3 * 16 * 16, 35), 40, 3, 16, 16);
+        var (bc, bg) = Pair(Values(40, 36), 40);
+        using (xc) using (xg) using (wc) using (wg) using (bc) using (bg)
+        {
+            using var yc = xc.PatchEmbed(wc, bc); using var yg = xg.PatchEmbed(wg, bg);
+            Assert.Equal(yc.Shape, yg.Shape);
+            AssertClose(yc.ToArray<float>(), yg.ToArray<float>());
+        }
+    }
 }

@@ -128,7 +128,6 @@ public class AttentionPagedTests
         var d = new Tracked(pool.CreateSequence(), 2);
         d.Append(be, r, 1);
         var e = a.Fork();
-        X
         int free = pool.Allocator.FreeCount;
         var all = new[] { a, c, d, e };
         int blocksHeld = all.SelectMany(t => t.Seq.Blocks).Distinct().Count();
