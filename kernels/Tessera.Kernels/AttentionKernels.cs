@@ -38,6 +38,10 @@ public struct AttnArgs
     public int HasMask, HasLse, HasQueryLens;
     /// <summary>Paged attention: the block table's width, tokens a block and blocks in the pool.</summary>
     public int MaxBlocks, BlockSize, NumBlocks;
+    /// <summary>Split-K (flash-decoding): each row's keys are cut into this many chunks computed by separate units,
+    /// which write normalised partial outputs and their log-sum-exp into an f32 workspace ([Splits, B, Hq, Sq, D] and
+    /// [Splits, B, Hq, Sq], contiguous, passed as dst and lse); Combine merges them. 1 (or 0): no split.</summary>
+    public int Splits, Pad;
 }
 
 /// <summary>The flash-attention core shared by the contiguous and the paged kernels; only where a K/V row is read
@@ -135,12 +139,14 @@ public static class FlashCore
         int r = tid / tpr, lr = tid - r * tpr; // the row of the tile and the lane within it this thread owns
         bool wide = d > tpr * 8;                // 16 accumulators a thread, else 8
         int group = a.Hq / a.Hkv, rowsAll = group * a.Sq;
-        int tiles = (rowsAll + bq - 1) / bq;
-        long units = (long)a.B * a.Hkv * tiles;
+        int tiles = (rowsAll + bq - 1) / bq, splits = a.Splits > 1 ? a.Splits : 1;
+        long units = (long)a.B * a.Hkv * tiles * splits;
         for (long u = Grid.IdxX; u < units; u += Grid.DimX)
         {
-            long bh = u / tiles;
-            int tile = (int)(u - bh * tiles);
+            long us = u / splits;
+            int split = (int)(u - us * splits);
+            long bh = us / tiles;
+            int tile = (int)(us - bh * tiles);
             int b = (int)(bh / a.Hkv), kvh = (int)(bh - (long)b * a.Hkv);
             int skv = a.Skv, qlen = a.Sq;
             if (paged)
@@ -164,6 +170,20 @@ public static class FlashCore
             if (a.Causal != 0 && posHi + 1 < kHi) kHi = posHi + 1;
             if (a.WindowRight >= 0 && posHi + a.WindowRight + 1 < kHi) kHi = posHi + a.WindowRight + 1;
             if (a.WindowLeft >= 0 && posLo - a.WindowLeft > kLo) kLo = posLo - a.WindowLeft;
+            long partAt = 0, partLseAt = 0;
+            if (splits > 1)
+            {
+                // This unit's chunk of the key range (whole key tiles); an empty chunk still writes its rows
+                // (zeros, lse -inf), which Combine weighs by zero.
+                int chunk = (kHi - kLo + splits - 1) / splits;
+                chunk = (chunk + bkv - 1) / bkv * bkv;
+                int c0 = kLo + split * chunk;
+                kHi = Math.Min(kHi, c0 + chunk);
+                kLo = c0;
+                long rowsTotal = (long)a.B * a.Hq * a.Sq;
+                partLseAt = split * rowsTotal;
+                partAt = partLseAt * d;
+            }
 
             Group.Barrier(); // the previous unit's last P @ V has read the shared tiles
             for (int e = tid; e < bq * d; e += Threads)
@@ -262,7 +282,7 @@ public static class FlashCore
             {
                 int h = kvh * group + myRho / a.Sq, i = myRho % a.Sq;
                 float inv = l > 0f ? 1f / l : 0f;
-                long at = dl.Offset + b * dl.S0 + h * dl.S1 + i * dl.S2;
+                long at = partAt + dl.Offset + b * dl.S0 + h * dl.S1 + i * dl.S2;
                 Out(dst, dl, at, lr, d, a0 * inv); Out(dst, dl, at, lr + tpr, d, a1 * inv);
                 Out(dst, dl, at, lr + 2 * tpr, d, a2 * inv); Out(dst, dl, at, lr + 3 * tpr, d, a3 * inv);
                 Out(dst, dl, at, lr + 4 * tpr, d, a4 * inv); Out(dst, dl, at, lr + 5 * tpr, d, a5 * inv);
@@ -274,8 +294,8 @@ public static class FlashCore
                     Out(dst, dl, at, lr + 12 * tpr, d, a12 * inv); Out(dst, dl, at, lr + 13 * tpr, d, a13 * inv);
                     Out(dst, dl, at, lr + 14 * tpr, d, a14 * inv); Out(dst, dl, at, lr + 15 * tpr, d, a15 * inv);
                 }
-                if (a.HasLse != 0 && lr == 0)
-                    ElementIO.StoreF(lse, ll.DType, ll.Offset + b * ll.S1 + h * ll.S2 + i * ll.S3, // [B, Hq, Sq], right-aligned
+                if ((a.HasLse != 0 || splits > 1) && lr == 0)
+                    ElementIO.StoreF(lse, ll.DType, partLseAt + ll.Offset + b * ll.S1 + h * ll.S2 + i * ll.S3, // [B, Hq, Sq], right-aligned
                         l > 0f ? m + MathF.Log(l) : float.NegativeInfinity);
             }
         }
@@ -299,5 +319,49 @@ public static class AttentionKernels
         // No block table here: q stands in for the unused int views (never read when paged is false).
         var none = q.Cast<int>();
         FlashCore.Run(false, q, ql, k, kl, v, vl, mask, ml, none, none, none, dst, dl, lse, ll, a);
+    }
+
+    /// <summary>Merges the Splits partial results of a split-K launch (FlashCore with a.Splits > 1): for each row,
+    /// out = sum_s w_s o_s / sum_s w_s with w_s = exp(lse_s - max lse), lse = max + log sum w (-inf and zeros for a
+    /// row no split saw a key of). One thread per output element (grid-stride). Paged launches (paged = 1) skip the
+    /// rows past each sequence's query length, as the partial kernel does.</summary>
+    [Kernel(BlockX = 256, Reference = "NaiveAttention.Run; CpuBackend.Attention")]
+    public static void Combine(ArrayView<float> part, ArrayView<float> partLse, ArrayView<byte> dst, Tensor4 dl, ArrayView<byte> lse, Tensor4 ll,
+        ArrayView<int> seqLens, ArrayView<int> queryLens, int paged, AttnArgs a)
+    {
+        int d = a.D;
+        long rows = (long)a.B * a.Hq * a.Sq, total = rows * d;
+        for (long e = (long)Grid.IdxX * Group.DimX + Group.IdxX; e < total; e += (long)Grid.DimX * Group.DimX)
+        {
+            long row = e / d;
+            int c = (int)(e - row * d), i = (int)(row % a.Sq);
+            long bh = row / a.Sq;
+            int h = (int)(bh % a.Hq), b = (int)(bh / a.Hq);
+            if (paged != 0)
+            {
+                int skv = seqLens[b], cap = a.MaxBlocks * a.BlockSize;
+                skv = skv < 0 ? 0 : skv > cap ? cap : skv;
+                int qlen = a.HasQueryLens != 0 ? queryLens[b] : a.Sq;
+                if (qlen > skv) qlen = skv;
+                if (i >= qlen) continue;
+            }
+            float mx = float.NegativeInfinity;
+            for (int s = 0; s < a.Splits; s++) { float x = partLse[s * rows + row]; mx = x > mx ? x : mx; }
+            float sum = 0f, val = 0f;
+            if (mx != float.NegativeInfinity)
+            {
+                for (int s = 0; s < a.Splits; s++)
+                {
+                    float w = MathF.Exp(partLse[s * rows + row] - mx);
+                    sum += w;
+                    val += w * part[(s * rows + row) * d + c];
+                }
+                val /= sum;
+            }
+            ElementIO.StoreF(dst, dl.DType, dl.Offset + b * dl.S0 + h * dl.S1 + i * dl.S2 + c * dl.S3, val);
+            if (c == 0 && a.HasLse != 0)
+                ElementIO.StoreF(lse, ll.DType, ll.Offset + b * ll.S1 + h * ll.S2 + i * ll.S3,
+                    mx == float.NegativeInfinity ? float.NegativeInfinity : mx + MathF.Log(sum));
+        }
     }
 }

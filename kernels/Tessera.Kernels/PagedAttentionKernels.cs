@@ -19,9 +19,24 @@ public static class PagedAttentionKernels
     public static void Paged(ArrayView<byte> q, Tensor4 ql, ArrayView<byte> kPool, Tensor4 kl, ArrayView<byte> vPool, Tensor4 vl,
         ArrayView<int> blockTables, ArrayView<int> seqLens, ArrayView<int> queryLens, ArrayView<byte> dst, Tensor4 dl, AttnArgs a)
     {
-        // No mask and no log-sum-exp: q and dst stand in for those views (never read or written: HasMask = HasLse = 0).
+        // No mask: q stands in for its view (never read: HasMask = 0); no lse, no split: dst stands in for the lse.
         a.HasMask = 0;
         a.HasLse = 0;
+        a.Splits = 0;
         FlashCore.Run(true, q, ql, kPool, kl, vPool, vl, q, ql, blockTables, seqLens, queryLens, dst, dl, dst, dl, a);
+    }
+
+    /// <summary>The split-K (flash-decoding) form: partial outputs and log-sum-exps of a.Splits key chunks into f32
+    /// workspaces [Splits, N, Hq, Sq, D] and [Splits, N, Hq, Sq]; AttentionKernels.Combine (paged = 1) merges them.</summary>
+    [Kernel(BlockX = FlashCore.Threads, Reference = "NaiveAttention.Run (gathered K/V); CpuBackend.PagedAttention",
+        Constants = ["Threads=256", "D<=64:BQ=64,BKV=32,TPR=4", "D<=128:BQ=32,BKV=32,TPR=8", "D<=256:BQ=16,BKV=16,TPR=16", "SharedFloats=10400"])]
+    public static void PagedSplit(ArrayView<byte> q, Tensor4 ql, ArrayView<byte> kPool, Tensor4 kl, ArrayView<byte> vPool, Tensor4 vl,
+        ArrayView<int> blockTables, ArrayView<int> seqLens, ArrayView<int> queryLens, ArrayView<byte> part, ArrayView<byte> partLse, AttnArgs a)
+    {
+        a.HasMask = 0;
+        a.HasLse = 0;
+        var pl = new Tensor4 { DType = ElementCodes.F32, S0 = (long)a.Hq * a.Sq * a.D, S1 = (long)a.Sq * a.D, S2 = a.D, S3 = 1 };
+        var ll = new Tensor4 { DType = ElementCodes.F32, S1 = (long)a.Hq * a.Sq, S2 = a.Sq, S3 = 1 };
+        FlashCore.Run(true, q, ql, kPool, kl, vPool, vl, q, ql, blockTables, seqLens, queryLens, part, pl, partLse, ll, a);
     }
 }

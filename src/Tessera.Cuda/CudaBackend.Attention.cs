@@ -30,7 +30,25 @@ public sealed unsafe partial class CudaBackend
         a.HasMask = mask is null ? 0 : 1;
         a.HasLse = logSumExp is null ? 0 : 1;
         var none = KernelArg.View(0, 0);
-        RunBlocks("AttentionKernels.Flash", Units(b, hq, hkv, sq, d),
+        long units = Units(b, hq, hkv, sq, d);
+        int splits = SplitsFor(units, skv);
+        if (splits > 1)
+        {
+            // Flash-decoding: too few units to fill the GPU and many keys, so each unit's keys are cut into chunks.
+            using var part = Tensor.Zeros(this, DType.F32, new Shape(splits, b, hq, sq, d));
+            using var partLse = Tensor.Zeros(this, DType.F32, new Shape(splits, b, hq, sq));
+            var split = a with { Splits = splits };
+            RunBlocks("AttentionKernels.Flash", units * splits,
+                WholeView(q), KernelArg.Struct(Tensor4Arg.Of(q)), WholeView(k), KernelArg.Struct(Tensor4Arg.Of(k)),
+                WholeView(v), KernelArg.Struct(Tensor4Arg.Of(v)),
+                mask is null ? none : WholeView(mask), KernelArg.Struct(mask is null ? default : Tensor4Arg.Of(mask)),
+                WholeView(part), KernelArg.Struct(new Tensor4Arg { S0 = (long)hq * sq * d, S1 = (long)sq * d, S2 = d, S3 = 1 }),
+                WholeView(partLse), KernelArg.Struct(new Tensor4Arg { S1 = (long)hq * sq, S2 = sq, S3 = 1 }),
+                KernelArg.Struct(split));
+            Combine(part, partLse, dst, logSumExp, null, null, split);
+            return;
+        }
+        RunBlocks("AttentionKernels.Flash", units,
             WholeView(q), KernelArg.Struct(Tensor4Arg.Of(q)), WholeView(k), KernelArg.Struct(Tensor4Arg.Of(k)),
             WholeView(v), KernelArg.Struct(Tensor4Arg.Of(v)),
             mask is null ? none : WholeView(mask), KernelArg.Struct(mask is null ? default : Tensor4Arg.Of(mask)),
@@ -66,7 +84,21 @@ public sealed unsafe partial class CudaBackend
         var a = Args(options, n, hq, hkv, sq, 0, d);
         a.HasQueryLens = queryLens is null ? 0 : 1;
         a.MaxBlocks = maxBlocks; a.BlockSize = blockSize; a.NumBlocks = numBlocks;
-        RunBlocks("PagedAttentionKernels.Paged", Units(n, hq, hkv, sq, d),
+        long units = Units(n, hq, hkv, sq, d);
+        int splits = SplitsFor(units, maxBlocks * blockSize);
+        if (splits > 1)
+        {
+            using var part = Tensor.Zeros(this, DType.F32, new Shape(splits, n, hq, sq, d));
+            using var partLse = Tensor.Zeros(this, DType.F32, new Shape(splits, n, hq, sq));
+            var split = a with { Splits = splits };
+            RunBlocks("PagedAttentionKernels.PagedSplit", units * splits,
+                WholeView(q), KernelArg.Struct(Tensor4Arg.Of(q)), WholeView(kPool), KernelArg.Struct(Tensor4Arg.Of(kPool)),
+                WholeView(vPool), KernelArg.Struct(Tensor4Arg.Of(vPool)), IntView(blockTables), IntView(seqLens),
+                queryLens is null ? IntView(seqLens) : IntView(queryLens), WholeView(part), WholeView(partLse), KernelArg.Struct(split));
+            Combine(part, partLse, dst, null, seqLens, queryLens, split);
+            return;
+        }
+        RunBlocks("PagedAttentionKernels.Paged", units,
             WholeView(q), KernelArg.Struct(Tensor4Arg.Of(q)), WholeView(kPool), KernelArg.Struct(Tensor4Arg.Of(kPool)),
             WholeView(vPool), KernelArg.Struct(Tensor4Arg.Of(vPool)), IntView(blockTables), IntView(seqLens),
             queryLens is null ? IntView(seqLens) : IntView(queryLens), WholeView(dst), KernelArg.Struct(Tensor4Arg.Of(dst)),
@@ -108,6 +140,30 @@ public sealed unsafe partial class CudaBackend
         return (long)batch * hkv * ((rows + bq - 1) / bq);
     }
 
+    /// <summary>Key chunks a unit's keys are cut into (flash-decoding) when the units alone would leave most SMs idle
+    /// and there are many keys: enough to give every SM two units, at least 256 keys a chunk, at most 32 chunks.</summary>
+    private int SplitsFor(long units, int keys)
+    {
+        long sms = Info.Multiprocessors;
+        if (units >= sms || keys < 512) return 1;
+        long want = (2 * sms + units - 1) / units;
+        return (int)Math.Clamp(Math.Min(want, keys / 256), 1, 32);
+    }
+
+    /// <summary>Merges split-K partial results into dst (and lse), then waits for the stream: the workspaces are freed
+    /// when the caller returns.</summary>
+    private void Combine(Tensor part, Tensor partLse, Tensor dst, Tensor? logSumExp, Tensor? seqLens, Tensor? queryLens, AttnArgsArg a)
+    {
+        long total = dst.ElementCount;
+        RunBlocks("AttentionKernels.Combine", (total + 255) / 256,
+            KernelArg.View(Own(part.Storage).DevicePointer, part.ElementCount), KernelArg.View(Own(partLse.Storage).DevicePointer, partLse.ElementCount),
+            WholeView(dst), KernelArg.Struct(Tensor4Arg.Of(dst)),
+            logSumExp is null ? KernelArg.View(0, 0) : WholeView(logSumExp), KernelArg.Struct(logSumExp is null ? default : Tensor4Arg.Of(logSumExp)),
+            seqLens is null ? KernelArg.View(0, 0) : IntView(seqLens), queryLens is null ? (seqLens is null ? KernelArg.View(0, 0) : IntView(seqLens)) : IntView(queryLens),
+            KernelArg.Scalar(seqLens is null ? 0 : 1), KernelArg.Struct(a));
+        Synchronize();
+    }
+
     /// <summary>An int32 tensor as the kernels' ArrayView&lt;int&gt;: its first element and the elements after it.</summary>
     private KernelArg IntView(Tensor t) =>
         KernelArg.View(Own(t.Storage).DevicePointer + (ulong)(t.Offset * 4), t.Storage.ByteLength / 4 - t.Offset);
@@ -123,4 +179,5 @@ internal struct AttnArgsArg
     public float Scale;
     public int HasMask, HasLse, HasQueryLens;
     public int MaxBlocks, BlockSize, NumBlocks;
+    public int Splits, Pad;
 }

@@ -366,6 +366,8 @@ public sealed class CudaOpTests : IDisposable
     [InlineData(128, 4, 1, 70, 130, true, 33, true)]
     [InlineData(256, 2, 2, 17, 50, false, -1, true)]
     [InlineData(80, 6, 3, 45, 45, true, -1, false)]
+    [InlineData(64, 8, 8, 1, 3000, true, -1, true)]   // decode over a long cache: the split-K (flash-decoding) path
+    [InlineData(128, 8, 2, 4, 2500, true, 1000, false)]
     public void Attention_matches_cpu(int d, int hq, int hkv, int sq, int skv, bool causal, int windowLeft, bool mask)
     {
         const int b = 2;
@@ -434,6 +436,26 @@ public sealed class CudaOpTests : IDisposable
             using var bad = Tensor.FromArray(Gpu, tables, n, maxBlocks);
             var e = Assert.Throws<TesseraException>(() => qg.PagedAttention(kg, vg, bad, lg, o, ql2).Dispose());
             Assert.Contains("blockTables[1, 0]", e.Message);
+        }
+    }
+
+    [SkippableFact]
+    public void Long_paged_decode_takes_the_split_k_path_and_matches_cpu()
+    {
+        const int d = 64, hq = 8, hkv = 8, bs = 16;
+        int[] lens = [700, 1, 1300];
+        int n = lens.Length, maxBlocks = 1300 / bs + 1, numBlocks = n * maxBlocks;
+        var tables = Enumerable.Range(0, n * maxBlocks).Reverse().ToArray(); // every sequence's blocks in reverse pool order
+        var (qc, qg) = Pair(Values(n * hq * d, 51, -1, 1), n, hq, 1, d);
+        var (kc, kg) = Pair(Values(numBlocks * hkv * bs * d, 52, -1, 1), numBlocks, hkv, bs, d);
+        var (vc, vg) = Pair(Values(numBlocks * hkv * bs * d, 53, -1, 1), numBlocks, hkv, bs, d);
+        using var tc = Tensor.FromArray(_cpu, tables, n, maxBlocks); using var tg = Tensor.FromArray(Gpu, tables, n, maxBlocks);
+        using var lc = Tensor.FromArray(_cpu, lens, n); using var lg = Tensor.FromArray(Gpu, lens, n);
+        using (qc) using (qg) using (kc) using (kg) using (vc) using (vg)
+        {
+            var o = new AttentionOptions { Causal = true };
+            using var oc = qc.PagedAttention(kc, vc, tc, lc, o); using var og = qg.PagedAttention(kg, vg, tg, lg, o);
+            AssertClose(oc.ToArray<float>(), og.ToArray<float>(), 1e-10);
         }
     }
 }

@@ -180,4 +180,78 @@ public sealed class AttentionKernelTests : IDisposable
             Assert.True(NaiveAttention.MaxError(gotS, [.. contiguous.Select(x => (double)x)]) <= 1e-5, $"sequence {s}: paged differs from contiguous");
         }
     }
+
+    /// <summary>Split-K (flash-decoding): partial results of key chunks into workspaces, merged by Combine; with more
+    /// chunks than key tiles some chunks are empty (zeros, lse -inf, weight 0).</summary>
+    [Theory]
+    [InlineData(1, 4, 1, 1, 40, 64, true, -1, 3)]
+    [InlineData(2, 2, 2, 3, 37, 32, true, 9, 4)]
+    [InlineData(1, 2, 1, 2, 23, 128, false, -1, 5)]
+    [InlineData(1, 2, 2, 20, 9, 32, true, -1, 2)]   // rows that see no key in any chunk
+    public void Split_k_flash_matches_the_fp64_reference(int b, int hq, int hkv, int sq, int skv, int d, bool causal, int wl, int splits)
+    {
+        var p = Problem(b, hq, hkv, sq, skv, d, new AttentionOptions { Causal = causal, WindowLeft = wl }, false, 5 + splits);
+        int rows = b * hq * sq;
+        using var bq = _h.Bytes(p.Q); using var bk = _h.Bytes(p.K); using var bv = _h.Bytes(p.V); using var none = _h.Zeros<byte>(4);
+        using var part = _h.Zeros<byte>(splits * rows * d * 4); using var partLse = _h.Zeros<byte>(splits * rows * 4);
+        using var bo = _h.Zeros<byte>(rows * d * 4); using var bl = _h.Zeros<byte>(rows * 4);
+        var a = Args(p, lse: true);
+        a.Splits = splits;
+        var kv = Contig4(ElementCodes.F32, b, hkv, skv, d);
+        _h.Launch(typeof(AttentionKernels), nameof(AttentionKernels.Flash), grid: 3, group: FlashCore.Threads,
+            bq.View, Contig4(ElementCodes.F32, b, hq, sq, d), bk.View, kv, bv.View, kv, none.View, default(Tensor4),
+            part.View, Contig4(ElementCodes.F32, b, hq, sq, d), partLse.View, Contig4(ElementCodes.F32, 1, b, hq, sq), a);
+        using var dummy = _h.Zeros<int>(1);
+        _h.Launch(typeof(AttentionKernels), nameof(AttentionKernels.Combine), grid: 2, group: 256,
+            part.View.AsContiguous().Cast<float>(), partLse.View.AsContiguous().Cast<float>(), bo.View, Contig4(ElementCodes.F32, b, hq, sq, d),
+            bl.View, Contig4(ElementCodes.F32, 1, b, hq, sq), dummy.View, dummy.View, 0, a);
+        AssertFlashRule(p, _h.F32(bo, rows * d));
+        AssertLse(p, _h.F32(bl, rows));
+    }
+
+    [Fact]
+    public void Split_k_paged_matches_the_reference_and_leaves_rows_past_the_query_length()
+    {
+        const int d = 64, hq = 4, hkv = 2, bs = 4, sq = 3, splits = 3;
+        int[] lens = [30, 9], qlens = [1, 2], tables = [5, 0, 7, 2, 9, 1, 3, 8, 4, 6, 10, -1, -1, -1, -1, -1];
+        int n = 2, maxBlocks = 8, numBlocks = 11;
+        var kPool = Values(numBlocks * hkv * bs * d, 21); var vPool = Values(numBlocks * hkv * bs * d, 22); var q = Values(n * hq * sq * d, 23);
+        var o = new AttentionOptions { Causal = true };
+        using var bq = _h.Bytes(q); using var bk = _h.Bytes(kPool); using var bv = _h.Bytes(vPool);
+        using var bt = _h.Upload(tables); using var bsl = _h.Upload(lens); using var bql = _h.Upload(qlens);
+        int rows = n * hq * sq;
+        using var part = _h.Zeros<byte>(splits * rows * d * 4); using var partLse = _h.Zeros<byte>(splits * rows * 4);
+        const float sentinel = -3.25f;
+        using var bo = _h.Bytes(Enumerable.Repeat(sentinel, rows * d).ToArray());
+        var pool = Contig4(ElementCodes.F32, numBlocks, hkv, bs, d);
+        var a = new AttnArgs
+        {
+            B = n, Hq = hq, Hkv = hkv, Sq = sq, D = d, Causal = 1, WindowLeft = -1, WindowRight = -1, Scale = o.ScaleFor(d),
+            HasQueryLens = 1, MaxBlocks = maxBlocks, BlockSize = bs, NumBlocks = numBlocks, Splits = splits,
+        };
+        _h.Launch(typeof(PagedAttentionKernels), nameof(PagedAttentionKernels.PagedSplit), grid: 4, group: FlashCore.Threads,
+            bq.View, Contig4(ElementCodes.F32, n, hq, sq, d), bk.View, pool, bv.View, pool, bt.View, bsl.View, bql.View, part.View, partLse.View, a);
+        _h.Launch(typeof(AttentionKernels), nameof(AttentionKernels.Combine), grid: 2, group: 256,
+            part.View.AsContiguous().Cast<float>(), partLse.View.AsContiguous().Cast<float>(), bo.View, Contig4(ElementCodes.F32, n, hq, sq, d),
+            bo.View, default(Tensor4), bsl.View, bql.View, 1, a);
+        var got = _h.F32(bo, rows * d);
+        for (int s = 0; s < n; s++)
+        {
+            int len = lens[s], ql = qlens[s];
+            var ks = new float[hkv * len * d]; var vs = new float[hkv * len * d];
+            for (int g = 0; g < hkv; g++) for (int t = 0; t < len; t++) for (int c = 0; c < d; c++)
+            {
+                long at = (((long)tables[s * maxBlocks + t / bs] * hkv + g) * bs + t % bs) * d + c;
+                ks[(g * len + t) * d + c] = kPool[at]; vs[(g * len + t) * d + c] = vPool[at];
+            }
+            var qs = new float[hq * ql * d]; var gotS = new float[hq * ql * d];
+            for (int h = 0; h < hq; h++) for (int i = 0; i < sq; i++) for (int c = 0; c < d; c++)
+            {
+                long at = (((long)s * hq + h) * sq + i) * d + c;
+                if (i < ql) { qs[(h * ql + i) * d + c] = q[at]; gotS[(h * ql + i) * d + c] = got[at]; }
+                else Assert.Equal(sentinel, got[at]);
+            }
+            AssertFlashRule(new NaiveAttention.Problem(1, hq, hkv, ql, len, d, qs, ks, vs, null, o), gotS);
+        }
+    }
 }
