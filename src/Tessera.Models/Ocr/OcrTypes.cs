@@ -1,3 +1,8 @@
+using System.Runtime.CompilerServices;
+
+// The OCR geometry and post-processing are internal; their tests check them directly.
+[assembly: InternalsVisibleTo("Tessera.Models.Tests")]
+
 namespace Tessera.Models.Ocr;
 
 /// <summary>A point in image pixel coordinates (x to the right, y down).</summary>
