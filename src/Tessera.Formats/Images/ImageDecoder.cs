@@ -77,7 +77,14 @@ public static class ImageDecoder
             throw new ImageFormatException(source, $"cannot read the {Kind(encoded)} header: {e.Message}", e);
         }
         if (info is null)
-            throw new ImageFormatException(source, $"not a supported image ({Kind(encoded)}; PNG, JPEG and BMP are supported)");
+        {
+            // stb_image keeps the reason of its last failure in one static string ("too large", "bad IHDR len", ...).
+            string? why = StbImage.stbi__g_failure_reason;
+            string kind = Kind(encoded);
+            throw new ImageFormatException(source, kind == "unrecognised format"
+                ? "not a supported image (unrecognised format; PNG, JPEG and BMP are supported)"
+                : $"cannot read the {kind} header{(string.IsNullOrEmpty(why) ? "" : ": " + why)}");
+        }
         return (info.Value.Width, info.Value.Height);
     }
 
