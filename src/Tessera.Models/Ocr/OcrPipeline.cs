@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using Tessera.Formats.Images;
+
+namespace Tessera.Models.Ocr;
+
+/// <summary>PaddleOCR's text system (tools/infer/predict_system.py) on Tessera: detect text boxes with the DB
+/// detector, put them in reading order, crop each by a perspective warp, optionally turn upside-down crops with the
+/// direction classifier, recognise the crops in batches of similar width, and drop lines of low confidence.</summary>
+public sealed class OcrPipeline : IDisposable
+{
+    /// <summary>The detector's file name in a model directory.</summary>
+    public const string DetectorFile = "ch_PP-OCRv4_det_infer.onnx";
+
+    /// <summary>The recogniser's file name in a model directory.</summary>
+    public const string RecognizerFile = "ch_PP-OCRv4_rec_infer.onnx";
+
+    /// <summary>The direction classifier's file name in a model directory.</summary>
+    public const string ClassifierFile = "ch_ppocr_mobile_v2.0_cls_infer.onnx";
+
+    /// <summary>The recogniser's character dictionary's file name in a model directory.</summary>
+    public const string DictionaryFile = "ppocr_keys_v1.txt";
+
+    private readonly IBackend _backend;
+    private readonly PpOcrRecognizer? _rec;
+    private readonly ITextDetector? _det;
+    private readonly IDirectionClassifier? _cls;
+    private readonly bool _owns;
+
+    /// <summary>A pipeline over models already loaded. The recogniser is needed unless detecting only, the detector
+    /// unless recognising only, the classifier only when <see cref="OcrOptions.UseAngleClassifier"/> is set (it is
+    /// skipped when null). With <paramref name="ownsModels"/>, <see cref="Dispose"/> disposes them.</summary>
+    public OcrPipeline(IBackend backend, OcrOptions options, PpOcrRecognizer? recognizer, ITextDetector? detector,
+        IDirectionClassifier? classifier = null, bool ownsModels = true)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!options.DetectionOnly && recognizer is null) throw new TesseraException("OCR pipeline: a recogniser is needed unless detecting only");
+        if (!options.RecognitionOnly && detector is null) throw new TesseraException("OCR pipeline: a detector is needed unless recognising only");
+        _backend = backend;
+        Options = options;
+        _rec = recognizer;
+        _det = detector;
+        _cls = classifier;
+        _owns = ownsModels;
+    }
+
+    /// <summary>The settings this pipeline runs with.</summary>
+    public OcrOptions Options { get; }
+
+    /// <summary>Loads the models a run with <paramref name="options"/> needs from <paramref name="modelDir"/> (the
+    /// file names are this class's constants).</summary>
+    public static OcrPipeline Load(string modelDir, IBackend backend, OcrOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!Directory.Exists(modelDir)) throw new TesseraException($"OCR model directory not found: {modelDir}");
+        string Need(string file)
+        {
+            string p = Path.Combine(modelDir, file);
+            if (!File.Exists(p)) throw new TesseraException($"OCR model file missing: {p}");
+            return p;
+        }
+        PpOcrRecognizer? rec = null;
+        ITextDetector? det = null;
+        IDirectionClassifier? cls = null;
+        try
+        {
+            if (!options.DetectionOnly) rec = PpOcrRecognizer.Load(Need(RecognizerFile), Need(DictionaryFile), backend);
+            if (!options.RecognitionOnly) det = OcrModelLoaders.LoadDetector(Need(DetectorFile), backend);
+            if (options.UseAngleClassifier && !options.DetectionOnly) cls = OcrModelLoaders.LoadClassifier(Need(ClassifierFile), backend);
+            return new OcrPipeline(backend, options, rec, det, cls);
+        }
+        catch
+        {
+            rec?.Dispose();
+            det?.Dispose();
+            cls?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the text of a decoded image (RGB).</summary>
+    public OcrResult Run(DecodedImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Run(new LineImage(image.Pixels, image.Width, image.Height, 3, Bgr: false));
+    }
+
+    /// <summary>Reads the text of an image: its lines in reading order, with boxes, confidences and timings.</summary>
+    public OcrResult Run(LineImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var total = Stopwatch.StartNew();
+        var bgr = OcrImageOps.ToBgr(image);
+        double detMs = 0, clsMs = 0;
+
+        List<DetectedBox> boxes;
+        if (Options.RecognitionOnly)
+        {
+            int w = bgr.Width, h = bgr.Height;
+            boxes = [new DetectedBox([new P(0, 0), new P(w, 0), new P(w, h), new P(0, h)], 1f)];
+        }
+        else
+        {
+            var sw = Stopwatch.StartNew();
+            boxes = Detect(bgr);
+            detMs = sw.Elapsed.TotalMilliseconds;
+            if (Options.DetectionOnly)
+            {
+                var found = boxes.Select(b => new OcrLine("", b.Score, ToPoints(b.Points))).ToList();
+                return new OcrResult(found, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds));
+            }
+        }
+
+        var recWatch = Stopwatch.StartNew();
+        var crops = Options.RecognitionOnly ? [bgr] : boxes.Select(b => OcrImageOps.CropQuad(bgr, b.Points)).ToList();
+        double cropMs = recWatch.Elapsed.TotalMilliseconds;
+        if (Options.UseAngleClassifier && _cls is not null && crops.Count > 0)
+        {
+            var sw = Stopwatch.StartNew();
+            Classify(crops);
+            clsMs = sw.Elapsed.TotalMilliseconds;
+        }
+        recWatch.Restart();
+        var texts = Recognize(crops);
+        double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
+
+        var lines = new List<OcrLine>();
+        for (int i = 0; i < boxes.Count; i++)
+        {
+            // predict_system keeps lines scoring at least drop_score; a recognition-only run keeps its one line.
+            if (!Options.RecognitionOnly && texts[i].Confidence < Options.DropScore) continue;
+            lines.Add(new OcrLine(texts[i].Text, texts[i].Confidence, ToPoints(boxes[i].Points)));
+        }
+        return new OcrResult(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds));
+    }
+
+    private List<DetectedBox> Detect(LineImage bgr)
+    {
+        using var input = OcrImageOps.DetInput(_backend, bgr, Options, out int w, out int h);
+        using var map = _det!.Forward(input);
+        if (map.Rank != 4 || map.Shape[0] != 1 || map.Shape[1] != 1 || map.Shape[2] != h || map.Shape[3] != w)
+            throw new TesseraException($"OCR detector: expected a probability map [1, 1, {h}, {w}], got {map.Shape}");
+        var prob = map.ToFloatArray();
+        var boxes = DbPostProcess.Boxes(prob, w, h, bgr.Width, bgr.Height, Options);
+        return OcrGeometry.ReadingOrder(boxes, b => b.Points[0]);
+    }
+
+    // predict_cls: batches of cls_batch_num crops; a crop whose best label is 180 degrees with a probability above
+    // cls_thresh is turned.
+    private void Classify(List<LineImage> crops)
+    {
+        for (int start = 0; start < crops.Count; start += Options.ClsBatchSize)
+        {
+            int n = Math.Min(Options.ClsBatchSize, crops.Count - start);
+            using var batch = OcrImageOps.ClsBatch(_backend, crops.GetRange(start, n));
+            using var probs = _cls!.Forward(batch);
+            if (probs.Rank != 2 || probs.Shape[0] != n || probs.Shape[1] != 2)
+                throw new TesseraException($"OCR direction classifier: expected probabilities [{n}, 2], got {probs.Shape}");
+            var p = probs.ToFloatArray();
+            for (int i = 0; i < n; i++)
+                if (p[2 * i + 1] > p[2 * i] && p[2 * i + 1] > Options.ClsThresh)
+                    crops[start + i] = OcrImageOps.Rotate180(crops[start + i]);
+        }
+    }
+
+    // predict_rec: crops sorted by width / height so that a batch (rec_batch_num) pads little, each batch as wide
+    // as its widest crop needs; results returned in the crops' order.
+    private RecognizedText[] Recognize(List<LineImage> crops)
+    {
+        var result = new RecognizedText[crops.Count];
+        var order = Enumerable.Range(0, crops.Count).OrderBy(i => (double)crops[i].Width / crops[i].Height).ToArray();
+        for (int start = 0; start < order.Length; start += Options.RecBatchSize)
+        {
+            var idx = order.AsSpan(start, Math.Min(Options.RecBatchSize, order.Length - start)).ToArray();
+            var texts = _rec!.Recognize(idx.Select(i => crops[i]).ToList(), _backend);
+            for (int k = 0; k < idx.Length; k++) result[idx[k]] = texts[k];
+        }
+        return result;
+    }
+
+    private static OcrPoint[] ToPoints(P[] pts) => pts.Select(p => new OcrPoint((float)p.X, (float)p.Y)).ToArray();
+
+    /// <summary>Disposes the models, when this pipeline owns them.</summary>
+    public void Dispose()
+    {
+        if (!_owns) return;
+        _rec?.Dispose();
+        _det?.Dispose();
+        _cls?.Dispose();
+    }
+}

@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+
+// The OCR geometry and post-processing are internal; their tests check them directly.
+[assembly: InternalsVisibleTo("Tessera.Models.Tests")]
+
+namespace Tessera.Models.Ocr;
+
+/// <summary>A point in image pixel coordinates (x to the right, y down).</summary>
+/// <param name="X">Column.</param>
+/// <param name="Y">Row.</param>
+public readonly record struct OcrPoint(float X, float Y);
+
+/// <summary>One recognised text line.</summary>
+/// <param name="Text">The decoded text (empty in detection-only mode).</param>
+/// <param name="Confidence">The recogniser's mean probability of the kept CTC steps (the detector's box score in
+/// detection-only mode).</param>
+/// <param name="Box">The line's quadrilateral in the original image: top-left first, then clockwise.</param>
+public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoint> Box);
+
+/// <summary>Wall-clock milliseconds of each stage of one <see cref="OcrPipeline.Run(LineImage)"/>.</summary>
+/// <param name="DetectionMs">Detection: resize, network and DB post-processing (0 in recognition-only mode).</param>
+/// <param name="ClassificationMs">Direction classification (0 when it is off).</param>
+/// <param name="RecognitionMs">Cropping and recognition of all lines.</param>
+/// <param name="TotalMs">The whole run.</param>
+public sealed record OcrTimings(double DetectionMs, double ClassificationMs, double RecognitionMs, double TotalMs);
+
+/// <summary>What <see cref="OcrPipeline"/> found in one image: its lines in reading order, and the time taken.</summary>
+/// <param name="Lines">Lines in reading order (top to bottom, left to right on a line).</param>
+/// <param name="Timings">Per-stage timings.</param>
+public sealed record OcrResult(IReadOnlyList<OcrLine> Lines, OcrTimings Timings);
+
+/// <summary>The pipeline's settings, with PaddleOCR's defaults (tools/infer/utility.py).</summary>
+public sealed record OcrOptions
+{
+    /// <summary>The detector input's side limit (det_limit_side_len).</summary>
+    public int DetLimitSideLen { get; init; } = 960;
+
+    /// <summary>"max": the longer side is scaled down to at most <see cref="DetLimitSideLen"/>; "min": the shorter side
+    /// is scaled up to at least it (det_limit_type).</summary>
+    public string DetLimitType { get; init; } = "max";
+
+    /// <summary>Probability above which a map pixel is text (det_db_thresh).</summary>
+    public float DetThresh { get; init; } = 0.3f;
+
+    /// <summary>Mean probability inside a box below which it is dropped (det_db_box_thresh).</summary>
+    public float DetBoxThresh { get; init; } = 0.6f;
+
+    /// <summary>How far a box is grown: by area * ratio / perimeter on each side (det_db_unclip_ratio).</summary>
+    public float DetUnclipRatio { get; init; } = 1.5f;
+
+    /// <summary>At most this many regions of the map are considered (max_candidates).</summary>
+    public int DetMaxCandidates { get; init; } = 1000;
+
+    /// <summary>Whether to classify each crop as upright or upside down and turn the latter (use_angle_cls).</summary>
+    public bool UseAngleClassifier { get; init; }
+
+    /// <summary>Score above which a crop classified as 180 degrees is turned (cls_thresh).</summary>
+    public float ClsThresh { get; init; } = 0.9f;
+
+    /// <summary>Crops per classifier batch (cls_batch_num).</summary>
+    public int ClsBatchSize { get; init; } = 6;
+
+    /// <summary>Crops per recogniser batch, grouped by similar width (rec_batch_num).</summary>
+    public int RecBatchSize { get; init; } = 6;
+
+    /// <summary>Lines whose recognition confidence is below this are dropped (drop_score).</summary>
+    public float DropScore { get; init; } = 0.5f;
+
+    /// <summary>Only detect: return boxes without text.</summary>
+    public bool DetectionOnly { get; init; }
+
+    /// <summary>Only recognise: treat the whole image as one text line.</summary>
+    public bool RecognitionOnly { get; init; }
+
+    internal void Validate()
+    {
+        if (DetectionOnly && RecognitionOnly)
+            throw new TesseraException("OCR options: detection-only and recognition-only cannot both be set");
+        if (DetLimitSideLen < 32) throw new TesseraException($"OCR options: DetLimitSideLen must be at least 32, got {DetLimitSideLen}");
+        if (DetLimitType is not ("max" or "min")) throw new TesseraException($"OCR options: DetLimitType must be \"max\" or \"min\", got \"{DetLimitType}\"");
+        if (RecBatchSize < 1 || ClsBatchSize < 1) throw new TesseraException($"OCR options: batch sizes must be positive, got rec {RecBatchSize}, cls {ClsBatchSize}");
+        if (DetMaxCandidates < 1) throw new TesseraException($"OCR options: DetMaxCandidates must be positive, got {DetMaxCandidates}");
+        if (DetUnclipRatio <= 0) throw new TesseraException($"OCR options: DetUnclipRatio must be positive, got {DetUnclipRatio}");
+    }
+}
+
+/// <summary>A text detector: a normalised image [1, 3, H, W] (H and W multiples of 32) to a text probability map
+/// [1, 1, H, W]. PP-OCR's DB detector implements it through an adapter (see OcrModelLoaders).</summary>
+public interface ITextDetector : IDisposable
+{
+    /// <summary>The probability map of <paramref name="image"/>.</summary>
+    Tensor Forward(Tensor image);
+}
+
+/// <summary>A text direction classifier: crops [B, 3, 48, 192] normalised to (x / 255 - 0.5) / 0.5, to probabilities
+/// [B, 2] of 0 and 180 degrees.</summary>
+public interface IDirectionClassifier : IDisposable
+{
+    /// <summary>The probabilities of each crop being upright (column 0) or upside down (column 1).</summary>
+    Tensor Forward(Tensor batch);
+}
