@@ -7,5 +7,6 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     BenchCommand.Create(),
     InspectCommand.Create(),
     QuantizeCommand.Create(),
+    OcrCommand.Create(),
 };
 return root.Parse(args).Invoke();
