@@ -88,6 +88,12 @@ public interface IBackend : IDisposable
     /// <summary>2-D convolution, NCHW.</summary>
     void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst);
 
+    /// <summary>Transposed 2-D convolution, NCHW: x [B, C, H, W], weight [C, O/groups, kH, kW], optional bias [O],
+    /// dst [B, O, OH, OW] with OH = (H - 1) strideH - 2 padH + dilationH (kH - 1) + outputPadH + 1. A default body so
+    /// that backends without it still compile; they refuse it with a clear error.</summary>
+    void ConvTranspose2d(Tensor x, Tensor weight, Tensor? bias, ConvTranspose2dParams p, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no conv_transpose2d yet (x {x.Shape}, weight {weight.Shape})");
+
     /// <summary>Patch embedding: x [B, C, H, W], weight [D, C, P, P], dst [B, (H/P)*(W/P), D]; a convolution
     /// whose kernel equals its stride, as one GEMM.</summary>
     void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst);

@@ -14,5 +14,7 @@ public static class ModelFiles
     });
 
     public static string Rec => Path.Combine(s_dir.Value, "ch_PP-OCRv4_rec_infer.onnx");
+    public static string Det => Path.Combine(s_dir.Value, "ch_PP-OCRv4_det_infer.onnx");
+    public static string Cls => Path.Combine(s_dir.Value, "ch_ppocr_mobile_v2.0_cls_infer.onnx");
     public static string Keys => Path.Combine(s_dir.Value, "ppocr_keys_v1.txt");
 }

@@ -1,0 +1,215 @@
+using Tessera.Formats;
+
+namespace Tessera.Models;
+
+// PP-OCRv4 text detection (PaddleOCR's ch_PP-OCRv4_det, a DB detector), as its inference model runs it:
+//
+//   image [B, 3, H, W] (H, W multiples of 32; normalised by the caller)
+//   -> PPLCNetV3 backbone (det, scale 0.75): a 3x3/2 stem conv (+BN), then 14 depthwise-separable blocks of
+//      learnable rep layers (conv with bias, scalar affine, hardswish, scalar affine); a stride-2 depthwise conv
+//      skips its hardswish and affine (PaddleOCR's LearnableRepLayer acts only when stride != 2); blocks 10 and
+//      11 squeeze-and-excite. The outputs of blocks 2, 4, 9 and 13 (strides 4, 8, 16, 32) go through 1x1 convs
+//      with bias (48->12, 96->18, 192->42, 384->360).
+//   -> RSE-FPN neck (96 channels): per level a 1x1 conv and a residual SE (x + x * se(x)); top-down, each level
+//      adds the nearest 2x upsampling of the coarser one; per level a 3x3 conv (96->24) and a residual SE; the
+//      coarser maps upsampled 8x, 4x, 2x to stride 4 and concatenated: [B, 96, H/4, W/4].
+//   -> DB head (binarize branch): conv 3x3 96->24 + BN + ReLU, transposed conv 2x2/2 (+BN, ReLU), transposed
+//      conv 2x2/2 24->1, sigmoid: the probability map [B, 1, H, W].
+//
+// Weights are read by the names the ONNX export gives them (see PpOcrDetNames); batch norms and affines are
+// folded into the convs at load. The graph itself is never interpreted.
+
+/// <summary>The names of the detector's weights in the ONNX file (PaddlePaddle's auto-numbered parameter names):
+/// <list type="bullet">
+/// <item>stem: <c>{StemConv}.w_0</c> and batch norm <c>{StemBn}</c></item>
+/// <item>block i: depthwise conv <c>conv2d_{FirstBlockConv + 2i}</c>, pointwise <c>+ 1</c> (each <c>.w_0/.b_0</c>);
+/// their affines <c>mobile_one_block_{2i}</c>, <c>_{2i+1}</c>; the affines after their hardswish <c>whswish_b_{2i+1}</c>,
+/// <c>_{2i+2}</c></item>
+/// <item>squeeze-and-excitation of block i: <c>Se[i]</c> = (reduce conv, expand conv)</item>
+/// <item>backbone output convs: <c>conv2d_{FirstOutConv + k}</c> with bias, k = 0..3 from fine to coarse</item>
+/// <item>neck level k (fine to coarse): 1x1 conv <c>conv2d_{FirstNeckConv + 6k}</c> with SE <c>+1</c>, <c>+2</c>;
+/// 3x3 conv <c>+3</c> with SE <c>+4</c>, <c>+5</c></item>
+/// <item>head: conv <c>{HeadConv}</c> and batch norm <c>{HeadBns[0]}</c>, transposed convs <c>{Deconvs[j]}</c>
+/// (<c>.w_0</c> [C, O, 2, 2], <c>.b_0</c>), the first followed by batch norm <c>{HeadBns[1]}</c></item>
+/// </list></summary>
+/// <param name="StemConv">Stem conv.</param>
+/// <param name="StemBn">Stem batch norm.</param>
+/// <param name="FirstBlockConv">Number of the first block's depthwise conv.</param>
+/// <param name="Se">Squeeze-and-excitation convs by block index.</param>
+/// <param name="FirstOutConv">Number of the first backbone output conv.</param>
+/// <param name="FirstNeckConv">Number of the finest level's 1x1 neck conv.</param>
+/// <param name="HeadConv">The head's 3x3 conv.</param>
+/// <param name="HeadBns">The head's two batch norms.</param>
+/// <param name="Deconvs">The head's two transposed convs.</param>
+public sealed record PpOcrDetNames(string StemConv, string StemBn, int FirstBlockConv, IReadOnlyDictionary<int, (string Reduce, string Expand)> Se,
+    int FirstOutConv, int FirstNeckConv, string HeadConv, string[] HeadBns, string[] Deconvs)
+{
+    /// <summary>The names in ch_PP-OCRv4_det_infer.onnx.</summary>
+    public static PpOcrDetNames ChPpOcrV4 { get; } = new("conv2d_0", "batch_norm2d_0", 394,
+        new Dictionary<int, (string, string)> { [10] = ("conv2d_96", "conv2d_97"), [11] = ("conv2d_107", "conv2d_108") },
+        FirstOutConv: 131, FirstNeckConv: 135, HeadConv: "conv2d_159", HeadBns: ["batch_norm_0", "batch_norm_1"],
+        Deconvs: ["conv2d_transpose_0", "conv2d_transpose_1"]);
+}
+
+/// <summary>The detector's configuration, mirroring PaddleOCR's ch_PP-OCRv4_det.yml (Backbone PPLCNetV3 scale 0.75
+/// det, Neck RSEFPN out_channels 96 shortcut, Head DBHead k 50).</summary>
+/// <param name="Blocks">The backbone's blocks (PPLCNetV3's NET_CONFIG_det, blocks2 to blocks6).</param>
+/// <param name="Outputs">Indices of the blocks whose outputs feed the neck, fine to coarse.</param>
+/// <param name="BnEps">Batch-norm epsilon.</param>
+/// <param name="Names">Weight names in the file.</param>
+public sealed record PpOcrDetConfig(IReadOnlyList<PpLcNetBlock> Blocks, int[] Outputs, float BnEps, PpOcrDetNames Names)
+{
+    /// <summary>ch_PP-OCRv4_det.</summary>
+    public static PpOcrDetConfig ChPpOcrV4 { get; } = new(
+        [
+            new(1, 1, false),                                                                    // blocks2
+            new(2, 2, false), new(1, 1, false),                                                  // blocks3
+            new(2, 2, false), new(1, 1, false),                                                  // blocks4
+            new(2, 2, false), new(1, 1, false), new(1, 1, false), new(1, 1, false), new(1, 1, false), // blocks5
+            new(2, 2, true), new(1, 1, true), new(1, 1, false), new(1, 1, false),                // blocks6
+        ],
+        Outputs: [2, 4, 9, 13], BnEps: 1e-5f, Names: PpOcrDetNames.ChPpOcrV4);
+}
+
+/// <summary>PP-OCRv4's DB text detector on Tessera's ops: <see cref="Forward"/> maps a normalised image to the text
+/// probability map (pre- and post-processing live elsewhere).</summary>
+public sealed class PpOcrDetector : IDisposable
+{
+    private readonly List<Tensor> _owned = [];
+    private readonly FoldedConv _stem;
+    private readonly Block[] _blocks;
+    private readonly FoldedConv[] _outs;
+    private readonly RseConv[] _ins, _inp;
+    private readonly FoldedConv _headConv;
+    private readonly Tensor _deconv1W, _deconv1B, _deconv2W, _deconv2B;
+
+    /// <summary>The configuration.</summary>
+    public PpOcrDetConfig Config { get; }
+
+    private PpOcrDetector(IWeightSource w, IBackend backend, PpOcrDetConfig cfg)
+    {
+        Config = cfg;
+        var n = cfg.Names;
+        var ld = new PpOcrWeights(w, backend, _owned);
+        _stem = ld.Conv(n.StemConv, n.StemBn, 2, 2, eps: cfg.BnEps);
+        _blocks = new Block[cfg.Blocks.Count];
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            var b = cfg.Blocks[i];
+            int dw = n.FirstBlockConv + 2 * i;
+            // PaddleOCR's LearnableRepLayer skips its activation (and the activation's affine) when stride == 2.
+            bool dwAct = !(b.StrideH == 2 && b.StrideW == 2);
+            var depthwise = new Rep(ld.RepConv($"conv2d_{dw}", $"mobile_one_block_{2 * i}", b.StrideH, b.StrideW, depthwise: true),
+                dwAct ? Act(ld, $"whswish_b_{2 * i + 1}") : null);
+            var pointwise = new Rep(ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", 1, 1, depthwise: false),
+                Act(ld, $"whswish_b_{2 * i + 2}"));
+            SqueezeExcite? se = null;
+            if (b.Se)
+            {
+                if (!n.Se.TryGetValue(i, out var s)) throw new TesseraException($"PP-OCR det config: block {i} has squeeze-and-excitation but no weight names for it");
+                se = new SqueezeExcite(ld.Conv(s.Reduce, null), ld.Conv(s.Expand, null), Shortcut: false);
+            }
+            _blocks[i] = new Block(depthwise, se, pointwise);
+        }
+        int levels = cfg.Outputs.Length;
+        _outs = new FoldedConv[levels];
+        _ins = new RseConv[levels];
+        _inp = new RseConv[levels];
+        for (int k = 0; k < levels; k++)
+        {
+            _outs[k] = ld.Conv($"conv2d_{n.FirstOutConv + k}", null);
+            int c = n.FirstNeckConv + 6 * k;
+            _ins[k] = Rse(ld, c);
+            _inp[k] = Rse(ld, c + 3);
+            if (_outs[k].InChannels != _blocks[cfg.Outputs[k]].Pointwise.Conv.OutChannels || _ins[k].Conv.InChannels != _outs[k].OutChannels)
+                throw new TesseraException($"PP-OCR det: level {k}'s convs ({_outs[k].W.Shape}, {_ins[k].Conv.W.Shape}) do not fit block {cfg.Outputs[k]}");
+        }
+        _headConv = ld.Conv(n.HeadConv, n.HeadBns[0], eps: cfg.BnEps);
+        (_deconv1W, _deconv1B) = ld.ConvTransposeBn(n.Deconvs[0], n.HeadBns[1], cfg.BnEps);
+        (_deconv2W, _deconv2B) = ld.ConvTransposeBn(n.Deconvs[1], null);
+        if (_headConv.InChannels != levels * _inp[0].Conv.OutChannels || _deconv2W.Shape[1] != 1)
+            throw new TesseraException($"PP-OCR det: head conv {_headConv.W.Shape} and last transposed conv {_deconv2W.Shape} do not fit the neck");
+    }
+
+    /// <summary>Loads the detector from its ONNX export (weights only).</summary>
+    public static PpOcrDetector Load(string onnxPath, IBackend backend, PpOcrDetConfig? config = null)
+    {
+        using var w = WeightFile.Open(onnxPath);
+        return new PpOcrDetector(w, backend, config ?? PpOcrDetConfig.ChPpOcrV4);
+    }
+
+    /// <summary>Loads from an open weight source.</summary>
+    public static PpOcrDetector Load(IWeightSource weights, IBackend backend, PpOcrDetConfig? config = null) =>
+        new(weights, backend, config ?? PpOcrDetConfig.ChPpOcrV4);
+
+    /// <summary>Text probability map [B, 1, H, W] of normalised images [B, 3, H, W], H and W multiples of 32.</summary>
+    public Tensor Forward(Tensor image)
+    {
+        if (image.Rank != 4 || image.Shape[1] != 3 || image.Shape[2] % 32 != 0 || image.Shape[3] % 32 != 0 || image.Shape[2] == 0 || image.Shape[3] == 0)
+            throw new TesseraException($"PP-OCR det needs images [B, 3, H, W] with H and W positive multiples of 32, got {image.Shape}");
+        using var scope = TensorScope.Begin();
+        var x = _stem.Run(image);
+        int levels = _outs.Length;
+        var feats = new Tensor[levels];
+        for (int i = 0, k = 0; i < _blocks.Length; i++)
+        {
+            x = _blocks[i].Run(x);
+            if (k < levels && Config.Outputs[k] == i) feats[k] = _outs[k++].Run(x);
+        }
+        // RSE-FPN: lateral convs, top-down sums, output convs, all brought to stride 4 and concatenated.
+        var lat = new Tensor[levels];
+        for (int k = 0; k < levels; k++) lat[k] = _ins[k].Run(feats[k]);
+        for (int k = levels - 2; k >= 0; k--) lat[k] = lat[k] + lat[k + 1].UpsampleNearest(2);
+        var parts = new Tensor[levels];
+        for (int k = 0; k < levels; k++)
+        {
+            var p = _inp[k].Run(lat[k]);
+            parts[levels - 1 - k] = k == 0 ? p : p.UpsampleNearest(1 << k);   // coarsest first, as PaddleOCR concatenates
+        }
+        var fuse = Tensor.Concat(1, parts);
+        // DB head, binarize branch.
+        var y = _headConv.Run(fuse).Map(UnaryOp.Relu);
+        y = y.ConvTranspose2d(_deconv1W, _deconv1B, ConvTranspose2dParams.Square(2)).Map(UnaryOp.Relu);
+        y = y.ConvTranspose2d(_deconv2W, _deconv2B, ConvTranspose2dParams.Square(2)).Map(UnaryOp.Sigmoid);
+        return scope.Keep(y);
+    }
+
+    /// <summary>Releases the weights.</summary>
+    public void Dispose()
+    {
+        foreach (var t in _owned) t.Dispose();
+        _owned.Clear();
+    }
+
+    private static (float Scale, float Bias) Act(PpOcrWeights ld, string name) => (ld.Scalar($"{name}.w_0"), ld.Scalar($"{name}.w_1"));
+
+    // RSELayer: a conv (no bias, "same" padding) and a residual squeeze-and-excitation with hardsigmoid slope 0.2.
+    private static RseConv Rse(PpOcrWeights ld, int conv) =>
+        new(ld.Conv($"conv2d_{conv}", null), new SqueezeExcite(ld.Conv($"conv2d_{conv + 1}", null), ld.Conv($"conv2d_{conv + 2}", null, scale: 1.2), Shortcut: true));
+
+    private sealed record RseConv(FoldedConv Conv, SqueezeExcite Se)
+    {
+        public Tensor Run(Tensor x) => Se.Run(Conv.Run(x));
+    }
+
+    // A learnable rep layer with its affine folded in; then, unless it is a stride-2 depthwise conv, hardswish and
+    // the activation's scalar affine: a * hardswish(conv(x)) + c.
+    private sealed record Rep(FoldedConv Conv, (float Scale, float Bias)? Act)
+    {
+        public Tensor Run(Tensor x)
+        {
+            var y = Conv.Run(x);
+            return Act is { } a ? y.HardSwish().Affine(a.Scale, a.Bias) : y;
+        }
+    }
+
+    private sealed record Block(Rep Depthwise, SqueezeExcite? Se, Rep Pointwise)
+    {
+        public Tensor Run(Tensor x)
+        {
+            x = Depthwise.Run(x);
+            if (Se is not null) x = Se.Run(x);
+            return Pointwise.Run(x);
+        }
+    }
+}
