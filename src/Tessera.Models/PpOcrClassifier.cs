@@ -53,7 +53,7 @@ public sealed record TextDirection(int Angle, float Score);
 
 /// <summary>PaddleOCR's text direction classifier on Tessera's ops: <see cref="Forward"/> maps normalised line images
 /// to the probabilities of 0 and 180 degrees.</summary>
-public sealed class PpOcrClassifier : IDisposable
+public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
 {
     private readonly List<Tensor> _owned = [];
     private readonly FoldedConv _stem, _last;

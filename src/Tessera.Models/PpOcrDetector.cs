@@ -73,7 +73,7 @@ public sealed record PpOcrDetConfig(IReadOnlyList<PpLcNetBlock> Blocks, int[] Ou
 
 /// <summary>PP-OCRv4's DB text detector on Tessera's ops: <see cref="Forward"/> maps a normalised image to the text
 /// probability map (pre- and post-processing live elsewhere).</summary>
-public sealed class PpOcrDetector : IDisposable
+public sealed class PpOcrDetector : Ocr.ITextDetector
 {
     private readonly List<Tensor> _owned = [];
     private readonly FoldedConv _stem;
