@@ -4,7 +4,7 @@ using Tessera.Cpu;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer smallops [--threads T] [--rounds N]`: the small, memory-sized ops of a CNN such as the PP-OCRv4
+/// <summary>`peer smallops [--threads T] [--rounds N] [--warmup N]`: the small, memory-sized ops of a CNN such as the PP-OCRv4
 /// recogniser (activations, 1x1 and depthwise convolutions, a wide softmax), each timed next to a memory-bound
 /// baseline: a plain copy of the same bytes, in the same process, interleaved round by round (the machine is shared
 /// and loaded, so only ratios are trusted). Outputs are preallocated, so the times are the backend's alone. One JSON
@@ -19,7 +19,7 @@ public static unsafe class SmallOpsProbe
 
     public static int Run(Args args)
     {
-        int threads = args.Int("threads", 1), rounds = args.Int("rounds", 31);
+        int threads = args.Int("threads", 1), rounds = args.Int("rounds", 31), warmup = args.Int("warmup", 300);
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
         var rng = new Random(5);
         var owned = new List<Tensor>();
@@ -80,7 +80,8 @@ public static unsafe class SmallOpsProbe
         var logits = Rand(40, 6625); var probs = Out(40, 6625);
         ops.Add(new Op("softmax 40x6625", 40 * 6625, 40 * 6625 * 8L, 0, () => cpu.Softmax(logits, null, 1f, probs), CopyOf(40 * 6625 * 4L)));
 
-        foreach (var op in ops) for (int i = 0; i < 20; i++) { op.Run(); op.Copy(); } // tiers, pools, buffers
+        // Steady state: enough calls for tiered compilation to finish (--warmup 5 shows the cold-start costs instead).
+        for (int i = 0; i < warmup; i++) foreach (var op in ops) { op.Run(); op.Copy(); }
         var sw = new Stopwatch();
         for (int r = 0; r < rounds; r++)
             foreach (var op in ops)
