@@ -77,6 +77,7 @@ public static unsafe class SmallOpsProbe
             if (err > 1e-4) throw new InvalidOperationException($"{name}: result differs from the naive convolution by {err}");
         }
 
+        ReportUlps(cpu);
         var logits = Rand(40, 6625); var probs = Out(40, 6625);
         ops.Add(new Op("softmax 40x6625", 40 * 6625, 40 * 6625 * 8L, 0, () => cpu.Softmax(logits, null, 1f, probs), CopyOf(40 * 6625 * 4L)));
 
@@ -123,6 +124,34 @@ public static unsafe class SmallOpsProbe
                     worst = Math.Max(worst, Math.Abs(y[(oc * oh + oy) * ow + ox] - acc) / (1 + Math.Abs(acc)));
                 }
         return worst;
+    }
+
+    // Largest error in units of the f32 result's last place against double math, over a dense sweep of inputs.
+    private static void ReportUlps(CpuBackend cpu)
+    {
+        const int n = 1 << 20;
+        var xs = new float[n];
+        for (int i = 0; i < n; i++) xs[i] = -80f + 160f * i / n; // intermediates e^x stay normal floats
+        using var x = Tensor.FromArray(cpu, xs, n);
+        using var y = Tensor.Zeros(cpu, DType.F32, new Shape(n));
+        foreach (var (op, f) in new (UnaryOp, Func<double, double>)[]
+        {
+            (UnaryOp.Exp, Math.Exp), (UnaryOp.Sigmoid, v => 1 / (1 + Math.Exp(-v))), (UnaryOp.Silu, v => v / (1 + Math.Exp(-v))),
+            (UnaryOp.Tanh, Math.Tanh), (UnaryOp.HardSwish, v => v * Math.Clamp(v + 3, 0, 6) / 6),
+        })
+        {
+            cpu.Unary(op, x, y);
+            var r = y.ToFloatArray();
+            double worst = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double e = f(xs[i]);
+                if (Math.Abs(e) < 1e-37 || Math.Abs(e) > 3e38) continue; // subnormal or overflowing results
+                double ulp = MathF.BitIncrement((float)Math.Abs(e)) - (float)Math.Abs(e);
+                worst = Math.Max(worst, Math.Abs(r[i] - e) / ulp);
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"accuracy\":\"{op}\",\"max_ulp\":{worst:F2}}}"));
+        }
     }
 
     private static double Median(List<double> v)
