@@ -13,6 +13,7 @@ public static class Program
         ["attention"] = PeerAttention.Run,
         ["qmatmul"] = PeerQMatMul.Run,
         ["ppocr-rec"] = PeerPpOcrRec.Run,
+        ["smallops"] = SmallOpsProbe.Run,
     };
 
     public static int Main(string[] args)

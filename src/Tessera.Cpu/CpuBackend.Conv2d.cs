@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Tessera.Cpu.Gemm;
 using Tessera.Cpu.Kernels;
 
@@ -35,7 +36,8 @@ public sealed unsafe partial class CpuBackend
             using var xc = AsF32(x);
             using var bc = bias is null ? null : AsF32(bias);
             float* xp = Ptr<float>(xc), dp = Ptr<float>(d32), bp = bc is null ? null : Ptr<float>(bc);
-            if (kh == p.StrideH && kw == p.StrideW && p.PadH == 0 && p.PadW == 0 && p.DilationH == 1 && p.DilationW == 1 && g == 1)
+            // (A 1x1 kernel matches too, but there the NCHW input already is the GEMM's B: see GroupedGemm.)
+            if (kh * kw > 1 && kh == p.StrideH && kw == p.StrideW && p.PadH == 0 && p.PadW == 0 && p.DilationH == 1 && p.DilationW == 1 && g == 1)
             {
                 int n = oh * ow;
                 using var tmp = new Scratch((long)b * n * o);
@@ -116,37 +118,17 @@ public sealed unsafe partial class CpuBackend
         int kh, int kw, int oh, int ow, Conv2dParams p)
     {
         int mult = o / g;
-        CpuParallel.For((long)b * o, Threads, 1, (r0, r1) =>
+        long scratch = DepthwiseConv.ScratchSize(h, w, p.PadH, p.PadW, p.StrideW);
+        // A thread per plane group only when there are enough planes' worth of work for the hand-off to pay.
+        long minPlanes = Math.Max(1, 32768 / Math.Max(1L * oh * ow * kh * kw, 1));
+        CpuParallel.For((long)b * o, Threads, minPlanes, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r0, r1) =>
         {
+            using var buf = new Scratch(scratch);
             for (long r = r0; r < r1; r++)
             {
                 long bi = r / o; int oc = (int)(r % o);
-                float* src = x + (bi * c + oc / mult) * h * w, d = dst + r * oh * ow, k = wt + (long)oc * kh * kw;
-                new Span<float>(d, oh * ow).Fill(bias is null ? 0f : bias[oc]);
-                for (int oy = 0; oy < oh; oy++)
-                {
-                    float* orow = d + (long)oy * ow;
-                    for (int ky = 0; ky < kh; ky++)
-                    {
-                        int iy = oy * p.StrideH - p.PadH + ky * p.DilationH;
-                        if ((uint)iy >= (uint)h) continue;
-                        float* irow = src + (long)iy * w;
-                        for (int kx = 0; kx < kw; kx++)
-                        {
-                            int shift = kx * p.DilationW - p.PadW;
-                            var (lo, hi) = ValidRange(shift, p.StrideW, w, ow);
-                            if (lo > hi) continue;
-                            float wv = k[ky * kw + kx];
-                            if (p.StrideW == 1)
-                            {
-                                var outs = new Span<float>(orow + lo, hi - lo + 1);
-                                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(irow + lo + shift, hi - lo + 1), wv, outs, outs);
-                            }
-                            else
-                                for (int ox = lo; ox <= hi; ox++) orow[ox] += wv * irow[ox * p.StrideW + shift];
-                        }
-                    }
-                }
+                DepthwiseConv.Plane(x + (bi * c + oc / mult) * h * w, h, w, wt + (long)oc * kh * kw, kh, kw, bias is null ? 0f : bias[oc],
+                    dst + r * oh * ow, oh, ow, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, buf.P);
             }
         });
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Tessera.Cpu.Kernels;
 
 namespace Tessera.Cpu;
@@ -67,7 +68,7 @@ public sealed unsafe partial class CpuBackend
         bool direct = RowIo.IsDirectF32(dt, dIn);
         long pieceLen = Math.Min(rowLen, ChunkElements);
 
-        CpuParallel.For(rows * perRow, Threads, Math.Max(1, 32768 / pieceLen), (p0, p1) =>
+        CpuParallel.For(rows * perRow, Threads, Math.Max(1, 32768 / pieceLen), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (p0, p1) =>
         {
             float* bufA = stackalloc float[ChunkElements];
             float* bufB = stackalloc float[ChunkElements];

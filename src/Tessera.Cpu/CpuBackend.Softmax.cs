@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Tessera.Cpu.Kernels;
 
 namespace Tessera.Cpu;
@@ -24,7 +25,7 @@ public sealed unsafe partial class CpuBackend
         int xes = ElementSize(xt), mes = ElementSize(mt), des = ElementSize(dt);
         bool direct = RowIo.IsDirectF32(dt, dIn);
 
-        CpuParallel.For(idx.Rows, Threads, Math.Max(1, 16384 / n), (r0, r1) =>
+        CpuParallel.For(idx.Rows, Threads, Math.Max(1, 16384 / n), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r0, r1) =>
         {
             using var bx = new Scratch(n);
             using var bm = new Scratch(n);
@@ -36,12 +37,9 @@ public sealed unsafe partial class CpuBackend
                 float* px = RowIo.Load(xb + off[0] * xes, xt, xIn, n, bx.P);
                 byte* pd = db + off[mb is null ? 1 : 2] * des;
                 float* d = direct ? (float*)pd : bd.P;
-                var row = new Span<float>(d, n);
-                var xs = new ReadOnlySpan<float>(px, n);
-                if (mb is null) TensorPrimitives.Multiply(xs, scale, row);
-                else if (mIn == 0) VectorMath.Affine(px, d, n, scale, RowIo.LoadOne(mb + off[1] * mes, mt));
-                else TensorPrimitives.MultiplyAdd(xs, scale, new ReadOnlySpan<float>(RowIo.Load(mb + off[1] * mes, mt, mIn, n, bm.P), n), row);
-                SoftmaxInPlace(row);
+                if (mb is null) SoftmaxRow.Run(px, null, 0, scale, d, n);
+                else if (mIn == 0) { float m = RowIo.LoadOne(mb + off[1] * mes, mt); SoftmaxRow.Run(px, &m, 0, scale, d, n); }
+                else SoftmaxRow.Run(px, RowIo.Load(mb + off[1] * mes, mt, mIn, n, bm.P), 1, scale, d, n);
                 if (!direct) RowIo.Store(d, pd, dt, dIn, n);
             }
         });
@@ -50,11 +48,6 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Softmax of one f32 row in place; a row of only -inf becomes zeros.</summary>
     internal static void SoftmaxInPlace(Span<float> row)
     {
-        float max = TensorPrimitives.Max<float>(row);
-        if (float.IsNegativeInfinity(max)) { row.Clear(); return; }
-        TensorPrimitives.Subtract(row, max, row);
-        TensorPrimitives.Exp(row, row);
-        float sum = TensorPrimitives.Sum<float>(row);
-        TensorPrimitives.Multiply(row, 1f / sum, row);
+        fixed (float* p = row) SoftmaxRow.Run(p, null, 0, 1f, p, row.Length);
     }
 }

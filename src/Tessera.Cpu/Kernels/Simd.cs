@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Cpu.Kernels;
 
@@ -32,6 +33,11 @@ internal unsafe interface ISimd<TV> where TV : struct
     static abstract TV GreaterThan(TV a, TV b);
     /// <summary>mask ? a : b, lane by lane (mask lanes are all ones or zero).</summary>
     static abstract TV Select(TV mask, TV a, TV b);
+    /// <summary>Rounds to the nearest integer, ties to even.</summary>
+    static abstract TV Round(TV a);
+    /// <summary>x * 2^n for integer-valued n in [-218, 218] (vscalefps where there is one), rounding once, so
+    /// results in the subnormal range and overflow to infinity come out right.</summary>
+    static abstract TV ScaleB(TV x, TV n);
 }
 
 internal readonly unsafe struct V512 : ISimd<Vector512<float>>
@@ -55,6 +61,17 @@ internal readonly unsafe struct V512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> CopySign(Vector512<float> mag, Vector512<float> sign) => Vector512.CopySign(mag, sign);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> m, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(m, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> a) => Vector512.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ScaleB(Vector512<float> x, Vector512<float> n)
+    {
+        if (Avx512F.IsSupported) return Avx512F.Scale(x, n);
+        // 2^h * 2^(n-h) with h = n >> 1: both factors are normal numbers for |n| <= 218.
+        var ni = Vector512.ConvertToInt32(n);
+        var h = ni >> 1;
+        var bias = Vector512.Create(127);
+        return x * ((h + bias) << 23).AsSingle() * ((ni - h + bias) << 23).AsSingle();
+    }
 }
 
 internal readonly unsafe struct V256 : ISimd<Vector256<float>>
@@ -78,6 +95,16 @@ internal readonly unsafe struct V256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> CopySign(Vector256<float> mag, Vector256<float> sign) => Vector256.CopySign(mag, sign);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> m, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(m, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> a) => Vector256.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ScaleB(Vector256<float> x, Vector256<float> n)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Scale(x, n);
+        var ni = Vector256.ConvertToInt32(n);
+        var h = ni >> 1;
+        var bias = Vector256.Create(127);
+        return x * ((h + bias) << 23).AsSingle() * ((ni - h + bias) << 23).AsSingle();
+    }
 }
 
 /// <summary>One lane: the loop tails run the very same formulas as the vector bodies.</summary>
@@ -103,4 +130,6 @@ internal readonly unsafe struct V1 : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float mag, float sign) => MathF.CopySign(mag, sign);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThan(float a, float b) => BitConverter.Int32BitsToSingle(a > b ? -1 : 0);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Select(float m, float a, float b) => BitConverter.SingleToInt32Bits(m) != 0 ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Round(float a) => MathF.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ScaleB(float x, float n) => float.IsNaN(n) ? n : MathF.ScaleB(x, (int)n);
 }
