@@ -26,14 +26,22 @@ internal static unsafe partial class FlashAttention
             if (a <= b) { keyStart = Math.Min(keyStart, a); keyEnd = Math.Max(keyEnd, b + 1); }
         }
 
-        // Q^T panels [panel][D][32], scaled into log2 units.
+        // Q^T panels [panel][D][32], scaled into log2 units. Locals, not plan's properties, in the loops: the
+        // struct-valued properties are re-read (copied) on every element otherwise.
+        var qv = plan.Q;
+        long qsx = qv.SX;
+        float scale = plan.Scale2;
+        int group = plan.Group, sqn = u.Sq, headBase = u.KvHead * group;
         for (int q = 0; q < panels * 32; q++)
         {
             float* col = qt + (q >> 5) * d * 32 + (q & 31);
             if (q >= nq) { for (int c = 0; c < d; c++) col[c * 32] = 0f; continue; }
             int r = r0 + q;
-            float* src = plan.Q.At(u.Batch, u.KvHead * plan.Group + r / u.Sq, r % u.Sq);
-            for (int c = 0; c < d; c++) col[c * 32] = src[c * plan.Q.SX] * plan.Scale2;
+            float* src = qv.At(u.Batch, headBase + r / sqn, r % sqn);
+            if (qsx == 1)
+                for (int c = 0; c < d; c++) col[c * 32] = src[c] * scale;
+            else
+                for (int c = 0; c < d; c++) col[c * 32] = src[c * qsx] * scale;
         }
         for (int q = 0; q < Br; q++) { m[q] = float.NegativeInfinity; l[q] = 0f; }
         new Span<float>(ot, dp * Br).Clear();
@@ -53,12 +61,18 @@ internal static unsafe partial class FlashAttention
                     AttnKernel.Run(nk, vPack + (long)c0 * n8 + (long)j0 * 8, s + p * Bc * 32, ot + c0 * Br + p * 32, Br, true);
         }
 
+        var ov = plan.O;
+        long osx = ov.SX;
         for (int q = 0; q < nq; q++)
         {
-            int r = r0 + q, h = u.KvHead * plan.Group + r / u.Sq, sq = r % u.Sq;
+            int r = r0 + q, h = headBase + r / sqn, sq = r % sqn;
             float inv = l[q] > 0 ? 1f / l[q] : 0f;
-            float* dst = plan.O.At(u.Batch, h, sq);
-            for (int c = 0; c < d; c++) dst[c * plan.O.SX] = ot[c * Br + q] * inv;
+            float* dst = ov.At(u.Batch, h, sq);
+            float* src = ot + q;
+            if (osx == 1)
+                for (int c = 0; c < d; c++) dst[c] = src[c * Br] * inv;
+            else
+                for (int c = 0; c < d; c++) dst[c * osx] = src[c * Br] * inv;
             if (plan.Lse is { } lse)
                 *lse.At(u.Batch, h, sq) = l[q] > 0 ? (m[q] + MathF.Log2(l[q])) * Ln2 : float.NegativeInfinity;
         }
