@@ -10,17 +10,26 @@ internal static unsafe partial class FlashAttention
         int d = plan.D, dp = Round8(d), n8 = Round8(u.Skv);
         int nq = Math.Min(Br, plan.Group * u.Sq - r0), panels = (nq + 31) / 32;
         float* qt = scratch, s = qt + (long)d * Br, ot = s + (long)Bc * Br, m = ot + (long)dp * Br, l = m + Br, alpha = l + Br;
-        int* lo = (int*)(alpha + 2 * Br), hi = lo + Br;
+        int* lo = (int*)(alpha + 2 * Br), hi = lo + Br, head = hi + Br, seq = head + Br;
+
+        // Query head and position of each row, stepped instead of divided per row (and per use).
+        int group = plan.Group, sqn = u.Sq, headBase = u.KvHead * group;
+        for (int q = 0, h0 = r0 / sqn, s0 = r0 % sqn; q < nq; q++)
+        {
+            head[q] = headBase + h0; seq[q] = s0;
+            if (++s0 == sqn) { s0 = 0; h0++; }
+        }
 
         // Visible key range of each row: [lo, hi] from causal (bottom-right aligned via QueryPos) and the window.
         int right = plan.Causal ? (plan.WindowRight >= 0 ? Math.Min(plan.WindowRight, 0) : 0) : plan.WindowRight;
         int keyStart = int.MaxValue, keyEnd = 0, maxLo = 0, minHi = int.MaxValue;
+        int left = plan.WindowLeft, skv = u.Skv, qpos = u.QueryPos;
         for (int q = 0; q < Br; q++)
         {
             if (q >= nq) { lo[q] = int.MaxValue; hi[q] = -1; continue; }
-            int pos = u.QueryPos + (r0 + q) % u.Sq;
-            int a = plan.WindowLeft >= 0 ? Math.Max(pos - plan.WindowLeft, 0) : 0;
-            int b = right >= 0 ? Math.Min(pos + right, u.Skv - 1) : u.Skv - 1;
+            int pos = qpos + seq[q];
+            int a = left >= 0 ? Math.Max(pos - left, 0) : 0;
+            int b = right >= 0 ? Math.Min(pos + right, skv - 1) : skv - 1;
             lo[q] = a; hi[q] = b;
             maxLo = Math.Max(maxLo, a); minHi = Math.Min(minHi, b);
             if (a <= b) { keyStart = Math.Min(keyStart, a); keyEnd = Math.Max(keyEnd, b + 1); }
@@ -31,13 +40,11 @@ internal static unsafe partial class FlashAttention
         var qv = plan.Q;
         long qsx = qv.SX;
         float scale = plan.Scale2;
-        int group = plan.Group, sqn = u.Sq, headBase = u.KvHead * group;
         for (int q = 0; q < panels * 32; q++)
         {
             float* col = qt + (q >> 5) * d * 32 + (q & 31);
             if (q >= nq) { for (int c = 0; c < d; c++) col[c * 32] = 0f; continue; }
-            int r = r0 + q;
-            float* src = qv.At(u.Batch, headBase + r / sqn, r % sqn);
+            float* src = qv.At(u.Batch, head[q], seq[q]);
             if (qsx == 1)
                 for (int c = 0; c < d; c++) col[c * 32] = src[c] * scale;
             else
@@ -65,7 +72,7 @@ internal static unsafe partial class FlashAttention
         long osx = ov.SX;
         for (int q = 0; q < nq; q++)
         {
-            int r = r0 + q, h = headBase + r / sqn, sq = r % sqn;
+            int h = head[q], sq = seq[q];
             float inv = l[q] > 0 ? 1f / l[q] : 0f;
             float* dst = ov.At(u.Batch, h, sq);
             float* src = ot + q;

@@ -174,7 +174,7 @@ internal static unsafe partial class FlashAttention
                 for (int r0 = ((rows - 1) / Br) * Br; r0 >= 0; r0 -= Br) tiles.Add((i, r0));
             }
             long scratchFloats = (long)d * Br + (long)Bc * Br + (long)dp * Br + 4 * Br;
-            Dynamic(tiles.Count, threads, scratchFloats * 4 + 2 * Br * 4, (t, scratch) =>
+            Dynamic(tiles.Count, threads, scratchFloats * 4 + 4 * Br * 4, (t, scratch) =>
             {
                 var (i, r0) = tiles[t];
                 var u = units[i];
