@@ -59,7 +59,7 @@ internal static unsafe partial class FlashAttention
             for (int p = 0; p < panels; p++)
                 for (int kb = 0; kb < nk; kb += 8)
                     AttnKernel.Run(d, kPack + (long)(j0 + kb) * d, qt + p * d * 32, s + p * Bc * 32 + kb * 32, 32, false);
-            if (j0 < maxLo || j1 - 1 > minHi) MaskLimits(s, panels, j0, nk, lo, hi);
+            if (j0 < maxLo || j1 - 1 > minHi) MaskLimits(s, panels, j0, nk, lo, hi, maxLo, minHi);
             if (plan.Mask is { } mask) AddMask(plan, mask, u, r0, nq, s, j0, nk);
             OnlineSoftmax(s, panels, nk, m, l, alpha);
             Rescale(ot, dp, panels, alpha);
@@ -86,13 +86,16 @@ internal static unsafe partial class FlashAttention
     }
 
     /// <summary>Sets the scores of keys outside a row's [lo, hi] to -inf.</summary>
-    private static void MaskLimits(float* s, int panels, int j0, int nk, int* lo, int* hi)
+    // Keys in [maxLo, minHi] are visible to every row and skipped: without a causal or window limit only the
+    // padding keys past Skv (under 8) are touched.
+    private static void MaskLimits(float* s, int panels, int j0, int nk, int* lo, int* hi, int maxLo, int minHi)
     {
         for (int p = 0; p < panels; p++)
             for (int j = 0; j < nk; j++)
             {
-                float* row = s + p * Bc * 32 + j * 32;
                 int key = j0 + j;
+                if (key >= maxLo && key <= minHi) { j = minHi - j0; continue; }
+                float* row = s + p * Bc * 32 + j * 32;
                 if (Vector512.IsHardwareAccelerated)
                 {
                     var kv = Vector512.Create(key);
