@@ -40,7 +40,15 @@ internal static unsafe partial class FlashAttention
         var qv = plan.Q;
         long qsx = qv.SX;
         float scale = plan.Scale2;
-        for (int q = 0; q < panels * 32; q++)
+        float** rows = stackalloc float*[8];
+        int qFast = 0;
+        if (qsx == 1)
+            for (; qFast + 8 <= nq; qFast += 8)
+            {
+                for (int i = 0; i < 8; i++) rows[i] = qv.At(u.Batch, head[qFast + i], seq[qFast + i]);
+                if (!Transpose8.TryRows(rows, d, qt + (qFast >> 5) * d * 32 + (qFast & 31), 32, scale)) break;
+            }
+        for (int q = qFast; q < panels * 32; q++)
         {
             float* col = qt + (q >> 5) * d * 32 + (q & 31);
             if (q >= nq) { for (int c = 0; c < d; c++) col[c * 32] = 0f; continue; }
@@ -77,7 +85,7 @@ internal static unsafe partial class FlashAttention
             float* dst = ov.At(u.Batch, h, sq);
             float* src = ot + q;
             if (osx == 1)
-                for (int c = 0; c < d; c++) dst[c] = src[c * Br] * inv;
+                Transpose8.Column(src, Br, d, dst, inv);
             else
                 for (int c = 0; c < d; c++) dst[c * osx] = src[c * Br] * inv;
             if (plan.Lse is { } lse)

@@ -209,9 +209,15 @@ internal static unsafe partial class FlashAttention
     {
         long sd = kv.KStrideD;
         int n8 = Round8(u.Skv);
+        float** rows = stackalloc float*[8];
         for (int j0 = 0; j0 < n8; j0 += 8)
         {
             float* blk = dst + (long)j0 * d;
+            if (sd == 1 && j0 + 8 <= u.Skv)
+            {
+                for (int i = 0; i < 8; i++) rows[i] = kv.K(u, j0 + i);
+                if (Transpose8.TryRows(rows, d, blk, 8, 1f)) continue;
+            }
             for (int jj = 0; jj < 8; jj++)
             {
                 int j = j0 + jj;
