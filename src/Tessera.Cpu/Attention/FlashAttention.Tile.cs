@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Cpu.Attention;
 
@@ -136,7 +137,7 @@ internal static unsafe partial class FlashAttention
     /// is what the accumulator must be scaled by. A row that has seen no visible key keeps m = -inf and l = 0.</summary>
     private static void OnlineSoftmax(float* s, int panels, int nk, float* m, float* l, float* alpha)
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var negInf = Vector512.Create(float.NegativeInfinity);
             for (int c = 0; c < panels * 2; c++)
@@ -144,9 +145,9 @@ internal static unsafe partial class FlashAttention
                 float* col = s + (c >> 1) * Bc * 32 + (c & 1) * 16;
                 int q0 = c * 16;
                 var mx = negInf;
-                for (int j = 0; j < nk; j++) mx = Vector512.Max(mx, Vector512.Load(col + j * 32));
+                for (int j = 0; j < nk; j++) mx = Avx512F.Max(mx, Vector512.Load(col + j * 32)); // bare vmaxps (see FastExp2)
                 var mOld = Vector512.Load(m + q0);
-                var mNew = Vector512.Max(mOld, mx);
+                var mNew = Avx512F.Max(mOld, mx);
                 var mSafe = Vector512.ConditionalSelect(Vector512.Equals(mNew, negInf), Vector512<float>.Zero, mNew);
                 var a = FastExp2.Exp2(mOld - mSafe);
                 Vector512<float> sum0 = default, sum1 = default;
