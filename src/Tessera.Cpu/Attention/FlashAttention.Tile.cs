@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Cpu.Attention;
 
@@ -10,30 +11,53 @@ internal static unsafe partial class FlashAttention
         int d = plan.D, dp = Round8(d), n8 = Round8(u.Skv);
         int nq = Math.Min(Br, plan.Group * u.Sq - r0), panels = (nq + 31) / 32;
         float* qt = scratch, s = qt + (long)d * Br, ot = s + (long)Bc * Br, m = ot + (long)dp * Br, l = m + Br, alpha = l + Br;
-        int* lo = (int*)(alpha + 2 * Br), hi = lo + Br;
+        int* lo = (int*)(alpha + 2 * Br), hi = lo + Br, head = hi + Br, seq = head + Br;
+
+        // Query head and position of each row, stepped instead of divided per row (and per use).
+        int group = plan.Group, sqn = u.Sq, headBase = u.KvHead * group;
+        for (int q = 0, h0 = r0 / sqn, s0 = r0 % sqn; q < nq; q++)
+        {
+            head[q] = headBase + h0; seq[q] = s0;
+            if (++s0 == sqn) { s0 = 0; h0++; }
+        }
 
         // Visible key range of each row: [lo, hi] from causal (bottom-right aligned via QueryPos) and the window.
         int right = plan.Causal ? (plan.WindowRight >= 0 ? Math.Min(plan.WindowRight, 0) : 0) : plan.WindowRight;
         int keyStart = int.MaxValue, keyEnd = 0, maxLo = 0, minHi = int.MaxValue;
+        int left = plan.WindowLeft, skv = u.Skv, qpos = u.QueryPos;
         for (int q = 0; q < Br; q++)
         {
             if (q >= nq) { lo[q] = int.MaxValue; hi[q] = -1; continue; }
-            int pos = u.QueryPos + (r0 + q) % u.Sq;
-            int a = plan.WindowLeft >= 0 ? Math.Max(pos - plan.WindowLeft, 0) : 0;
-            int b = right >= 0 ? Math.Min(pos + right, u.Skv - 1) : u.Skv - 1;
+            int pos = qpos + seq[q];
+            int a = left >= 0 ? Math.Max(pos - left, 0) : 0;
+            int b = right >= 0 ? Math.Min(pos + right, skv - 1) : skv - 1;
             lo[q] = a; hi[q] = b;
             maxLo = Math.Max(maxLo, a); minHi = Math.Min(minHi, b);
             if (a <= b) { keyStart = Math.Min(keyStart, a); keyEnd = Math.Max(keyEnd, b + 1); }
         }
 
-        // Q^T panels [panel][D][32], scaled into log2 units.
-        for (int q = 0; q < panels * 32; q++)
+        // Q^T panels [panel][D][32], scaled into log2 units. Locals, not plan's properties, in the loops: the
+        // struct-valued properties are re-read (copied) on every element otherwise.
+        var qv = plan.Q;
+        long qsx = qv.SX;
+        float scale = plan.Scale2;
+        float** rows = stackalloc float*[8];
+        int qFast = 0;
+        if (qsx == 1)
+            for (; qFast + 8 <= nq; qFast += 8)
+            {
+                for (int i = 0; i < 8; i++) rows[i] = qv.At(u.Batch, head[qFast + i], seq[qFast + i]);
+                if (!Transpose8.TryRows(rows, d, qt + (qFast >> 5) * d * 32 + (qFast & 31), 32, scale)) break;
+            }
+        for (int q = qFast; q < panels * 32; q++)
         {
             float* col = qt + (q >> 5) * d * 32 + (q & 31);
             if (q >= nq) { for (int c = 0; c < d; c++) col[c * 32] = 0f; continue; }
-            int r = r0 + q;
-            float* src = plan.Q.At(u.Batch, u.KvHead * plan.Group + r / u.Sq, r % u.Sq);
-            for (int c = 0; c < d; c++) col[c * 32] = src[c * plan.Q.SX] * plan.Scale2;
+            float* src = qv.At(u.Batch, head[q], seq[q]);
+            if (qsx == 1)
+                for (int c = 0; c < d; c++) col[c * 32] = src[c] * scale;
+            else
+                for (int c = 0; c < d; c++) col[c * 32] = src[c * qsx] * scale;
         }
         for (int q = 0; q < Br; q++) { m[q] = float.NegativeInfinity; l[q] = 0f; }
         new Span<float>(ot, dp * Br).Clear();
@@ -44,7 +68,7 @@ internal static unsafe partial class FlashAttention
             for (int p = 0; p < panels; p++)
                 for (int kb = 0; kb < nk; kb += 8)
                     AttnKernel.Run(d, kPack + (long)(j0 + kb) * d, qt + p * d * 32, s + p * Bc * 32 + kb * 32, 32, false);
-            if (j0 < maxLo || j1 - 1 > minHi) MaskLimits(s, panels, j0, nk, lo, hi);
+            if (j0 < maxLo || j1 - 1 > minHi) MaskLimits(s, panels, j0, nk, lo, hi, maxLo, minHi);
             if (plan.Mask is { } mask) AddMask(plan, mask, u, r0, nq, s, j0, nk);
             OnlineSoftmax(s, panels, nk, m, l, alpha);
             Rescale(ot, dp, panels, alpha);
@@ -53,25 +77,34 @@ internal static unsafe partial class FlashAttention
                     AttnKernel.Run(nk, vPack + (long)c0 * n8 + (long)j0 * 8, s + p * Bc * 32, ot + c0 * Br + p * 32, Br, true);
         }
 
+        var ov = plan.O;
+        long osx = ov.SX;
         for (int q = 0; q < nq; q++)
         {
-            int r = r0 + q, h = u.KvHead * plan.Group + r / u.Sq, sq = r % u.Sq;
+            int h = head[q], sq = seq[q];
             float inv = l[q] > 0 ? 1f / l[q] : 0f;
-            float* dst = plan.O.At(u.Batch, h, sq);
-            for (int c = 0; c < d; c++) dst[c * plan.O.SX] = ot[c * Br + q] * inv;
+            float* dst = ov.At(u.Batch, h, sq);
+            float* src = ot + q;
+            if (osx == 1)
+                Transpose8.Column(src, Br, d, dst, inv);
+            else
+                for (int c = 0; c < d; c++) dst[c * osx] = src[c * Br] * inv;
             if (plan.Lse is { } lse)
                 *lse.At(u.Batch, h, sq) = l[q] > 0 ? (m[q] + MathF.Log2(l[q])) * Ln2 : float.NegativeInfinity;
         }
     }
 
     /// <summary>Sets the scores of keys outside a row's [lo, hi] to -inf.</summary>
-    private static void MaskLimits(float* s, int panels, int j0, int nk, int* lo, int* hi)
+    // Keys in [maxLo, minHi] are visible to every row and skipped: without a causal or window limit only the
+    // padding keys past Skv (under 8) are touched.
+    private static void MaskLimits(float* s, int panels, int j0, int nk, int* lo, int* hi, int maxLo, int minHi)
     {
         for (int p = 0; p < panels; p++)
             for (int j = 0; j < nk; j++)
             {
-                float* row = s + p * Bc * 32 + j * 32;
                 int key = j0 + j;
+                if (key >= maxLo && key <= minHi) { j = minHi - j0; continue; }
+                float* row = s + p * Bc * 32 + j * 32;
                 if (Vector512.IsHardwareAccelerated)
                 {
                     var kv = Vector512.Create(key);
@@ -104,7 +137,7 @@ internal static unsafe partial class FlashAttention
     /// is what the accumulator must be scaled by. A row that has seen no visible key keeps m = -inf and l = 0.</summary>
     private static void OnlineSoftmax(float* s, int panels, int nk, float* m, float* l, float* alpha)
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var negInf = Vector512.Create(float.NegativeInfinity);
             for (int c = 0; c < panels * 2; c++)
@@ -112,9 +145,9 @@ internal static unsafe partial class FlashAttention
                 float* col = s + (c >> 1) * Bc * 32 + (c & 1) * 16;
                 int q0 = c * 16;
                 var mx = negInf;
-                for (int j = 0; j < nk; j++) mx = Vector512.Max(mx, Vector512.Load(col + j * 32));
+                for (int j = 0; j < nk; j++) mx = Avx512F.Max(mx, Vector512.Load(col + j * 32)); // bare vmaxps (see FastExp2)
                 var mOld = Vector512.Load(m + q0);
-                var mNew = Vector512.Max(mOld, mx);
+                var mNew = Avx512F.Max(mOld, mx);
                 var mSafe = Vector512.ConditionalSelect(Vector512.Equals(mNew, negInf), Vector512<float>.Zero, mNew);
                 var a = FastExp2.Exp2(mOld - mSafe);
                 Vector512<float> sum0 = default, sum1 = default;

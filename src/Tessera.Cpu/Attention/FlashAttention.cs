@@ -69,19 +69,60 @@ internal static unsafe partial class FlashAttention
 
     public static void ResetPeak() => Volatile.Write(ref s_peak, Volatile.Read(ref s_current));
 
+    // Freed scratch is kept for the next call (up to PoolCapBytes): a fresh multi-megabyte native block is mapped
+    // by the OS page by page on first touch, and at S = 197 those faults cost as much as the arithmetic.
+    private const long PoolCapBytes = 48L << 20;
+    private static readonly List<(nint Ptr, long Bytes)> s_pool = [];
+    private static long s_pooled;
+
+    /// <summary>A 64-byte aligned block of at least <paramref name="bytes"/>, reused from earlier calls when one fits.</summary>
     internal static void* Alloc(long bytes)
     {
+        bytes = Math.Max(bytes, 64);
         long now = Interlocked.Add(ref s_current, bytes);
         long peak;
         while (now > (peak = Volatile.Read(ref s_peak)) && Interlocked.CompareExchange(ref s_peak, now, peak) != peak) { }
-        return NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
+        lock (s_pool)
+        {
+            int best = -1;
+            for (int i = 0; i < s_pool.Count; i++)
+                if (s_pool[i].Bytes >= bytes && (best < 0 || s_pool[i].Bytes < s_pool[best].Bytes)) best = i;
+            if (best >= 0)
+            {
+                var (ptr, size) = s_pool[best];
+                s_pool.RemoveAt(best);
+                s_pooled -= size;
+                s_sizes[ptr] = size;
+                return (void*)ptr;
+            }
+        }
+        void* p = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        lock (s_pool) s_sizes[(nint)p] = bytes;
+        return p;
     }
 
+    /// <summary>Returns a block from <see cref="Alloc"/> to the pool (the largest are kept, up to PoolCapBytes).</summary>
     internal static void Free(void* p, long bytes)
     {
-        NativeMemory.AlignedFree(p);
-        Interlocked.Add(ref s_current, -bytes);
+        Interlocked.Add(ref s_current, -Math.Max(bytes, 64));
+        lock (s_pool)
+        {
+            long size = s_sizes[(nint)p];
+            s_sizes.Remove((nint)p);
+            s_pool.Add(((nint)p, size));
+            s_pooled += size;
+            while (s_pooled > PoolCapBytes && s_pool.Count > 0)
+            {
+                int small = 0;
+                for (int i = 1; i < s_pool.Count; i++) if (s_pool[i].Bytes < s_pool[small].Bytes) small = i;
+                NativeMemory.AlignedFree((void*)s_pool[small].Ptr);
+                s_pooled -= s_pool[small].Bytes;
+                s_pool.RemoveAt(small);
+            }
+        }
     }
+
+    private static readonly Dictionary<nint, long> s_sizes = [];
 
     private static int Round8(int n) => (n + 7) & ~7;
 
@@ -133,7 +174,7 @@ internal static unsafe partial class FlashAttention
                 for (int r0 = ((rows - 1) / Br) * Br; r0 >= 0; r0 -= Br) tiles.Add((i, r0));
             }
             long scratchFloats = (long)d * Br + (long)Bc * Br + (long)dp * Br + 4 * Br;
-            Dynamic(tiles.Count, threads, scratchFloats * 4 + 2 * Br * 4, (t, scratch) =>
+            Dynamic(tiles.Count, threads, scratchFloats * 4 + 4 * Br * 4, (t, scratch) =>
             {
                 var (i, r0) = tiles[t];
                 var u = units[i];
@@ -168,15 +209,25 @@ internal static unsafe partial class FlashAttention
     {
         long sd = kv.KStrideD;
         int n8 = Round8(u.Skv);
+        float** rows = stackalloc float*[8];
         for (int j0 = 0; j0 < n8; j0 += 8)
         {
             float* blk = dst + (long)j0 * d;
+            if (sd == 1 && j0 + 8 <= u.Skv)
+            {
+                for (int i = 0; i < 8; i++) rows[i] = kv.K(u, j0 + i);
+                if (Transpose8.TryRows(rows, d, blk, 8, 1f)) continue;
+            }
             for (int jj = 0; jj < 8; jj++)
             {
                 int j = j0 + jj;
-                if (j >= u.Skv) { for (int c = 0; c < d; c++) blk[c * 8 + jj] = 0; continue; }
+                float* o = blk + jj;
+                if (j >= u.Skv) { for (int c = 0; c < d; c++) o[c * 8] = 0; continue; }
                 float* row = kv.K(u, j);
-                for (int c = 0; c < d; c++) blk[c * 8 + jj] = row[c * sd];
+                if (sd == 1)
+                    for (int c = 0; c < d; c++) o[c * 8] = row[c];
+                else
+                    for (int c = 0; c < d; c++) o[c * 8] = row[c * sd];
             }
         }
     }
