@@ -38,27 +38,6 @@ public sealed unsafe partial class CpuBackend
         using var w = weight is null ? null : AsF32(weight);
         using var b = bias is null ? null : AsF32(bias);
         float* pw = w is null ? null : Ptr<float>(w), pb = b is null ? null : Ptr<float>(b);
-        long xIn = x.Strides[^1], dIn = dst.Strides[^1];
-        var idx = new StridedIndex(x.Shape, x, dst);
-        byte* xb = Ptr(x), db = Ptr(dst);
-        DType xt = x.DType, dt = dst.DType;
-        int xes = ElementSize(xt), des = ElementSize(dt);
-        bool direct = RowIo.IsDirectF32(dt, dIn);
-
-        CpuParallel.For(idx.Rows, Threads, Math.Max(1, 16384 / n), (r0, r1) =>
-        {
-            using var bx = new Scratch(n);
-            using var bd = new Scratch(n);
-            Span<long> off = stackalloc long[2];
-            for (long r = r0; r < r1; r++)
-            {
-                idx.Offsets(r, off);
-                float* px = RowIo.Load(xb + off[0] * xes, xt, xIn, n, bx.P);
-                byte* pd = db + off[1] * des;
-                float* d = direct ? (float*)pd : bd.P;
-                kernel(px, d, n, pw, pb);
-                if (!direct) RowIo.Store(d, pd, dt, dIn, n);
-            }
-        });
+        MapRows(x, dst, (_, px, d, len) => kernel(px, d, len, pw, pb));
     }
 }

@@ -22,31 +22,13 @@ public sealed unsafe partial class CpuBackend
         using var c32 = AsF32(cos);
         using var s32 = AsF32(sin);
         float* pc = Ptr<float>(c32), ps = Ptr<float>(s32);
-        long xIn = x.Strides[^1], dIn = dst.Strides[^1];
-        var idx = new StridedIndex(x.Shape, x, dst);
-        byte* xb = Ptr(x), db = Ptr(dst);
-        DType xt = x.DType, dt = dst.DType;
-        int xes = ElementSize(xt), des = ElementSize(dt);
-        bool direct = RowIo.IsDirectF32(dt, dIn);
-
-        CpuParallel.For(idx.Rows, Threads, Math.Max(1, 16384 / d), (r0, r1) =>
+        MapRows(x, dst, (r, px, o, n) =>
         {
-            using var bx = new Scratch(d);
-            using var bd = new Scratch(d);
-            Span<long> off = stackalloc long[2];
-            for (long r = r0; r < r1; r++)
-            {
-                idx.Offsets(r, off);
-                float* px = RowIo.Load(xb + off[0] * xes, xt, xIn, d, bx.P);
-                byte* pd = db + off[1] * des;
-                float* o = direct ? (float*)pd : bd.P;
-                long pos = r % s; // rows run over [..., S] in row-major order, so S varies fastest
-                float* c = pc + pos * half, sn = ps + pos * half;
-                if (mode == RopeMode.RotateHalf) RotateHalf(px, o, c, sn, half);
-                else RotateInterleaved(px, o, c, sn, half);
-                if (2 * half < d) Buffer.MemoryCopy(px + 2 * half, o + 2 * half, (d - 2L * half) * 4, (d - 2L * half) * 4);
-                if (!direct) RowIo.Store(o, pd, dt, dIn, d);
-            }
+            long pos = r % s; // rows run over [..., S] in row-major order, so S varies fastest
+            float* c = pc + pos * half, sn = ps + pos * half;
+            if (mode == RopeMode.RotateHalf) RotateHalf(px, o, c, sn, half);
+            else RotateInterleaved(px, o, c, sn, half);
+            if (2 * half < n) Buffer.MemoryCopy(px + 2 * half, o + 2 * half, (n - 2L * half) * 4, (n - 2L * half) * 4);
         });
     }
 
