@@ -21,15 +21,23 @@ public sealed class OcrPipeline : IDisposable
     public const string DictionaryFile = "ppocr_keys_v1.txt";
 
     private readonly IBackend _backend;
-    private readonly PpOcrRecognizer? _rec;
+    private readonly ITextRecognizer? _rec;
     private readonly ITextDetector? _det;
     private readonly IDirectionClassifier? _cls;
     private readonly bool _owns;
 
+    /// <summary>A pipeline over PP-OCR's recogniser and models already loaded; see the
+    /// <see cref="ITextRecognizer"/> overload.</summary>
+    public OcrPipeline(IBackend backend, OcrOptions options, PpOcrRecognizer? recognizer, ITextDetector? detector,
+        IDirectionClassifier? classifier = null, bool ownsModels = true)
+        : this(backend, options, recognizer is null ? null : OcrModelLoaders.AsTextRecognizer(recognizer), detector, classifier, ownsModels)
+    {
+    }
+
     /// <summary>A pipeline over models already loaded. The recogniser is needed unless detecting only, the detector
     /// unless recognising only, the classifier only when <see cref="OcrOptions.UseAngleClassifier"/> is set (it is
     /// skipped when null). With <paramref name="ownsModels"/>, <see cref="Dispose"/> disposes them.</summary>
-    public OcrPipeline(IBackend backend, OcrOptions options, PpOcrRecognizer? recognizer, ITextDetector? detector,
+    public OcrPipeline(IBackend backend, OcrOptions options, ITextRecognizer? recognizer, ITextDetector? detector,
         IDirectionClassifier? classifier = null, bool ownsModels = true)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -61,12 +69,12 @@ public sealed class OcrPipeline : IDisposable
             if (!File.Exists(p)) throw new TesseraException($"OCR model file missing: {p}");
             return p;
         }
-        PpOcrRecognizer? rec = null;
+        ITextRecognizer? rec = null;
         ITextDetector? det = null;
         IDirectionClassifier? cls = null;
         try
         {
-            if (!options.DetectionOnly) rec = PpOcrRecognizer.Load(Need(RecognizerFile), Need(DictionaryFile), backend);
+            if (!options.DetectionOnly) rec = OcrModelLoaders.LoadRecognizer(Need(RecognizerFile), Need(DictionaryFile), backend);
             if (!options.RecognitionOnly) det = OcrModelLoaders.LoadDetector(Need(DetectorFile), backend);
             if (options.UseAngleClassifier && !options.DetectionOnly) cls = OcrModelLoaders.LoadClassifier(Need(ClassifierFile), backend);
             return new OcrPipeline(backend, options, rec, det, cls);
@@ -166,7 +174,7 @@ public sealed class OcrPipeline : IDisposable
     }
 
     // predict_rec: crops sorted by width / height so that a batch (rec_batch_num) pads little, each batch as wide
-    // as its widest crop needs; results returned in the crops' order.
+    // as its widest crop needs; results returned in the crops' order. Decoding is greedy or a beam search.
     private RecognizedText[] Recognize(List<LineImage> crops)
     {
         var result = new RecognizedText[crops.Count];
@@ -174,10 +182,22 @@ public sealed class OcrPipeline : IDisposable
         for (int start = 0; start < order.Length; start += Options.RecBatchSize)
         {
             var idx = order.AsSpan(start, Math.Min(Options.RecBatchSize, order.Length - start)).ToArray();
-            var texts = _rec!.Recognize(idx.Select(i => crops[i]).ToList(), _backend);
+            using var batch = PpOcrPreprocess.Batch(_backend, idx.Select(i => crops[i]).ToList(), _rec!.ImageHeight, _rec.MinImageWidth);
+            using var probs = _rec.Forward(batch);
+            var texts = Decode(probs, idx.Length);
             for (int k = 0; k < idx.Length; k++) result[idx[k]] = texts[k];
         }
         return result;
+    }
+
+    private IReadOnlyList<RecognizedText> Decode(Tensor probs, int lines)
+    {
+        var chars = _rec!.Characters;
+        if (probs.Rank != 3 || probs.Shape[0] != lines || probs.Shape[2] != chars.Count)
+            throw new TesseraException($"OCR recogniser: expected probabilities [{lines}, T, {chars.Count}], got {probs.Shape}");
+        return Options.BeamWidth == 1
+            ? PpOcrRecognizer.DecodeGreedy(probs, chars)
+            : CtcBeamSearch.Decode(probs, chars, Options.BeamWidth);
     }
 
     private static OcrPoint[] ToPoints(P[] pts) => pts.Select(p => new OcrPoint((float)p.X, (float)p.Y)).ToArray();

@@ -66,6 +66,11 @@ public sealed record OcrOptions
     /// <summary>Lines whose recognition confidence is below this are dropped (drop_score).</summary>
     public float DropScore { get; init; } = 0.5f;
 
+    /// <summary>CTC decoding of the recogniser's output: 1 decodes greedily (PaddleOCR's CTCLabelDecode, the best
+    /// class at each step); a larger value runs a prefix beam search keeping that many prefixes
+    /// (<see cref="CtcBeamSearch"/>), whose confidence is comparable with the greedy one for <see cref="DropScore"/>.</summary>
+    public int BeamWidth { get; init; } = 1;
+
     /// <summary>Only detect: return boxes without text.</summary>
     public bool DetectionOnly { get; init; }
 
@@ -80,6 +85,7 @@ public sealed record OcrOptions
         if (DetLimitType is not ("max" or "min")) throw new TesseraException($"OCR options: DetLimitType must be \"max\" or \"min\", got \"{DetLimitType}\"");
         if (RecBatchSize < 1 || ClsBatchSize < 1) throw new TesseraException($"OCR options: batch sizes must be positive, got rec {RecBatchSize}, cls {ClsBatchSize}");
         if (DetMaxCandidates < 1) throw new TesseraException($"OCR options: DetMaxCandidates must be positive, got {DetMaxCandidates}");
+        if (BeamWidth is < 1 or > 1000) throw new TesseraException($"OCR options: BeamWidth must be 1 (greedy) to 1000, got {BeamWidth}");
         if (DetUnclipRatio <= 0) throw new TesseraException($"OCR options: DetUnclipRatio must be positive, got {DetUnclipRatio}");
     }
 }
@@ -97,5 +103,24 @@ public interface ITextDetector : IDisposable
 public interface IDirectionClassifier : IDisposable
 {
     /// <summary>The probabilities of each crop being upright (column 0) or upside down (column 1).</summary>
+    Tensor Forward(Tensor batch);
+}
+
+/// <summary>A CTC text-line recogniser: crops [B, 3, <see cref="ImageHeight"/>, W] in B, G, R order normalised to
+/// (x / 255 - 0.5) / 0.5 (<see cref="PpOcrPreprocess.Batch"/>), to per-step class probabilities [B, T, classes],
+/// class 0 the CTC blank. The pipeline preprocesses and decodes; PP-OCR's recogniser implements it through an adapter
+/// (see OcrModelLoaders), and another engine can run the same network behind it.</summary>
+public interface ITextRecognizer : IDisposable
+{
+    /// <summary>The class labels: index 0 is the blank (""), the rest the characters each class decodes to.</summary>
+    IReadOnlyList<string> Characters { get; }
+
+    /// <summary>The input height every crop is resized to (48 for PP-OCR).</summary>
+    int ImageHeight { get; }
+
+    /// <summary>The narrowest batch width (PaddleOCR's 320); wider crops widen the batch.</summary>
+    int MinImageWidth { get; }
+
+    /// <summary>The class probabilities [B, T, <see cref="Characters"/>.Count] of a normalised batch.</summary>
     Tensor Forward(Tensor batch);
 }
