@@ -70,7 +70,7 @@ public static class PeerPpOcrRec
         return 0;
     }
 
-    private static string FindModels()
+    internal static string FindModels()
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)

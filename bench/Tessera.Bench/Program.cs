@@ -13,6 +13,8 @@ public static class Program
         ["attention"] = PeerAttention.Run,
         ["qmatmul"] = PeerQMatMul.Run,
         ["ppocr-rec"] = PeerPpOcrRec.Run,
+        ["ocr-cer"] = PeerOcrCer.Run,
+        ["ocr-page"] = PeerOcrPage.Run,
         ["smallops"] = SmallOpsProbe.Run,
     };
 
