@@ -12,10 +12,13 @@ namespace Tessera.Bench;
 /// [--show 1]`: character error rate of Tessera's OCR pipeline beside Tesseract's on text lines rendered for the purpose.
 ///
 /// <para>Lines: a fixed list of English sentences with digits and punctuation plus <c>--generated</c> lines from a
-/// seeded generator, each rendered by ImageMagick in DejaVu Sans, Serif and Sans Mono at each <c>--sizes</c> point size,
-/// every other image with mild Gaussian noise and blur (<c>--noise 0</c> turns that off). Tessera reads each line in
+/// seeded generator, each rendered by ImageMagick in DejaVu Sans, Serif and Sans Mono at each <c>--sizes</c> point size
+/// with a margin of a quarter of the point size (about what the detector's crops leave: a wide margin shrinks the
+/// text inside the recogniser's 48-pixel height and costs PP-OCR characters), every other image with mild Gaussian
+/// noise and blur (<c>--noise 0</c> turns that off). Tessera reads each line in
 /// recognition-only mode (greedy, and with a beam of <c>--beam</c> unless 0); Tesseract reads them with
-/// <c>--psm 7</c> (one text line), all in one process from a list file, so its time per line includes a share of one
+/// <c>--psm 7</c> (one text line), and "onnxruntime" is Tessera's pipeline with ONNX Runtime running the networks
+/// (greedy), which tells the model's errors from Tessera's, all in one process from a list file, so its time per line includes a share of one
 /// process start. Then a page of 20 lines is read whole: Tessera with detection and recognition, Tesseract with its
 /// page segmentation.</para>
 ///
@@ -82,6 +85,11 @@ public static class PeerOcrCer
         if (beam > 1)
             engines.Add(($"tessera-beam{beam}", new(cpu, new OcrOptions { RecognitionOnly = true, BeamWidth = beam }, rec, null, ownsModels: false),
                 new(cpu, new OcrOptions { BeamWidth = beam }, rec, det, ownsModels: false)));
+
+        // The same pipeline with ONNX Runtime running the networks: tells the model's errors from ours.
+        var ortRec = new PeerOcrPage.OrtRecognizer(cpu, Path.Combine(models, OcrPipeline.RecognizerFile), Path.Combine(models, OcrPipeline.DictionaryFile), threads);
+        engines.Add(("onnxruntime", new(cpu, new OcrOptions { RecognitionOnly = true }, ortRec, null, ownsModels: false),
+            new(cpu, new OcrOptions(), ortRec, new PeerOcrPage.OrtDetector(cpu, Path.Combine(models, OcrPipeline.DetectorFile), threads), ownsModels: true)));
 
         var images = lines.Select(l => ImageDecoder.DecodeFile(l.Path)).ToList();
         var page = ImageDecoder.DecodeFile(pagePath);
@@ -199,9 +207,9 @@ public static class PeerOcrCer
                 {
                     bool noisy = noise && n++ % 2 == 1;
                     string variant = $"{font}@{size}{(noisy ? "+noise" : "")}";
-                    string path = Path.Combine(dir, $"line{t:D3}-{variant.Replace('@', '-').Replace('+', '-')}.png");
+                    string path = Path.Combine(dir, $"line{t:D3}-{variant.Replace('@', '-').Replace('+', '-')}-m{size / 4}.png");
                     var argv = new List<string> { "-font", file, "-pointsize", size.ToString(CultureInfo.InvariantCulture),
-                        "-background", "white", "-fill", "black", "label:" + texts[t], "-bordercolor", "white", "-border", "12" };
+                        "-background", "white", "-fill", "black", "label:" + texts[t], "-bordercolor", "white", "-border", (size / 4).ToString(CultureInfo.InvariantCulture) };
                     if (noisy) argv.AddRange(["-attenuate", "0.35", "+noise", "Gaussian", "-blur", "0x0.6"]);
                     argv.AddRange(["-depth", "8", "PNG24:" + path]);
                     if (!File.Exists(path)) Convert(argv);

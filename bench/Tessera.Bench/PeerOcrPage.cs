@@ -110,21 +110,21 @@ public static class PeerOcrPage
         }
     }
 
-    private sealed class OrtDetector(IBackend backend, string path, int threads) : ITextDetector
+    internal sealed class OrtDetector(IBackend backend, string path, int threads) : ITextDetector
     {
         private readonly OrtNet _net = new(backend, path, threads);
         public Tensor Forward(Tensor image) => _net.Run(image);
         public void Dispose() => _net.Dispose();
     }
 
-    private sealed class OrtClassifier(IBackend backend, string path, int threads) : IDirectionClassifier
+    internal sealed class OrtClassifier(IBackend backend, string path, int threads) : IDirectionClassifier
     {
         private readonly OrtNet _net = new(backend, path, threads);
         public Tensor Forward(Tensor batch) => _net.Run(batch);
         public void Dispose() => _net.Dispose();
     }
 
-    private sealed class OrtRecognizer(IBackend backend, string path, string dictionary, int threads) : ITextRecognizer
+    internal sealed class OrtRecognizer(IBackend backend, string path, string dictionary, int threads) : ITextRecognizer
     {
         private readonly OrtNet _net = new(backend, path, threads);
         public IReadOnlyList<string> Characters { get; } = PpOcrRecognizer.ReadDictionary(dictionary);
