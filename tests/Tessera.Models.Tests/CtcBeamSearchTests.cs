@@ -111,6 +111,37 @@ public sealed class CtcBeamSearchTests(OcrRecFixture f) : IClassFixture<OcrRecFi
     }
 
     [Fact]
+    public void Pipeline_decodes_any_recogniser_greedily_or_by_beam_as_told()
+    {
+        // A stand-in recogniser giving the classic case for every crop: greedy reads nothing, the beam reads "a".
+        var line = TestText.Render("7");
+        OcrPipeline With(int beam, ITextRecognizer rec) =>
+            new(f.Cpu, new OcrOptions { RecognitionOnly = true, BeamWidth = beam }, rec, null, ownsModels: false);
+        using var classic = new FixedRecognizer(f.Cpu, [0.6f, 0.4f, 0.6f, 0.4f], 2, ["", "a"]);
+        using (var greedy = With(1, classic)) Assert.Equal("", Assert.Single(greedy.Run(line).Lines).Text);
+        using (var beam = With(3, classic)) Assert.Equal("a", Assert.Single(beam.Run(line).Lines).Text);
+        using var wrong = new FixedRecognizer(f.Cpu, [0.6f, 0.4f, 0.6f, 0.4f], 2, ["", "a", "b"]);
+        using var p = With(3, wrong);
+        Assert.Contains("[1, T, 3], got [1, 2, 2]", Assert.Throws<TesseraException>(() => p.Run(line)).Message);
+    }
+
+    // The same probabilities [steps, classes] for every crop, whatever it shows.
+    private sealed class FixedRecognizer(IBackend backend, float[] perLine, int steps, string[] characters) : ITextRecognizer
+    {
+        public IReadOnlyList<string> Characters => characters;
+        public int ImageHeight => 48;
+        public int MinImageWidth => 320;
+        public Tensor Forward(Tensor batch)
+        {
+            int b = batch.Shape[0];
+            var p = new float[b * perLine.Length];
+            for (int i = 0; i < b; i++) perLine.CopyTo(p, i * perLine.Length);
+            return Tensor.FromArray(backend, p, b, steps, perLine.Length / steps);
+        }
+        public void Dispose() { }
+    }
+
+    [Fact]
     public void Beam_merges_repeats_only_across_a_blank()
     {
         // a a blank a: three paths' worth of "aa"; a plain greedy reading of the best path is also "aa".

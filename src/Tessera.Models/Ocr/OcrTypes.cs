@@ -12,8 +12,8 @@ public readonly record struct OcrPoint(float X, float Y);
 
 /// <summary>One recognised text line.</summary>
 /// <param name="Text">The decoded text (empty in detection-only mode).</param>
-/// <param name="Confidence">The recogniser's mean probability of the kept CTC steps (the detector's box score in
-/// detection-only mode).</param>
+/// <param name="Confidence">The recogniser's mean probability of the kept CTC steps: on the greedy path, or with a
+/// beam search on the decoded text's most probable alignment (the detector's box score in detection-only mode).</param>
 /// <param name="Box">The line's quadrilateral in the original image: top-left first, then clockwise.</param>
 public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoint> Box);
 
