@@ -63,6 +63,15 @@ public static class PeerGemm
             engines.Add(new Engine("tessera", "f32@" + dtype, () => { using var y = ta.MatMul(hb); }));
         }
 
+        // --order a,b,c: which engines run and in what order (e.g. to see whether one engine's spinning threads slow
+        // the engine that runs after it).
+        var order = args.Str("order", "");
+        if (order.Length > 0)
+        {
+            var names = order.Split(',');
+            engines = [.. names.Select(nm => engines.FirstOrDefault(e => e.Name == nm) ?? throw new ArgumentException($"--order: no engine {nm}"))];
+        }
+
         // Warm up (JIT tiers, packing buffers, ORT's pre-pack), then size the repetitions to ~50 ms a round.
         var sw = new Stopwatch();
         double slowest = 0;
@@ -75,14 +84,22 @@ public static class PeerGemm
             slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / w);
         }
         if (reps <= 0) reps = Math.Clamp((int)(50 / slowest), 1, 1000);
+        // At each switch of engine: a pause, then one untimed run. ONNX Runtime's intra-op threads spin for a while
+        // after a Run; on a 2-core machine the engine timed right after it lost a core to that spin (measured:
+        // Tessera's 2-thread 197x768x3072 at 83-103 GFLOP/s when timed after ORT, 164-184 when not).
+        int settle = args.Int("settle-ms", 20);
         for (int r = 0; r < rounds; r++)
             foreach (var e in engines)
+            {
+                Thread.Sleep(settle);
+                e.Run();
                 for (int i = 0; i < reps; i++)
                 {
                     sw.Restart();
                     e.Run();
                     e.Ms.Add(sw.Elapsed.TotalMilliseconds);
                 }
+            }
 
         double flops = 2.0 * m * n * k;
         var ci = CultureInfo.InvariantCulture;
@@ -94,9 +111,9 @@ public static class PeerGemm
             double gf = flops / (med * 1e6);
             gflops[e.Name + "/" + e.DType] = gf;
             Console.WriteLine(string.Create(ci,
-                $"{{\"op\":\"gemm\",\"engine\":\"{e.Name}\",\"dtype\":\"{e.DType}\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"reps\":{e.Ms.Count},\"ms_median\":{med:F4},\"ms_min\":{e.Ms[0]:F4},\"gflops\":{gf:F1}}}"));
+                $"{{\"op\":\"gemm\",\"engine\":\"{e.Name}\",\"dtype\":\"{e.DType}\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"reps\":{e.Ms.Count},\"ms_median\":{med:F4},\"ms_min\":{e.Ms[0]:F4},\"ms_p25\":{e.Ms[e.Ms.Count / 4]:F4},\"ms_p75\":{e.Ms[e.Ms.Count * 3 / 4]:F4},\"gflops\":{gf:F1}}}"));
         }
-        if (ort != null)
+        if (ort != null && gflops.ContainsKey("tessera/f32") && gflops.ContainsKey("tessera-prepacked/f32") && gflops.ContainsKey("onnxruntime/f32"))
         {
             double maxDiff = 0, maxRef = 0;
             for (int i = 0; i < ort.Y.Length; i++)
@@ -108,7 +125,7 @@ public static class PeerGemm
             Console.WriteLine(string.Create(ci,
                 $"{{\"op\":\"gemm\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"ratio\":{gflops["tessera/f32"] / o:F3},\"ratio_prepacked\":{gflops["tessera-prepacked/f32"] / o:F3},\"max_rel_diff_vs_ort\":{maxDiff / Math.Max(maxRef, 1e-30):E2}}}"));
         }
-        else
+        else if (ort == null)
             Console.WriteLine(string.Create(ci,
                 $"{{\"op\":\"gemm\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads},\"ratio_{dtype}_vs_f32\":{gflops["tessera/" + dtype] / gflops["tessera/f32"]:F3}}}"));
         foreach (var d in disposables) d.Dispose();

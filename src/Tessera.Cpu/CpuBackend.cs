@@ -14,6 +14,7 @@ public sealed unsafe partial class CpuBackend : IBackend
     {
         Options = options ?? new CpuBackendOptions();
         Threads = Options.EffectiveThreads;
+        CpuParallel.AddUser();
     }
 
     /// <summary>The options this backend was made with.</summary>
@@ -49,8 +50,14 @@ public sealed unsafe partial class CpuBackend : IBackend
         new ReadOnlySpan<byte>((byte*)h.Pointer + sourceByteOffset, destination.Length).CopyTo(destination);
     }
 
-    /// <inheritdoc/>
-    public void Dispose() { }
+    private int _disposed;
+
+    /// <summary>Releases this backend's claim on the shared worker threads (they exit when no backend is left).
+    /// Tensors it made stay readable: host memory belongs to their storage.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) CpuParallel.RemoveUser();
+    }
 
     /// <inheritdoc/>
     public override string ToString() => $"cpu ({Threads} threads, {SimdInfo.Level})";

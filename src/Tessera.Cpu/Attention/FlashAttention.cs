@@ -202,7 +202,7 @@ internal static unsafe partial class FlashAttention
             finally { if (scratch != null) Free(scratch, scratchBytes); }
         }
         if (workers == 1) Work();
-        else Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => Work());
+        else CpuParallel.Run(workers, workers, _ => Work());
     }
 
     private static void PackK(KvRows kv, in AttnUnit u, int d, float* dst)

@@ -57,7 +57,7 @@ internal static unsafe class Gemv
             if (GemmEpilogueOps.Any(e) && j1 > j0) GemmEpilogueOps.Apply(c + j0, 0, 1, j1 - j0, 0, j0, e);
         };
         if (parts == 1) body(0);
-        else Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, body);
+        else CpuParallel.Run(parts, parts, body);
         return true;
     }
 

@@ -54,7 +54,7 @@ internal static unsafe class Sgemm
         int gm = bestTm, gn = bestTn;
         var aa = a; var bb = b; var e = ep;
         if (gm * gn == 1) { Worker(0, m, 0, n, k, aa, bb, packed, c, ldc, e); return; }
-        Parallel.For(0, gm * gn, new ParallelOptions { MaxDegreeOfParallelism = gm * gn }, t =>
+        CpuParallel.Run(gm * gn, gm * gn, t =>
         {
             int ti = t / gn, tj = t % gn;
             int i0 = (int)((long)mTiles * ti / gm) * mr, i1 = Math.Min(m, (int)((long)mTiles * (ti + 1) / gm) * mr);
@@ -95,12 +95,12 @@ internal static unsafe class Sgemm
                     {
                         int cols = Math.Min(nr, j1 - jr);
                         float* bpanel = packed != null ? packed.Block(pc, jr) : buf.B + (long)(jr - jc) * kc;
-                        bool prefetch = packed != null && jr + nr < j1;
+                        float* next = jr + nr >= j1 ? null : packed != null ? packed.Block(pc, jr + nr) : jr + nr < jc + nc ? bpanel + (long)kc * nr : null;
                         for (int t = 0; t < irCount; t++)
                         {
                             // A slice of the next pre-packed panel per tile, so it arrives while this panel computes.
-                            if (prefetch)
-                                GemmPack.PrefetchPacked(packed!.Block(pc, jr + nr), (int)((long)kc * t / irCount), (int)((long)kc * (t + 1) / irCount), nr);
+                            if (next != null)
+                                GemmPack.PrefetchPacked(next, (int)((long)kc * t / irCount), (int)((long)kc * (t + 1) / irCount), nr);
                             int ir = t * mr;
                             int rows = Math.Min(mr, mc - ir);
                             float* ap = buf.A + (long)ir * kc;
