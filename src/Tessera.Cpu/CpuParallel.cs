@@ -85,9 +85,15 @@ internal static class CpuParallel
         {
             t_inJob = true;
             while (s_workers < helpers) StartWorker(s_workers++);
+            // Close the previous job first: a worker still inside Claim for it may have read its state word and be
+            // about to read s_parts; with the word changed, its compare-exchange fails, so it can never claim a
+            // part of this job under the old generation while the fields below are rewritten. The closed word
+            // has its own generation (no part claimable), the job the next one.
+            long gen = ((Volatile.Read(ref s_state) >>> 40) + 1) & 0xFFFFFF;
+            Interlocked.Exchange(ref s_state, (gen << 40) | int.MaxValue);
             s_partBody = partBody; s_rangeBody = rangeBody; s_rangeCount = count;
             s_parts = parts; s_pending = parts; s_error = null;
-            long gen = ((Volatile.Read(ref s_state) >>> 40) + 1) & 0xFFFFFF;
+            gen = (gen + 1) & 0xFFFFFF;
             // The exchange is a full fence: a worker that announces its sleep after this point sees the new state.
             Interlocked.Exchange(ref s_state, (gen << 40) | ((long)helpers << 32));
             if (Volatile.Read(ref s_sleeping) > 0) lock (s_sleepLock) Monitor.PulseAll(s_sleepLock);
