@@ -6,7 +6,7 @@ namespace Tessera.Cpu;
 
 // ONNX LSTM. The input projection of every step and every direction is one SGEMM, x [S*B, I] @ W^T [I, D*4H] with
 // the summed biases Wb + Rb in its epilogue; then each direction walks its steps: the recurrent GEMM h [B, H] @ R^T
-// (a GEMV for batch 1; R packed once per call otherwise) and the fused gate kernel (LstmCell) per batch row, which
+// on R packed once (kept with a constant weight, so once per model) and the fused gate kernel (LstmCell) per batch row, which
 // reads the row's projection at its own time step. That per-row step is what makes a reverse direction with
 // sequence_lens right: row b starts at its own last valid step, seqLens[b] - 1. Two directions run on two threads
 // when the backend has them (they are independent), each GEMM then single-threaded.
@@ -48,17 +48,26 @@ public sealed unsafe partial class CpuBackend
         float* proj = (float*)NativeMemory.AlignedAlloc((nuint)(rows * width * sizeof(float)), 64);
         try
         {
+            var wT = new GemmOperand(Ptr<float>(wc), DType.F32, 1, input);
+            using (var wPacked = rows >= 4 ? PackTransposed(w, wc, 0, input, (int)width) : null)
             fixed (float* biasP = bias)
                 Sgemm.Multiply(checked((int)rows), checked((int)width), input, new GemmOperand(Ptr<float>(xc), DType.F32, input, 1),
-                    new GemmOperand(Ptr<float>(wc), DType.F32, 1, input), proj, width, new GemmEpilogue(biasP, Activation.None, null, 0, 0), Threads);
-            var run = new LstmRun(s, batch, h, dirs, lens, proj, Ptr<float>(rc), pc is null ? null : Ptr<float>(pc),
+                    wT, wPacked?.Packed, proj, width, new GemmEpilogue(biasP, Activation.None, null, 0, 0), Threads);
+            int steps = lens is null ? s : lens.Max();
+            var rPacked = new PackedUse?[dirs];
+            for (int d = 0; d < dirs && steps > 1; d++) rPacked[d] = PackTransposed(r, rc, (long)d * g4 * h, h, g4);
+            var run = new LstmRun(s, batch, h, dirs, lens, proj, Ptr<float>(rc), rPacked, pc is null ? null : Ptr<float>(pc),
                 Ptr<float>(yF), Ptr<float>(hF), Ptr<float>(cF), options.Clip ?? 0f, options.InputForget);
             int dirThreads = dirs == 2 && Threads >= 2 ? 2 : 1;
             int gemmThreads = Math.Max(1, Threads / dirThreads);
-            CpuParallel.For(dirs, dirThreads, 1, (d0, d1) =>
+            try
             {
-                for (long d = d0; d < d1; d++) run.Direction((int)d, options.IsReverse((int)d), gemmThreads);
-            });
+                CpuParallel.For(dirs, dirThreads, 1, (d0, d1) =>
+                {
+                    for (long d = d0; d < d1; d++) run.Direction((int)d, options.IsReverse((int)d), gemmThreads);
+                });
+            }
+            finally { foreach (var rp in rPacked) rp?.Dispose(); }
         }
         finally { NativeMemory.AlignedFree(proj); }
         if (!ReferenceEquals(yF.Storage, y.Storage)) Copy(yF, y);
@@ -66,8 +75,32 @@ public sealed unsafe partial class CpuBackend
         if (!ReferenceEquals(cF.Storage, yC.Storage)) Copy(cF, yC);
     }
 
+    /// <summary>A packed B that is either kept with a constant weight's storage or owned by this call.</summary>
+    private sealed class PackedUse(PackedB packed, bool owned) : IDisposable
+    {
+        public PackedB Packed => packed;
+
+        public void Dispose()
+        {
+            if (owned) packed.Dispose();
+        }
+    }
+
+    // B = M^T for the [n, k] block of a weight at element offset `offset` (row-major, f32 copy `f32`): element (kk, nn)
+    // is M[nn, kk]. A constant f32 weight keeps its packed form with its storage, so a model packs W and R once.
+    private static PackedUse PackTransposed(Tensor original, Tensor f32, long offset, int k, int n)
+    {
+        var op = new GemmOperand(Ptr<float>(f32) + offset, DType.F32, 1, k);
+        if (original.Storage.IsConstant && ReferenceEquals(original.Storage, f32.Storage))
+        {
+            var key = new PackedKey(original.Offset + offset, 1, k, k, n, DType.F32, MicroKernel.NR);
+            return new PackedUse(original.Storage.GetOrAddDerived(key, () => new PackedB(k, n, op)), owned: false);
+        }
+        return new PackedUse(new PackedB(k, n, op), owned: true);
+    }
+
     // One call's buffers: proj [S*B, D*4H], r [D, 4H, H], p [D, 3H] or null, y [S, D, B, H], h and c [D, B, H].
-    private sealed class LstmRun(int s, int batch, int h, int dirs, int[]? lens, float* proj, float* r, float* p,
+    private sealed class LstmRun(int s, int batch, int h, int dirs, int[]? lens, float* proj, float* r, PackedUse?[] rPacked, float* p,
         float* y, float* hs, float* cs, float clip, bool inputForget)
     {
         public void Direction(int d, bool reverse, int threads)
@@ -76,9 +109,9 @@ public sealed unsafe partial class CpuBackend
             float* rD = r + (long)d * g4 * h, hD = hs + (long)d * batch * h, cD = cs + (long)d * batch * h;
             float* pD = p == null ? null : p + (long)d * 3 * h;
             int steps = lens is null ? s : lens.Max();
-            // B = R^T [H, 4H]: element (k, n) is R[n, k]. Batch 1 streams R as a GEMV; more rows pack it once.
+            // B = R^T [H, 4H]: element (k, n) is R[n, k], packed once (a GEMV over packed panels for batch 1).
             var rT = new GemmOperand(rD, DType.F32, 1, h);
-            using var packed = batch > 1 && steps > 1 ? new PackedB(h, g4, rT) : null;
+            var packed = rPacked[d]?.Packed;
             float* gates = (float*)NativeMemory.AlignedAlloc((nuint)((long)batch * g4 * sizeof(float)), 64);
             try
             {
