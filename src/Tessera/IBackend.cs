@@ -103,6 +103,22 @@ public interface IBackend : IDisposable
     void Pool2d(PoolOp op, Tensor x, Pool2dParams p, Tensor dst) =>
         throw new TesseraException($"the {Name} backend has no {op.ToString().ToLowerInvariant()} pooling yet (x {x.Shape}, {p})");
 
+    /// <summary>An ONNX LSTM (default activations: sigmoid gates, tanh cell and output) over a sequence-first batch,
+    /// every direction of <paramref name="options"/> at once. x [S, B, I] (any strides, float); w [D, 4H, I] and
+    /// r [D, 4H, H] with gate blocks in ONNX's order i, o, f, c (PyTorch's nn.LSTM stores i, f, g, o: loaders reorder);
+    /// optional b [D, 8H] (Wb then Rb, same order), seqLens int32 [B] (each in 0..S, checked by the front end),
+    /// initialH and initialC [D, B, H], peepholes p [D, 3H] (i, o, f). Direction d runs backwards when
+    /// <see cref="LstmOptions.IsReverse"/>; a reverse direction starts at step seqLens[b] - 1 of each row. Per step,
+    /// with g = x_t W^T + h R^T + Wb + Rb: i = sig(g_i + P_i c), f = sig(g_f + P_f c) (or 1 - i with InputForget),
+    /// c' = f c + i tanh(g_c), o = sig(g_o + P_o c'), h' = o tanh(c'); with a clip, each gate's whole pre-activation is
+    /// clamped to [-clip, clip]. Outputs are contiguous, batch-first layouts are the front end's concern: y
+    /// [S, D, B, H] gets h' at every valid step and 0 at steps past a row's length; yH and yC [D, B, H] get the
+    /// states after each row's last valid step (the initial states for a row of length 0). A default body so that
+    /// backends without it still compile; they refuse it with a clear error.</summary>
+    void Lstm(Tensor x, Tensor w, Tensor r, Tensor? b, Tensor? seqLens, Tensor? initialH, Tensor? initialC, Tensor? p,
+        LstmOptions options, Tensor y, Tensor yH, Tensor yC) =>
+        throw new TesseraException($"the {Name} backend has no lstm yet (x {x.Shape}, w {w.Shape})");
+
     /// <summary>Bicubic resampling of x [B, C, H, W] into dst [B, C, H2, W2] (PyTorch's a = -0.75).</summary>
     void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst);
 }
