@@ -1,0 +1,108 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Tessera.Cpu.Quant;
+
+/// <summary>Dot products of one 8-row group of a <see cref="PackedQ32"/> weight with TR.N activation rows quantized
+/// in 32-blocks (AVX-VNNI only; callers check <see cref="Supported"/>). Per block and activation row: 8 vpdpbusd of
+/// a 32-byte weight vector (8 rows x 4 k) with 4 broadcast activation bytes, the offset of the unsigned weights
+/// taken off in integers (exact), one convert and one FMA with the 8 rows' scales times the activation's scale.
+/// The float accumulator's 8 lanes are the group's 8 outputs: no horizontal sums.</summary>
+internal static unsafe class PackedQ32Kernels
+{
+    public static bool Supported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>dst[i * dstRowStride + c] = dot(activation row r0 + i, weight row 8g + c) for i &lt; TR.N, c &lt; cols.</summary>
+    public static void Group<TR>(PackedQ32 p, int g, QuantizedRows xq, int r0, float* dst, long dstRowStride, int cols)
+        where TR : struct, IRows
+    {
+        var acc = stackalloc Vector256<float>[4];
+        if (p.Type == DType.Q4_0) Q4<TR>(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0, acc);
+        else Q8<TR>(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0, acc);
+        for (int i = 0; i < TR.N; i++)
+        {
+            if (cols == PackedQ32.G) acc[i].Store(dst + i * dstRowStride);
+            else for (int c = 0; c < cols; c++) dst[i * dstRowStride + c] = acc[i].GetElement(c);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Q4<TR>(byte* q, ushort* d, int nb, QuantizedRows xq, int r0, Vector256<float>* acc) where TR : struct, IRows
+    {
+        int n = TR.N, groups = xq.Groups;
+        sbyte* x0 = xq.Row(r0), x1 = n > 1 ? xq.Row(r0 + 1) : x0, x2 = n > 2 ? xq.Row(r0 + 2) : x0, x3 = n > 3 ? xq.Row(r0 + 3) : x0;
+        float* dx0 = xq.D + (long)r0 * groups, dx1 = dx0 + groups, dx2 = dx1 + groups, dx3 = dx2 + groups;
+        int* s0 = xq.QSum + (long)r0 * groups, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int b = 0; b < nb; b++, q += 128, d += PackedQ32.G)
+        {
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            int o = b * 32;
+            for (int j = 0; j < 4; j++)
+            {
+                var v = Vector256.Load(q + 32 * j);
+                var lo = v & mask;
+                var hi = (v.AsUInt16() >> 4).AsByte() & mask;
+                int ol = o + 4 * j, oh = ol + 16;
+                i0 = Dp(Dp(i0, lo, x0 + ol), hi, x0 + oh);
+                if (n > 1) i1 = Dp(Dp(i1, lo, x1 + ol), hi, x1 + oh);
+                if (n > 2) i2 = Dp(Dp(i2, lo, x2 + ol), hi, x2 + oh);
+                if (n > 3) i3 = Dp(Dp(i3, lo, x3 + ol), hi, x3 + oh);
+            }
+            var dw = Half8(d);
+            // Stored nibbles are w + 8: dot(w, x) = dot(nibbles, x) - 8 * sum(x), in integers.
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 - Vector256.Create(s0[b] << 3)), dw * dx0[b], a0);
+            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1 - Vector256.Create(s1[b] << 3)), dw * dx1[b], a1);
+            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2 - Vector256.Create(s2[b] << 3)), dw * dx2[b], a2);
+            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3 - Vector256.Create(s3[b] << 3)), dw * dx3[b], a3);
+        }
+        acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Q8<TR>(byte* q, ushort* d, int nb, QuantizedRows xq, int r0, Vector256<float>* acc) where TR : struct, IRows
+    {
+        int n = TR.N, groups = xq.Groups;
+        sbyte* x0 = xq.Row(r0), x1 = n > 1 ? xq.Row(r0 + 1) : x0, x2 = n > 2 ? xq.Row(r0 + 2) : x0, x3 = n > 3 ? xq.Row(r0 + 3) : x0;
+        float* dx0 = xq.D + (long)r0 * groups, dx1 = dx0 + groups, dx2 = dx1 + groups, dx3 = dx2 + groups;
+        int* s0 = xq.QSum + (long)r0 * groups, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int b = 0; b < nb; b++, q += 256, d += PackedQ32.G)
+        {
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            int o = b * 32;
+            for (int j = 0; j < 8; j++)
+            {
+                var v = Vector256.Load(q + 32 * j);
+                int oj = o + 4 * j;
+                i0 = Dp(i0, v, x0 + oj);
+                if (n > 1) i1 = Dp(i1, v, x1 + oj);
+                if (n > 2) i2 = Dp(i2, v, x2 + oj);
+                if (n > 3) i3 = Dp(i3, v, x3 + oj);
+            }
+            var dw = Half8(d);
+            // Stored bytes are w + 128: dot(w, x) = dot(bytes, x) - 128 * sum(x), in integers.
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 - Vector256.Create(s0[b] << 7)), dw * dx0[b], a0);
+            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1 - Vector256.Create(s1[b] << 7)), dw * dx1[b], a1);
+            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2 - Vector256.Create(s2[b] << 7)), dw * dx2[b], a2);
+            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3 - Vector256.Create(s3[b] << 7)), dw * dx3[b], a3);
+        }
+        acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    }
+
+    /// <summary>vpdpbusd of 32 unsigned weight bytes with 4 activation bytes broadcast to every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, sbyte* x) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, w, Vector256.Create(*(int*)x).AsSByte());
+
+    /// <summary>8 f16 scales -> f32: sign-extended, shifted into f32 position with the three bits above the 5-bit
+    /// exponent cleared, and rebiased by 2^112 (which also scales f16 subnormals right), as <see cref="F16.ToF32"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Half8(ushort* h)
+    {
+        var v = Avx2.ConvertToVector256Int32((short*)h);
+        return ((v << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(5.192296858534828e33f);
+    }
+}
