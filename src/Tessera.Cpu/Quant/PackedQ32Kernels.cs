@@ -11,6 +11,11 @@ namespace Tessera.Cpu.Quant;
 /// The float accumulator's 8 lanes are the group's 8 outputs: no horizontal sums.</summary>
 internal static unsafe class PackedQ32Kernels
 {
+    /// <summary>How far ahead the decode kernels prefetch, in blocks (4 KB of Q4_0, 8 KB of Q8_0 quants): with
+    /// the hardware prefetcher alone one thread read 1x4096x32000 weights at 52-66% of a plain stream read, with
+    /// this 88-98%.</summary>
+    private const int PrefetchBlocks = 32;
+
     public static bool Supported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>dst[i * dstRowStride + c] = dot(activation row r0 + i, weight row 8g + c) for i &lt; TR.N, c &lt; cols.</summary>
@@ -40,6 +45,7 @@ internal static unsafe class PackedQ32Kernels
         Vector256<float> a = default, a2 = default;
         for (int b = 0; b < nb; b++, q += 128, d += PackedQ32.G, x += 32)
         {
+            Sse.Prefetch0(q + PrefetchBlocks * 128); Sse.Prefetch0(q + PrefetchBlocks * 128 + 64);
             var v0 = Vector256.Load(q); var v1 = Vector256.Load(q + 32); var v2 = Vector256.Load(q + 64); var v3 = Vector256.Load(q + 96);
             var l0 = v0 & mask; var l1 = v1 & mask; var l2 = v2 & mask; var l3 = v3 & mask;
             var lo = Dp(Dp(Dp(Dp(Vector256<int>.Zero, l0, x), l1, x + 4), l2, x + 8), l3, x + 12);
@@ -61,6 +67,8 @@ internal static unsafe class PackedQ32Kernels
         Vector256<float> a = default, a2 = default;
         for (int b = 0; b < nb; b++, q += 256, d += PackedQ32.G, x += 32)
         {
+            byte* pf = q + PrefetchBlocks * 256;
+            Sse.Prefetch0(pf); Sse.Prefetch0(pf + 64); Sse.Prefetch0(pf + 128); Sse.Prefetch0(pf + 192);
             var e = Dp(Dp(Dp(Dp(Vector256<int>.Zero, Vector256.Load(q), x), Vector256.Load(q + 64), x + 8), Vector256.Load(q + 128), x + 16), Vector256.Load(q + 192), x + 24);
             var o = Dp(Dp(Dp(Dp(Vector256<int>.Zero, Vector256.Load(q + 32), x + 4), Vector256.Load(q + 96), x + 12), Vector256.Load(q + 160), x + 20), Vector256.Load(q + 224), x + 28);
             var dot = e + o - Vector256.Create(sx[b] << 7);
