@@ -24,8 +24,9 @@ internal static unsafe class PackedQ32Kernels
     {
         var acc = stackalloc Vector256<float>[4];
         if (TR.N == 1) acc[0] = p.Type == DType.Q4_0 ? Q4Row(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0) : Q8Row(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0);
-        else if (p.Type == DType.Q4_0) Q4<TR>(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0, acc);
-        else Q8<TR>(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0, acc);
+        else if (TR.N != 4) throw new TesseraException($"PackedQ32Kernels: no kernel for {TR.N} activation rows");
+        else if (p.Type == DType.Q4_0) Q4Rows4(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0, acc);
+        else Q8Rows4(p.GroupQ(g), p.GroupD(g), p.Blocks, xq, r0, acc);
         for (int i = 0; i < TR.N; i++)
         {
             if (cols == PackedQ32.G) acc[i].Store(dst + i * dstRowStride);
@@ -78,67 +79,67 @@ internal static unsafe class PackedQ32Kernels
         return a + a2;
     }
 
+    /// <summary>The GEMM kernel of Q4_0: 4 activation rows share each unpacked weight vector; per row, the low and
+    /// high nibbles feed two integer chains as in <see cref="Q4Row"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Q4<TR>(byte* q, ushort* d, int nb, QuantizedRows xq, int r0, Vector256<float>* acc) where TR : struct, IRows
+    private static void Q4Rows4(byte* q, ushort* d, int nb, QuantizedRows xq, int r0, Vector256<float>* acc)
     {
-        int n = TR.N, groups = xq.Groups;
-        sbyte* x0 = xq.Row(r0), x1 = n > 1 ? xq.Row(r0 + 1) : x0, x2 = n > 2 ? xq.Row(r0 + 2) : x0, x3 = n > 3 ? xq.Row(r0 + 3) : x0;
-        float* dx0 = xq.D + (long)r0 * groups, dx1 = dx0 + groups, dx2 = dx1 + groups, dx3 = dx2 + groups;
-        int* s0 = xq.QSum + (long)r0 * groups, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
+        int groups = xq.Groups, xs = xq.Stride;
+        sbyte* x = xq.Row(r0);
+        float* dx = xq.D + (long)r0 * groups;
+        int* sx = xq.QSum + (long)r0 * groups;
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int b = 0; b < nb; b++, q += 128, d += PackedQ32.G)
+        for (int b = 0; b < nb; b++, q += 128, d += PackedQ32.G, x += 32)
         {
-            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            int o = b * 32;
+            Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
             for (int j = 0; j < 4; j++)
             {
                 var v = Vector256.Load(q + 32 * j);
                 var lo = v & mask;
-                var hi = (v.AsUInt16() >> 4).AsByte() & mask;
-                int ol = o + 4 * j, oh = ol + 16;
-                i0 = Dp(Dp(i0, lo, x0 + ol), hi, x0 + oh);
-                if (n > 1) i1 = Dp(Dp(i1, lo, x1 + ol), hi, x1 + oh);
-                if (n > 2) i2 = Dp(Dp(i2, lo, x2 + ol), hi, x2 + oh);
-                if (n > 3) i3 = Dp(Dp(i3, lo, x3 + ol), hi, x3 + oh);
+                var hi = v ^ lo;
+                sbyte* xj = x + 4 * j;
+                l0 = Dp(l0, lo, xj); h0 = Dp(h0, hi, xj + 16);
+                l1 = Dp(l1, lo, xj + xs); h1 = Dp(h1, hi, xj + xs + 16);
+                l2 = Dp(l2, lo, xj + 2 * xs); h2 = Dp(h2, hi, xj + 2 * xs + 16);
+                l3 = Dp(l3, lo, xj + 3 * xs); h3 = Dp(h3, hi, xj + 3 * xs + 16);
             }
             var dw = Half8(d);
-            // Stored nibbles are w + 8: dot(w, x) = dot(nibbles, x) - 8 * sum(x), in integers.
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 - Vector256.Create(s0[b] << 3)), dw * dx0[b], a0);
-            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1 - Vector256.Create(s1[b] << 3)), dw * dx1[b], a1);
-            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2 - Vector256.Create(s2[b] << 3)), dw * dx2[b], a2);
-            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3 - Vector256.Create(s3[b] << 3)), dw * dx3[b], a3);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(l0 + (h0 >> 4) - Vector256.Create(sx[b] << 3)), dw * dx[b], a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(l1 + (h1 >> 4) - Vector256.Create(sx[b + groups] << 3)), dw * dx[b + groups], a1);
+            a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(l2 + (h2 >> 4) - Vector256.Create(sx[b + 2 * groups] << 3)), dw * dx[b + 2 * groups], a2);
+            a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(l3 + (h3 >> 4) - Vector256.Create(sx[b + 3 * groups] << 3)), dw * dx[b + 3 * groups], a3);
         }
         acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
     }
 
+    /// <summary>The GEMM kernel of Q8_0: 4 activation rows share each weight vector, two integer chains a row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Q8<TR>(byte* q, ushort* d, int nb, QuantizedRows xq, int r0, Vector256<float>* acc) where TR : struct, IRows
+    private static void Q8Rows4(byte* q, ushort* d, int nb, QuantizedRows xq, int r0, Vector256<float>* acc)
     {
-        int n = TR.N, groups = xq.Groups;
-        sbyte* x0 = xq.Row(r0), x1 = n > 1 ? xq.Row(r0 + 1) : x0, x2 = n > 2 ? xq.Row(r0 + 2) : x0, x3 = n > 3 ? xq.Row(r0 + 3) : x0;
-        float* dx0 = xq.D + (long)r0 * groups, dx1 = dx0 + groups, dx2 = dx1 + groups, dx3 = dx2 + groups;
-        int* s0 = xq.QSum + (long)r0 * groups, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
+        int groups = xq.Groups, xs = xq.Stride;
+        sbyte* x = xq.Row(r0);
+        float* dx = xq.D + (long)r0 * groups;
+        int* sx = xq.QSum + (long)r0 * groups;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int b = 0; b < nb; b++, q += 256, d += PackedQ32.G)
+        for (int b = 0; b < nb; b++, q += 256, d += PackedQ32.G, x += 32)
         {
-            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            int o = b * 32;
-            for (int j = 0; j < 8; j++)
+            Vector256<int> e0 = default, e1 = default, e2 = default, e3 = default, o0 = default, o1 = default, o2 = default, o3 = default;
+            for (int j = 0; j < 8; j += 2)
             {
                 var v = Vector256.Load(q + 32 * j);
-                int oj = o + 4 * j;
-                i0 = Dp(i0, v, x0 + oj);
-                if (n > 1) i1 = Dp(i1, v, x1 + oj);
-                if (n > 2) i2 = Dp(i2, v, x2 + oj);
-                if (n > 3) i3 = Dp(i3, v, x3 + oj);
+                var u = Vector256.Load(q + 32 * j + 32);
+                sbyte* xj = x + 4 * j;
+                e0 = Dp(e0, v, xj); o0 = Dp(o0, u, xj + 4);
+                e1 = Dp(e1, v, xj + xs); o1 = Dp(o1, u, xj + xs + 4);
+                e2 = Dp(e2, v, xj + 2 * xs); o2 = Dp(o2, u, xj + 2 * xs + 4);
+                e3 = Dp(e3, v, xj + 3 * xs); o3 = Dp(o3, u, xj + 3 * xs + 4);
             }
             var dw = Half8(d);
-            // Stored bytes are w + 128: dot(w, x) = dot(bytes, x) - 128 * sum(x), in integers.
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 - Vector256.Create(s0[b] << 7)), dw * dx0[b], a0);
-            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1 - Vector256.Create(s1[b] << 7)), dw * dx1[b], a1);
-            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2 - Vector256.Create(s2[b] << 7)), dw * dx2[b], a2);
-            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3 - Vector256.Create(s3[b] << 7)), dw * dx3[b], a3);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e0 + o0 - Vector256.Create(sx[b] << 7)), dw * dx[b], a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e1 + o1 - Vector256.Create(sx[b + groups] << 7)), dw * dx[b + groups], a1);
+            a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e2 + o2 - Vector256.Create(sx[b + 2 * groups] << 7)), dw * dx[b + 2 * groups], a2);
+            a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e3 + o3 - Vector256.Create(sx[b + 3 * groups] << 7)), dw * dx[b + 3 * groups], a3);
         }
         acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
     }
