@@ -29,14 +29,31 @@ public unsafe class QuantizedMatMulTests
         return d;
     }
 
+    /// <summary>The cases of the formats whose constant weights are repacked (PackedQ32), plus group tails.</summary>
+    public static TheoryData<string, int, int, int, int> RepackedCases()
+    {
+        var d = new TheoryData<string, int, int, int, int>();
+        foreach (var row in Cases())
+            if (row[0] is "q8_0" or "q4_0") d.Add((string)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4]);
+        foreach (var t in new[] { "q8_0", "q4_0" }) { d.Add(t, 5, 96, 7, 1); d.Add(t, 1, 4096, 72, 2); d.Add(t, 9, 64, 8, 2); }
+        return d;
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheDequantizedProduct(string type, int m, int k, int n, int threads)
+    public void MatchesTheDequantizedProduct(string type, int m, int k, int n, int threads) => Check(type, m, k, n, threads, constant: false);
+
+    [Theory]
+    [MemberData(nameof(RepackedCases))]
+    public void ConstantWeightsMatchTheDequantizedProduct(string type, int m, int k, int n, int threads) => Check(type, m, k, n, threads, constant: true);
+
+    private static void Check(string type, int m, int k, int n, int threads, bool constant)
     {
         var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
         var rng = new Random(m * 7919 + k * 31 + n);
         var x = RandFloats(rng, m * k, 1f);
-        using var wq = MakeWeight(cpu, type, n, k, rng, out var wDeq, out var scales);
+        using var w0 = MakeWeight(cpu, type, n, k, rng, out var wDeq, out var scales);
+        using var wq = constant ? w0.AsConstant() : w0.Share();
         var bias = RandFloats(rng, n, 0.5f);
         var resid = RandFloats(rng, m * n, 1f);
         using var tb = Tensor.FromArray(cpu, bias, n);

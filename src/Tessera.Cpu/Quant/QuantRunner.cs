@@ -74,6 +74,37 @@ internal static unsafe class QuantRunner
         });
     }
 
+    /// <summary>Q4_0/Q8_0 weights repacked in 8-row groups (<see cref="PackedQ32"/>): each group is dotted with 4
+    /// activation rows at a time, or one (decode: the weights stream once, threads split the groups).</summary>
+    public static void RunPacked(float* x, int m, int k, PackedQ32 pw, int n, float* dst, in GemmEpilogue ep, int threads)
+    {
+        using var xq = new QuantizedRows(ActKind.Block32, m, k);
+        QuantizeRows(xq, x, m, k, threads);
+        const int groupsPerItem = ColBlock / PackedQ32.G;
+        int nItems = (pw.Groups + groupsPerItem - 1) / groupsPerItem, mGroups = (m + RowGroup - 1) / RowGroup;
+        var e = ep;
+        CpuParallel.For((long)nItems * mGroups, threads, 1, (s, end) =>
+        {
+            for (long item = s; item < end; item++)
+            {
+                int g0 = (int)(item / mGroups) * groupsPerItem, g1 = Math.Min(pw.Groups, g0 + groupsPerItem);
+                int i0 = (int)(item % mGroups) * RowGroup, i1 = Math.Min(m, i0 + RowGroup);
+                for (int g = g0; g < g1; g++)
+                {
+                    int j = g * PackedQ32.G, cols = Math.Min(PackedQ32.G, n - j);
+                    int r = i0;
+                    for (; r + 4 <= i1; r += 4) PackedQ32Kernels.Group<Rows4>(pw, g, xq, r, dst + (long)r * n + j, n, cols);
+                    for (; r < i1; r++) PackedQ32Kernels.Group<Rows1>(pw, g, xq, r, dst + (long)r * n + j, n, cols);
+                }
+                if (GemmEpilogueOps.Any(e))
+                {
+                    int j0 = g0 * PackedQ32.G, j1 = Math.Min(n, g1 * PackedQ32.G);
+                    GemmEpilogueOps.Apply(dst + (long)i0 * n + j0, n, i1 - i0, j1 - j0, i0, j0, e);
+                }
+            }
+        });
+    }
+
     /// <summary>Int8 weights [N, K] with per-row scales. GEMM shapes (M &gt;= 4) run the 4 x 24 VNNI tile on the packed
     /// weight; decode shapes dot the stored rows directly.</summary>
     public static void RunInt8(float* x, int m, int k, sbyte* w, Func<PackedI8>? packed, float* scales, int n, float* dst, in GemmEpilogue ep, int threads)
