@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Runtime.Intrinsics;
+
+namespace Tessera.Models.Imaging;
+
+/// <summary>cv2.bilateralFilter on 8-bit images: each pixel becomes the weighted mean of the pixels within a disc of
+/// radius r around it (offsets with i^2 + j^2 &lt;= r^2), weighted by exp(-(i^2 + j^2) / (2 sigmaSpace^2)) times
+/// exp(-D^2 / (2 sigmaColor^2)), where D is the colour distance to the centre: |difference| on gray, and on colour
+/// the sum over channels of |difference| (OpenCV's L1 rule), so all channels share one weight. r = d / 2, or
+/// round(1.5 sigmaSpace) when d &lt;= 0, at least 1; a sigma &lt;= 0 is taken as 1 (both as OpenCV). Borders are
+/// BORDER_REFLECT_101; the weighted mean is in float, rounded half to even. A 4-channel image is filtered with its
+/// fourth channel counted in the distance like the others.</summary>
+/// <param name="Diameter">The neighbourhood's diameter d (&lt;= 0: from sigmaSpace).</param>
+/// <param name="SigmaColor">The colour (range) sigma in levels.</param>
+/// <param name="SigmaSpace">The spatial sigma in pixels.</param>
+public sealed record BilateralFilter(int Diameter = 9, double SigmaColor = 75, double SigmaSpace = 75) : IImageOperation
+{
+    /// <inheritdoc/>
+    public string Spec => string.Create(CultureInfo.InvariantCulture, $"bilateral:{Diameter}:{SigmaColor}:{SigmaSpace}");
+
+    /// <summary>The disc's radius: d / 2, or round(1.5 sigmaSpace) when d &lt;= 0, at least 1.</summary>
+    public int Radius => Math.Max(Diameter > 0 ? Diameter / 2 : (int)Math.Round(SpaceSigma * 1.5), 1);
+
+    private double SpaceSigma => SigmaSpace > 0 ? SigmaSpace : 1;
+    private double ColorSigma => SigmaColor > 0 ? SigmaColor : 1;
+
+    /// <inheritdoc/>
+    public void Validate()
+    {
+        if (Diameter > 101 || double.IsNaN(SigmaColor) || double.IsNaN(SigmaSpace) || (Diameter <= 0 && SpaceSigma > 60))
+            throw new TesseraException($"bilateral: the diameter must be at most 101 (or the space sigma at most 60 when d <= 0), got d {Diameter}, sigmaColor {SigmaColor}, sigmaSpace {SigmaSpace}");
+    }
+
+    /// <inheritdoc/>
+    public LineImage Apply(LineImage image)
+    {
+        ImageRows.Check(image, "bilateral");
+        Validate();
+        int w = image.Width, h = image.Height, c = image.Channels, r = Radius, pw = w + 2 * r;
+        float colorCoeff = (float)(-0.5 / (ColorSigma * ColorSigma));
+        double spaceCoeff = -0.5 / (SpaceSigma * SpaceSigma);
+        // The disc's offsets (into the padded planes) and the log of their spatial weights.
+        var offsets = new List<int>();
+        var spaceLog = new List<float>();
+        for (int i = -r; i <= r; i++)
+            for (int j = -r; j <= r; j++)
+            {
+                double d2 = (double)i * i + (double)j * j;
+                if (Math.Sqrt(d2) > r) continue;
+                offsets.Add(i * pw + j);
+                spaceLog.Add((float)(d2 * spaceCoeff));
+            }
+        var planes = PaddedPlanes(image, r);
+        var dst = new byte[image.Pixels.Length];
+        var off = offsets.ToArray();
+        var sl = spaceLog.ToArray();
+        ImageRows.For(h, 4, (s, e) =>
+        {
+            var sums = new float[c];
+            for (int y = s; y < e; y++)
+            {
+                int x = 0;
+                if (Vector256.IsHardwareAccelerated && w >= Vector256<float>.Count)
+                    for (; ; x += Vector256<float>.Count)
+                    {
+                        if (x > w - Vector256<float>.Count) x = w - Vector256<float>.Count;
+                        Vector8(planes, (y + r) * pw + x + r, off, sl, colorCoeff, dst, (y * w + x) * c, c);
+                        if (x == w - Vector256<float>.Count) { x = w; break; }
+                    }
+                for (; x < w; x++) Scalar(planes, (y + r) * pw + x + r, off, sl, colorCoeff, dst, (y * w + x) * c, sums);
+            }
+        });
+        return image with { Pixels = dst };
+    }
+
+    // Eight neighbouring output pixels at once, from planar floats.
+    private static void Vector8(float[][] planes, int at, int[] off, float[] spaceLog, float colorCoeff, byte[] dst, int dstAt, int c)
+    {
+        Span<Vector256<float>> centre = stackalloc Vector256<float>[c];
+        Span<Vector256<float>> sum = stackalloc Vector256<float>[c];
+        for (int ch = 0; ch < c; ch++) { centre[ch] = Vector256.Create(planes[ch].AsSpan(at, 8)); sum[ch] = default; }
+        var wsum = Vector256<float>.Zero;
+        var cc = Vector256.Create(colorCoeff);
+        for (int t = 0; t < off.Length; t++)
+        {
+            int p = at + off[t];
+            var dist = Vector256<float>.Zero;
+            for (int ch = 0; ch < c; ch++) dist += Vector256.Abs(Vector256.Create(planes[ch].AsSpan(p, 8)) - centre[ch]);
+            var wt = Vector256.Exp(dist * dist * cc + Vector256.Create(spaceLog[t]));
+            wsum += wt;
+            for (int ch = 0; ch < c; ch++) sum[ch] += Vector256.Create(planes[ch].AsSpan(p, 8)) * wt;
+        }
+        var inv = Vector256<float>.One / wsum;
+        for (int ch = 0; ch < c; ch++)
+        {
+            var v = sum[ch] * inv;
+            for (int i = 0; i < 8; i++) dst[dstAt + i * c + ch] = (byte)Math.Clamp(MathF.Round(v[i]), 0, 255);
+        }
+    }
+
+    private static void Scalar(float[][] planes, int at, int[] off, float[] spaceLog, float colorCoeff, byte[] dst, int dstAt, float[] sum)
+    {
+        int c = planes.Length;
+        Array.Clear(sum);
+        float wsum = 0;
+        for (int t = 0; t < off.Length; t++)
+        {
+            int p = at + off[t];
+            float dist = 0;
+            for (int ch = 0; ch < c; ch++) dist += MathF.Abs(planes[ch][p] - planes[ch][at]);
+            float wt = MathF.Exp(dist * dist * colorCoeff + spaceLog[t]);
+            wsum += wt;
+            for (int ch = 0; ch < c; ch++) sum[ch] += planes[ch][p] * wt;
+        }
+        for (int ch = 0; ch < c; ch++) dst[dstAt + ch] = (byte)Math.Clamp(MathF.Round(sum[ch] * (1f / wsum)), 0, 255);
+    }
+
+    // One float plane per channel, padded by r with BORDER_REFLECT_101.
+    private static float[][] PaddedPlanes(LineImage image, int r)
+    {
+        int w = image.Width, h = image.Height, c = image.Channels, pw = w + 2 * r, ph = h + 2 * r;
+        var planes = new float[c][];
+        for (int ch = 0; ch < c; ch++) planes[ch] = new float[pw * ph];
+        var xs = new int[pw];
+        for (int x = 0; x < pw; x++) xs[x] = ImageRows.Reflect101(x - r, w);
+        var src = image.Pixels;
+        ImageRows.For(ph, 32, (s, e) =>
+        {
+            for (int py = s; py < e; py++)
+            {
+                int sy = ImageRows.Reflect101(py - r, h) * w;
+                for (int px = 0; px < pw; px++)
+                {
+                    int sAt = (sy + xs[px]) * c;
+                    for (int ch = 0; ch < c; ch++) planes[ch][py * pw + px] = src[sAt + ch];
+                }
+            }
+        });
+        return planes;
+    }
+}
