@@ -75,8 +75,10 @@ public sealed record MedianFilter(int Window = 3) : IImageOperation
             {
                 int row = (y + dy) * pstride;
                 int o = pad[row + outCol], n = pad[row + inCol];
-                hist[o]--; if (o < med) below--;
-                hist[n]++; if (n < med) below++;
+                hist[o]--;
+                hist[n]++;
+                // (v - med) >> 31 is -1 when v < med: branch-free, as random data would mispredict the branches.
+                below += ((o - med) >> 31) - ((n - med) >> 31);
             }
             while (below > half) below -= hist[--med];
             while (below + hist[med] <= half) below += hist[med++];

@@ -40,6 +40,8 @@ public sealed class BilateralFilterTests
     [InlineData(37, 23, 3, 9, 75, 75)]
     [InlineData(29, 13, 1, 5, 30, 10)]
     [InlineData(21, 11, 3, 7, 20, 3)]
+    [InlineData(13, 7, 3, 5, 50, 4)]     // narrower than 16: the 256-bit path
+    [InlineData(19, 8, 4, 5, 50, 4)]     // four channels: the general vector path
     [InlineData(5, 9, 3, 9, 75, 75)]     // narrower than a vector: the scalar path
     [InlineData(11, 6, 1, 0, 40, 2)]     // d <= 0: radius round(1.5 sigmaSpace)
     public void MatchesTheDirectDefinition(int w, int h, int c, int d, double sc, double ss)

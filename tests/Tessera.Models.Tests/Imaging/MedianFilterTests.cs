@@ -32,6 +32,8 @@ public sealed class MedianFilterTests
     [InlineData(71, 9, 4, 3)]
     [InlineData(13, 11, 3, 9)]
     [InlineData(23, 5, 1, 11)]
+    [InlineData(13, 9, 3, 5)]   // 39 bytes a row: 256-bit vectors only
+    [InlineData(45, 8, 1, 7)]
     [InlineData(3, 4, 3, 5)]    // narrower than a vector: the histogram path
     [InlineData(1, 1, 1, 3)]
     [InlineData(7, 6, 3, 1)]
