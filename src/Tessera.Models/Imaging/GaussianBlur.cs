@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -42,32 +41,36 @@ public sealed record GaussianBlur(double Sigma, int KernelSize = 0) : IImageOper
         var k = Kernel();
         int w = image.Width, h = image.Height, c = image.Channels, r = k.Length / 2, rowLen = w * c;
         var src = image.Pixels;
-        // Pass 1, along rows: each row reflected into a padded float row, then out += k[t] * padded[t * c ...].
-        var rows = new float[(long)h * rowLen];
-        ImageRows.For(h, 16, (s, e) =>
-        {
-            var padded = new float[(w + 2 * r) * c];
-            for (int y = s; y < e; y++)
-            {
-                for (int x = -r; x < w + r; x++)
-                {
-                    int sx = (y * w + ImageRows.Reflect101(x, w)) * c;
-                    for (int ch = 0; ch < c; ch++) padded[(x + r) * c + ch] = src[sx + ch];
-                }
-                var dst = rows.AsSpan(y * rowLen, rowLen);
-                for (int t = 0; t < k.Length; t++) Axpy(k[t], padded.AsSpan(t * c, rowLen), dst);
-            }
-        });
-        // Pass 2, along columns: out row y = sum of k[t] * pass-1 row reflect(y + t - r), rounded to bytes.
         var outPx = new byte[src.Length];
+        int n = k.Length;
+        // Each chunk of output rows keeps the row-pass results of the n rows its current output row needs in a ring
+        // (virtual row v, reflected into the image, lives in slot (v - first + r) mod n), so both passes stay in cache.
         ImageRows.For(h, 16, (s, e) =>
         {
+            var ring = new float[n * rowLen];
+            var padded = new float[(w + 2 * r) * c];
             var acc = new float[rowLen];
+            int Slot(int v) => (v - s + r) % n * rowLen;
+            void RowPass(int v)
+            {
+                int at = ImageRows.Reflect101(v, h) * rowLen;
+                for (int i = 0; i < rowLen; i++) padded[r * c + i] = src[at + i];
+                for (int x = 0; x < r; x++)
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        padded[x * c + ch] = src[at + ImageRows.Reflect101(x - r, w) * c + ch];
+                        padded[(w + r + x) * c + ch] = src[at + ImageRows.Reflect101(w + x, w) * c + ch];
+                    }
+                var dst = ring.AsSpan(Slot(v), rowLen);
+                dst.Clear();
+                for (int t = 0; t < n; t++) Axpy(k[t], padded.AsSpan(t * c, rowLen), dst);
+            }
+            for (int v = s - r; v < s + r; v++) RowPass(v);
             for (int y = s; y < e; y++)
             {
+                RowPass(y + r);
                 Array.Clear(acc);
-                for (int t = 0; t < k.Length; t++)
-                    Axpy(k[t], rows.AsSpan(ImageRows.Reflect101(y + t - r, h) * rowLen, rowLen), acc);
+                for (int t = 0; t < n; t++) Axpy(k[t], ring.AsSpan(Slot(y - r + t), rowLen), acc);
                 ToBytes(acc, outPx.AsSpan(y * rowLen, rowLen));
             }
         });
@@ -75,16 +78,23 @@ public sealed record GaussianBlur(double Sigma, int KernelSize = 0) : IImageOper
     }
 
     /// <summary>y += a * x.</summary>
-    internal static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
+    internal static unsafe void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
     {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        int i = 0, n = x.Length;
+        fixed (float* px = x, py = y)
         {
-            var va = new Vector<float>(a);
-            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
-                (new Vector<float>(x[i..]) * va + new Vector<float>(y[i..])).CopyTo(y[i..]);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var va = Vector512.Create(a);
+                for (; i <= n - 16; i += 16) (Vector512.Load(px + i) * va + Vector512.Load(py + i)).Store(py + i);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var va = Vector256.Create(a);
+                for (; i <= n - 8; i += 8) (Vector256.Load(px + i) * va + Vector256.Load(py + i)).Store(py + i);
+            }
+            for (; i < n; i++) py[i] += a * px[i];
         }
-        for (; i < x.Length; i++) y[i] += a * x[i];
     }
 
     /// <summary>Floats in [0, 255] (up to rounding error) to bytes, rounded half to even and saturated.</summary>
