@@ -8,7 +8,8 @@ namespace Tessera.Models.Imaging;
 /// exp(-D^2 / (2 sigmaColor^2)), where D is the colour distance to the centre: |difference| on gray, and on colour
 /// the sum over channels of |difference| (OpenCV's L1 rule), so all channels share one weight. r = d / 2, or
 /// round(1.5 sigmaSpace) when d &lt;= 0, at least 1; a sigma &lt;= 0 is taken as 1 (both as OpenCV). Borders are
-/// BORDER_REFLECT_101; the weighted mean is in float, rounded half to even. A 4-channel image is filtered with its
+/// BORDER_REFLECT_101; the weighted mean is in float (the weights from a polynomial exp of relative error about
+/// 2e-7 rather than OpenCV's tables, so results may differ from OpenCV's by one level at ties), rounded half to even. A 4-channel image is filtered with its
 /// fourth channel counted in the distance like the others.</summary>
 /// <param name="Diameter">The neighbourhood's diameter d (&lt;= 0: from sigmaSpace).</param>
 /// <param name="SigmaColor">The colour (range) sigma in levels.</param>
