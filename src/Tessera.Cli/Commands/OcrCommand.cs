@@ -4,15 +4,19 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Cpu;
 using Tessera.Formats.Images;
+using Tessera.Models;
+using Tessera.Models.Imaging;
 using Tessera.Models.Ocr;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--models DIR] [--threads N]</c>:
-/// reads the text of PNG, JPEG or BMP images with the PP-OCRv4 pipeline, printing one line of text per detected
+/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--preprocess SPEC] [--models DIR]
+/// [--threads N]</c>: reads the text of PNG, JPEG or BMP images with the PP-OCRv4 pipeline, printing one line of text per detected
 /// line (under a header naming the file when there are several images), or with <c>--json</c> the boxes, text,
 /// confidences and timings. The models come from <c>models/ppocr-v4</c>, searched for upward from the current
-/// directory and from the executable's, unless <c>--models</c> names a directory.</summary>
+/// directory and from the executable's, unless <c>--models</c> names a directory. <c>--preprocess</c> runs image
+/// operations (<see cref="ImagePreprocessor"/>: filters, CLAHE, binarisation, deskew) on each image before the
+/// pipeline; boxes are then in the preprocessed image's coordinates (deskew turns the image, keeping its size).</summary>
 internal static class OcrCommand
 {
     /// <summary>The models directory searched for, relative to some ancestor directory.</summary>
@@ -27,9 +31,14 @@ internal static class OcrCommand
         var cls = new Option<bool>("--cls") { Description = "classify each line's direction and turn upside-down lines" };
         var models = new Option<string?>("--models") { Description = $"the PP-OCR model directory (default: {ModelsSubdir} above the current directory or the executable)" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
+        var preprocess = new Option<string?>("--preprocess")
+        {
+            Description = "image operations run in order before OCR, comma-separated, parameters after colons, "
+                + "e.g. gray,median:3,clahe:2:8,deskew:15. Operations:\n" + ImagePreprocessor.Help,
+        };
         var cmd = new Command("ocr", "Read the text of images (PP-OCRv4: detection, direction, recognition)")
         {
-            images, json, detOnly, recOnly, cls, models, threads,
+            images, json, detOnly, recOnly, cls, preprocess, models, threads,
         };
         cmd.SetAction(pr => InspectCommand.Guard("ocr", () =>
         {
@@ -41,32 +50,43 @@ internal static class OcrCommand
             };
             string dir = pr.GetValue(models) ?? FindModels()
                 ?? throw new TesseraException($"cannot find {ModelsSubdir} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --models DIR");
+            // Parse before loading the models, so that a bad spec fails fast.
+            var pre = pr.GetValue(preprocess) is { } spec ? ImagePreprocessor.Parse(spec) : null;
             int n = pr.GetValue(threads);
             using var cpu = new CpuBackend(new CpuBackendOptions(Threads: n > 0 ? n : Environment.ProcessorCount));
-            return Run(pr.GetValue(images)!, dir, options, cpu, pr.GetValue(json), Console.Out);
+            return Run(pr.GetValue(images)!, dir, options, cpu, pr.GetValue(json), Console.Out, pre);
         }));
         return cmd;
     }
 
-    /// <summary>Runs the pipeline over the files and prints the results; 0 on success.</summary>
-    internal static int Run(IReadOnlyList<string> files, string modelDir, OcrOptions options, IBackend backend, bool json, TextWriter output)
+    /// <summary>Runs the pipeline over the files (each first through <paramref name="preprocessor"/> when there is one)
+    /// and prints the results; 0 on success.</summary>
+    internal static int Run(IReadOnlyList<string> files, string modelDir, OcrOptions options, IBackend backend, bool json, TextWriter output,
+        ImagePreprocessor? preprocessor = null)
     {
         using var pipeline = OcrPipeline.Load(modelDir, backend, options);
         var reports = new List<OcrImageReport>();
         foreach (var file in files)
         {
-            var image = ImageDecoder.DecodeFile(file);
-            var result = pipeline.Run(image);
+            var decoded = ImageDecoder.DecodeFile(file);
+            var image = new LineImage(decoded.Pixels, decoded.Width, decoded.Height, 3, Bgr: false);
+            // The preprocessor keeps the image's 3 channels (a gray result is copied into each), as the networks need.
+            var pre = preprocessor?.Apply(image);
+            var result = pipeline.Run(pre?.Image ?? image);
+            double preMs = pre?.ElapsedMs ?? 0;
+            double? angle = pre?.DeskewAngle is { } a ? Math.Round(a, 2) : null;
             if (json)
             {
-                reports.Add(new OcrImageReport(file, image.Width, image.Height,
+                reports.Add(new OcrImageReport(file, image.Width, image.Height, angle,
                     result.Lines.Select(l => new OcrLineReport(l.Text, Math.Round(l.Confidence, 4),
                         l.Box.Select(p => new[] { p.X, p.Y }).ToArray())).ToArray(),
-                    new OcrTimingsReport(Ms(result.Timings.DetectionMs), Ms(result.Timings.ClassificationMs),
-                        Ms(result.Timings.RecognitionMs), Ms(result.Timings.TotalMs))));
+                    new OcrTimingsReport(Ms(preMs), Ms(result.Timings.DetectionMs), Ms(result.Timings.ClassificationMs),
+                        Ms(result.Timings.RecognitionMs), Ms(preMs + result.Timings.TotalMs))));
                 continue;
             }
             if (files.Count > 1) output.WriteLine($"==> {file} <==");
+            // On stderr, so that stdout stays one line of text per detected line.
+            if (angle is { } deg) Console.Error.WriteLine($"{file}: deskewed by {deg.ToString(System.Globalization.CultureInfo.InvariantCulture)} degrees");
             foreach (var line in result.Lines)
                 output.WriteLine(options.DetectionOnly
                     ? $"{string.Join(' ', line.Box.Select(p => $"{p.X},{p.Y}"))}  {line.Confidence:F3}"
@@ -99,14 +119,15 @@ internal static class OcrCommand
 /// <summary>What <c>tessera ocr --json</c> prints.</summary>
 internal sealed record OcrReport(OcrImageReport[] images);
 
-/// <summary>One image's lines and timings.</summary>
-internal sealed record OcrImageReport(string file, int width, int height, OcrLineReport[] lines, OcrTimingsReport timings_ms);
+/// <summary>One image's lines and timings; deskew_deg is the skew that --preprocess deskew found and undid
+/// (counter-clockwise positive), null without deskew.</summary>
+internal sealed record OcrImageReport(string file, int width, int height, double? deskew_deg, OcrLineReport[] lines, OcrTimingsReport timings_ms);
 
 /// <summary>One line: its text, confidence and box (4 [x, y] corners, top-left first, clockwise).</summary>
 internal sealed record OcrLineReport(string text, double confidence, float[][] box);
 
-/// <summary>Per-stage milliseconds.</summary>
-internal sealed record OcrTimingsReport(double det, double cls, double rec, double total);
+/// <summary>Per-stage milliseconds; total includes preprocessing.</summary>
+internal sealed record OcrTimingsReport(double preprocess, double det, double cls, double rec, double total);
 #pragma warning restore IDE1006
 
 /// <summary>Source-generated JSON for <c>tessera ocr</c> (NativeAOT-safe: no reflection).</summary>
