@@ -10,8 +10,8 @@ using Tessera.Models.Ocr;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--preprocess SPEC] [--models DIR]
-/// [--threads N]</c>: reads the text of PNG, JPEG or BMP images with the PP-OCRv4 pipeline, printing one line of text per detected
+/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--beam W] [--preprocess SPEC]
+/// [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images with the PP-OCRv4 pipeline, printing one line of text per detected
 /// line (under a header naming the file when there are several images), or with <c>--json</c> the boxes, text,
 /// confidences and timings. The models come from <c>models/ppocr-v4</c>, searched for upward from the current
 /// directory and from the executable's, unless <c>--models</c> names a directory. <c>--preprocess</c> runs image
@@ -31,6 +31,7 @@ internal static class OcrCommand
         var cls = new Option<bool>("--cls") { Description = "classify each line's direction and turn upside-down lines" };
         var models = new Option<string?>("--models") { Description = $"the PP-OCR model directory (default: {ModelsSubdir} above the current directory or the executable)" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
+        var beam = new Option<int>("--beam") { Description = "CTC decoding: 1 is greedy (the default), W > 1 a prefix beam search of width W", DefaultValueFactory = _ => 1 };
         var preprocess = new Option<string?>("--preprocess")
         {
             Description = "image operations run in order before OCR, comma-separated, parameters after colons, "
@@ -38,7 +39,7 @@ internal static class OcrCommand
         };
         var cmd = new Command("ocr", "Read the text of images (PP-OCRv4: detection, direction, recognition)")
         {
-            images, json, detOnly, recOnly, cls, preprocess, models, threads,
+            images, json, detOnly, recOnly, cls, beam, preprocess, models, threads,
         };
         cmd.SetAction(pr => InspectCommand.Guard("ocr", () =>
         {
@@ -47,6 +48,7 @@ internal static class OcrCommand
                 DetectionOnly = pr.GetValue(detOnly),
                 RecognitionOnly = pr.GetValue(recOnly),
                 UseAngleClassifier = pr.GetValue(cls),
+                BeamWidth = pr.GetValue(beam),
             };
             string dir = pr.GetValue(models) ?? FindModels()
                 ?? throw new TesseraException($"cannot find {ModelsSubdir} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --models DIR");
