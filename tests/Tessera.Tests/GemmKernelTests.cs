@@ -309,6 +309,37 @@ public unsafe class GemmKernelTests
         }
     }
 
+    /// <summary>Past every blocking size at once: A taller than one packed band (4 MB), more rows than one L2 block of C,
+    /// N over two column blocks, K over several K blocks with a remainder; plain, transposed and pre-packed B, 1-2 threads.</summary>
+    [Fact]
+    public void BandsAndBlocksBeyondOneOfEach()
+    {
+        int m = 1100, n = 600, k = 1000;
+        var a = Rand(m * k, 51);
+        var b = Rand(k * n, 52);
+        var bias = Rand(n, 53);
+        var want = Reference(a, b, m, n, k, bias);
+        var bt = Transpose(b, k, n);
+        var c = new float[m * n];
+        fixed (float* ap = a, bp = b, btp = bt, cp = c, biasp = bias)
+        {
+            var ga = new GemmOperand(ap, DType.F32, k, 1);
+            var gb = new GemmOperand(bp, DType.F32, n, 1);
+            var gbt = new GemmOperand(btp, DType.F32, 1, k);
+            var ep = new GemmEpilogue(biasp, Activation.None, null, 0, 0);
+            using var packed = new PackedB(k, n, gb);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                foreach (var (name, op, pk) in new[] { ("plain", gb, (PackedB?)null), ("transposed", gbt, null), ("packed", gb, packed) })
+                {
+                    Array.Clear(c);
+                    Sgemm.Multiply(m, n, k, ga, op, pk, cp, n, ep, threads);
+                    Assert.True(Nmse(c, want) < F32Tol, $"{name} threads={threads}");
+                }
+            }
+        }
+    }
+
     [Fact]
     public void KZeroGivesEpilogueOfZero()
     {

@@ -137,6 +137,21 @@ internal static unsafe class GemmPack
         for (; s < e; s += 64) Sse.Prefetch0(s);
     }
 
+    /// <summary>Prefetches into L2 lines [l0, l1) of a set of runs (<paramref name="linesPerRun"/> cache lines each,
+    /// <paramref name="runStride"/> bytes apart) starting at <paramref name="b"/>.</summary>
+    public static void PrefetchRuns(byte* b, long runStride, int linesPerRun, int l0, int l1)
+    {
+        if (!Sse.IsSupported || l0 >= l1) return;
+        int run = l0 / linesPerRun, line = l0 - run * linesPerRun;
+        byte* s = b + run * runStride + line * 64L;
+        for (int l = l0; l < l1; l++)
+        {
+            Sse.Prefetch1(s);
+            if (++line == linesPerRun) { line = 0; run++; s = b + run * runStride; }
+            else s += 64;
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyTile(float* s, float* d, int n)
     {

@@ -90,7 +90,17 @@ internal static unsafe class Sgemm
                     // time would read 128-byte pieces at B's row stride, which for power-of-two widths land in the
                     // same cache sets and thrash.
                     int nc = Math.Min(NC, j1 - jc);
-                    if (packed == null) GemmPack.PackB(b, pc, kc, jc, nc, nr, buf.B, buf.Scratch);
+                    var nextRaw = default(RawPrefetch);
+                    if (packed == null)
+                    {
+                        GemmPack.PackB(b, pc, kc, jc, nc, nr, buf.B, buf.Scratch);
+                        // The B block packed next, pulled into L2 a slice per micro-kernel call while this one computes,
+                        // so that packing it reads L2 rather than waiting on memory run by run (+2-10% measured).
+                        int njc = jc + NC, npc = pc, nic = ic;
+                        if (njc >= j1) { njc = j0; npc = pc + KC; if (npc >= k) { npc = 0; nic = ic + mcStep; } }
+                        if (nic < i1)
+                            nextRaw = new RawPrefetch(b, npc, Math.Min(KC, k - npc), njc, Math.Min(NC, j1 - njc), (nc + nr - 1) / nr * irCount);
+                    }
                     for (int jr = jc; jr < jc + nc; jr += nr)
                     {
                         int cols = Math.Min(nr, j1 - jr);
@@ -101,6 +111,7 @@ internal static unsafe class Sgemm
                             // A slice of the next pre-packed panel per tile, so it arrives while this panel computes.
                             if (next != null)
                                 GemmPack.PrefetchPacked(next, (int)((long)kc * t / irCount), (int)((long)kc * (t + 1) / irCount), nr);
+                            nextRaw.Step((jr - jc) / nr * irCount + t);
                             int ir = t * mr;
                             int rows = Math.Min(mr, mc - ir);
                             float* ap = buf.A + (long)ir * kc;
@@ -122,6 +133,36 @@ internal static unsafe class Sgemm
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Prefetches a KC x NC block of a plain (unpacked) B into L2, a slice at each of <c>steps</c> calls.</summary>
+    private readonly struct RawPrefetch
+    {
+        private readonly byte* _base;
+        private readonly long _runStride;
+        private readonly int _linesPerRun, _lines, _steps;
+
+        public RawPrefetch(in GemmOperand b, int pc, int kc, int jc, int nc, int steps)
+        {
+            int es = b.Type == DType.F32 ? 4 : 2;
+            _steps = Math.Max(steps, 1);
+            // Row-major B: kc runs of nc elements; column-major: nc runs of kc elements; other strides: nothing.
+            int runs, len;
+            if (b.ColStride == 1) { runs = kc; len = nc; _runStride = b.RowStride * es; }
+            else if (b.RowStride == 1) { runs = nc; len = kc; _runStride = b.ColStride * es; }
+            else return;
+            _base = (byte*)b.Ptr + (pc * b.RowStride + jc * b.ColStride) * es;
+            _linesPerRun = (int)(((long)len * es + 63) / 64) + 1; // + 1: a run need not start on a line
+            _lines = runs * _linesPerRun;
+        }
+
+        /// <summary>Prefetches slice <paramref name="step"/> of the block.</summary>
+        public void Step(int step)
+        {
+            if (_base == null || step >= _steps) return;
+            int l0 = (int)((long)_lines * step / _steps), l1 = (int)((long)_lines * (step + 1) / _steps);
+            GemmPack.PrefetchRuns(_base, _runStride, _linesPerRun, l0, l1);
         }
     }
 
