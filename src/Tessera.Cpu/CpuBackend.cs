@@ -33,6 +33,9 @@ public sealed unsafe partial class CpuBackend : IBackend
     public Storage Allocate(long byteLength) => HostStorage.Allocate(this, byteLength);
 
     /// <inheritdoc/>
+    public Storage AllocateUninitialized(long byteLength) => HostStorage.Allocate(this, byteLength, zeroed: false);
+
+    /// <inheritdoc/>
     public void CopyFromHost(ReadOnlySpan<byte> source, Storage destination, long destinationByteOffset)
     {
         var h = Host(destination);

@@ -15,6 +15,11 @@ public interface IBackend : IDisposable
     /// <summary>Allocates zeroed memory.</summary>
     Storage Allocate(long byteLength);
 
+    /// <summary>Allocates memory whose contents are undefined: for an op's output that the op writes entirely
+    /// (zeroing a large output first costs a pass over memory). Backends that cannot skip the zeroing need not
+    /// implement it.</summary>
+    Storage AllocateUninitialized(long byteLength) => Allocate(byteLength);
+
     /// <summary>Copies host bytes into storage.</summary>
     void CopyFromHost(ReadOnlySpan<byte> source, Storage destination, long destinationByteOffset);
 

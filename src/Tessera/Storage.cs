@@ -93,15 +93,25 @@ public sealed unsafe class HostStorage : Storage
     public void* Pointer { get; }
 
     /// <summary>Allocates zeroed, 64-byte aligned host memory.</summary>
-    public static HostStorage Allocate(IBackend backend, long byteLength)
+    public static HostStorage Allocate(IBackend backend, long byteLength) => Allocate(backend, byteLength, zeroed: true);
+
+    /// <summary>Allocates 64-byte aligned host memory, zeroed or with undefined contents. Undefined contents are
+    /// filled with 0xFF bytes (NaN in every float dtype) when the AppContext switch
+    /// <c>Tessera.PoisonUninitializedMemory</c> is on, as the test projects set it: an op that leaves part of an
+    /// output unwritten then fails its tests instead of passing on memory that happened to be zero.</summary>
+    public static HostStorage Allocate(IBackend backend, long byteLength, bool zeroed)
     {
         if (byteLength < 0) throw new TesseraException($"cannot allocate {byteLength} bytes");
         void* p;
         try { p = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), 64); }
         catch (OutOfMemoryException e) { throw new TesseraException($"out of host memory allocating {byteLength} bytes", e); }
-        NativeMemory.Clear(p, (nuint)byteLength);
+        if (zeroed) NativeMemory.Clear(p, (nuint)byteLength);
+        else if (PoisonUninitialized) NativeMemory.Fill(p, (nuint)byteLength, 0xFF);
         return new HostStorage(backend, p, byteLength, owned: true, owner: null);
     }
+
+    private static readonly bool PoisonUninitialized =
+        AppContext.TryGetSwitch("Tessera.PoisonUninitializedMemory", out bool on) && on;
 
     /// <summary>Wraps memory that someone else owns; <paramref name="owner"/> (may be null) is disposed when
     /// the last tensor onto it is.</summary>

@@ -87,7 +87,8 @@ public sealed partial class Tensor
             throw new TesseraException($"{op}: queryLens must be int32 [{n}], got {queryLens.DType.Name()} {queryLens.Shape}");
         CheckHeadDim(op, d);
         CheckOptions(op, options);
-        var dst = NewLike(Shape);
+        // Backends leave the rows past a sequence's query length alone: they must read as zeros.
+        var dst = queryLens is null ? NewLike(Shape) : Zeros(Backend, DType, Shape);
         try { Backend.PagedAttention(this, kPool, vPool, blockTables, seqLens, queryLens, options, dst); }
         catch { dst.Dispose(); throw; }
         return dst;

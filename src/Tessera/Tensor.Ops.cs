@@ -4,7 +4,8 @@ namespace Tessera;
 // then calls the backend. Every result is a new contiguous tensor the caller disposes.
 public sealed partial class Tensor
 {
-    private Tensor NewLike(Shape shape, DType? dtype = null) => Zeros(Backend, dtype ?? DType, shape);
+    // Op outputs are written entirely by the op: no zeroing pass (the tests poison them to prove it).
+    private Tensor NewLike(Shape shape, DType? dtype = null) => Empty(Backend, dtype ?? DType, shape);
 
     private void SameBackend(string op, Tensor other)
     {

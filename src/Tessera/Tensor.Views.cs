@@ -202,7 +202,7 @@ public sealed partial class Tensor
         ThrowIfDisposed();
         if (IsContiguous) return Share();
         RequireElementViews("contiguous", true);
-        var dst = Zeros(Backend, DType, Shape);
+        var dst = Empty(Backend, DType, Shape);
         Backend.Copy(this, dst);
         return dst;
     }
@@ -212,7 +212,7 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed();
         if (dtype == DType) return Share();
-        var dst = Zeros(Backend, dtype, Shape);
+        var dst = Empty(Backend, dtype, Shape);
         Backend.Copy(this, dst);
         return dst;
     }
@@ -226,7 +226,7 @@ public sealed partial class Tensor
         long bytes = DType.ByteCount(ElementCount);
         var host = new byte[bytes];
         c.Backend.CopyToHost(c.Storage, DType.ByteCount(c.Offset), host);
-        var dst = Zeros(backend, DType, Shape);
+        var dst = Empty(backend, DType, Shape);
         backend.CopyFromHost(host, dst.Storage, 0);
         return dst;
     }

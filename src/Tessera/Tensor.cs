@@ -83,11 +83,22 @@ public sealed partial class Tensor : IDisposable
         return new Tensor(storage, dtype, shape, shape.ContiguousStrides(), 0, addRef: false);
     }
 
+    /// <summary>Allocates a contiguous tensor whose contents are undefined (as torch.empty): for a result about to
+    /// be written entirely, without the cost of zeroing it first.</summary>
+    public static Tensor Empty(IBackend backend, DType dtype, Shape shape)
+    {
+        long bytes;
+        try { bytes = dtype.ByteCount(shape.ElementCount); }
+        catch (TesseraException e) { throw new TesseraException($"cannot allocate a {dtype.Name()} tensor of shape {shape}: {e.Message}", e); }
+        var storage = backend.AllocateUninitialized(bytes);
+        return new Tensor(storage, dtype, shape, shape.ContiguousStrides(), 0, addRef: false);
+    }
+
     /// <summary>A contiguous tensor filled with a value.</summary>
     public static Tensor Full(IBackend backend, DType dtype, Shape shape, double value)
     {
-        var t = Zeros(backend, dtype, shape);
-        if (value != 0) backend.Fill(t, value);
+        var t = Empty(backend, dtype, shape);
+        backend.Fill(t, value);
         return t;
     }
 
@@ -96,7 +107,7 @@ public sealed partial class Tensor : IDisposable
     {
         if (data.Length != shape.ElementCount)
             throw new TesseraException($"{data.Length} values of {typeof(T).Name} do not fill shape {shape} ({shape.ElementCount} elements)");
-        var t = Zeros(backend, DTypeInfo.Of<T>(), shape);
+        var t = Empty(backend, DTypeInfo.Of<T>(), shape);
         backend.CopyFromHost(MemoryMarshal.AsBytes(data), t.Storage, 0);
         return t;
     }
