@@ -13,6 +13,7 @@ public static class Program
         ["attention"] = PeerAttention.Run,
         ["qmatmul"] = PeerQMatMul.Run,
         ["ppocr-rec"] = PeerPpOcrRec.Run,
+        ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
     };
 
