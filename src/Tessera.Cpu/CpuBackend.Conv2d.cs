@@ -160,9 +160,18 @@ public sealed unsafe partial class CpuBackend
                     colp = cols.P;
                     Im2Col(input, colp, cg, h, w, kh, kw, oh, ow, p);
                 }
+                float* outp = dst + ((long)bi * o + (long)gi * og) * n;
+                if (n == 1)
+                {
+                    // One output pixel (squeeze-and-excitation on a pooled map): a matrix-vector product, one dot per
+                    // output channel; the GEMM would pad the single column to a whole register panel.
+                    var xs = new ReadOnlySpan<float>(colp, k);
+                    for (int oc = 0; oc < og; oc++)
+                        outp[oc] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wt + ((long)gi * og + oc) * k, k), xs) + (bias is null ? 0f : bias[gi * og + oc]);
+                    continue;
+                }
                 var a = new GemmOperand(wt + (long)gi * og * k, DType.F32, k, 1);
                 var bm = new GemmOperand(colp, DType.F32, n, 1);
-                float* outp = dst + ((long)bi * o + (long)gi * og) * n;
                 Sgemm.Multiply(og, n, k, a, bm, outp, n, GemmEpilogue.None, Threads);
                 if (bias is not null)
                     for (int oc = 0; oc < og; oc++)

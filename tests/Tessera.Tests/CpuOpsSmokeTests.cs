@@ -247,6 +247,27 @@ public class CpuOpsSmokeTests
         Close(expected, y.ToArray<float>(), 1e-5);
     }
 
+    // One output pixel (squeeze-and-excitation after a global pool): the matrix-vector route, 1x1 and 3x3 (im2col).
+    [Theory]
+    [InlineData(40, 24, 1, 1, 0, 1)]
+    [InlineData(40, 24, 1, 1, 0, 4)]
+    [InlineData(6, 5, 3, 3, 0, 1)]
+    public void Conv2dOnOnePixelMatchesNaive(int c, int o, int k, int hw, int pad, int groups)
+    {
+        int b = 2;
+        var p = Conv2dParams.Square(1, pad, 1, groups);
+        var xd = Random(b * c * hw * hw, 15);
+        var wd = Random(o * (c / groups) * k * k, 16);
+        var bd = Random(o, 17);
+        using var x = Tensor.FromArray(Cpu, xd, b, c, hw, hw);
+        using var wt = Tensor.FromArray(Cpu, wd, o, c / groups, k, k);
+        using var bias = Tensor.FromArray(Cpu, bd, o);
+        using var y = x.Conv2d(wt, bias, p);
+        var expected = ConvReference(xd, wd, bd, b, c, hw, hw, o, k, k, p, out int oh, out int ow);
+        Assert.Equal(new[] { b, o, 1, 1 }, new[] { y.Shape[0], y.Shape[1], oh, ow });
+        Close(expected, y.ToArray<float>(), 1e-5);
+    }
+
     [Fact]
     public void PatchEmbedEqualsConvThenFlattenTranspose()
     {
