@@ -9,7 +9,8 @@ namespace Tessera.Bench;
 /// <summary>`peer ppocr-rec [--threads T] [--width W] [--batch B] [--rounds N] [--models DIR]`: one PP-OCRv4 text-line
 /// recognition (the network, input [B, 3, 48, W] to probabilities) by Tessera's PpOcrRecognizer and by ONNX Runtime on
 /// the same ch_PP-OCRv4_rec_infer.onnx, same input, same process, interleaved rounds. One JSON line per engine with
-/// the median and minimum milliseconds, then one with the ratio and the largest probability difference.</summary>
+/// the median and minimum milliseconds, then one with the ratio and the largest probability difference. `--profile N`
+/// instead runs Tessera's forward N times through <see cref="OpProfiler"/> and prints the time per op.</summary>
 public static class PeerPpOcrRec
 {
     public static int Run(Args args)
@@ -22,6 +23,15 @@ public static class PeerPpOcrRec
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
 
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
+        int profile = args.Int("profile", 0);
+        if (profile > 0)
+        {
+            var prof = new OpProfiler(cpu);
+            using var prec = PpOcrRecognizer.Load(model, keys, prof);
+            using var px = Tensor.FromArray(prof, input, batch, 3, 48, width);
+            Profile(prof, "ppocr-v4-rec", profile, () => { using var _ = prec.Forward(px); });
+            return ProfileOrt(model, threads, input, [batch, 3, 48, width], "ppocr-v4-rec", profile);
+        }
         using var rec = PpOcrRecognizer.Load(model, keys, cpu);
         using var x = Tensor.FromArray(cpu, input, batch, 3, 48, width);
         float[]? ours = null;
@@ -44,7 +54,23 @@ public static class PeerPpOcrRec
         }
 
         var engines = new (string Name, Action Run, List<double> Ms)[] { ("tessera", Tessera, []), ("onnxruntime", Ort, []) };
-        foreach (var e in engines) for (int i = 0; i < 5; i++) e.Run(); // JIT tiers, packing, ORT's arena
+        var med = Interleave(engines, rounds);
+        var ci = CultureInfo.InvariantCulture;
+        foreach (var e in engines)
+            Console.WriteLine(string.Create(ci,
+                $"{{\"model\":\"ppocr-v4-rec\",\"engine\":\"{e.Name}\",\"batch\":{batch},\"width\":{width},\"threads\":{threads},\"reps\":{e.Ms.Count},\"ms_median\":{med[e.Name]:F3},\"ms_min\":{e.Ms[0]:F3}}}"));
+        double maxDiff = 0;
+        for (int i = 0; i < theirs!.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(theirs[i] - ours![i]));
+        Console.WriteLine(string.Create(ci,
+            $"{{\"model\":\"ppocr-v4-rec\",\"batch\":{batch},\"width\":{width},\"threads\":{threads},\"ort_over_tessera\":{med["onnxruntime"] / med["tessera"]:F3},\"max_abs_diff_probs\":{maxDiff:E2}}}"));
+        return 0;
+    }
+
+    /// <summary>Warms every engine up (JIT tiers, packing, ORT's arena), then runs them interleaved, three calls each
+    /// per round; returns each engine's median milliseconds (its list sorted).</summary>
+    internal static Dictionary<string, double> Interleave((string Name, Action Run, List<double> Ms)[] engines, int rounds)
+    {
+        foreach (var e in engines) for (int i = 0; i < 5; i++) e.Run();
         var sw = new Stopwatch();
         for (int r = 0; r < rounds; r++)
             foreach (var e in engines)
@@ -54,19 +80,51 @@ public static class PeerPpOcrRec
                     e.Run();
                     e.Ms.Add(sw.Elapsed.TotalMilliseconds);
                 }
-        var ci = CultureInfo.InvariantCulture;
         var med = new Dictionary<string, double>();
         foreach (var e in engines)
         {
             e.Ms.Sort();
             med[e.Name] = e.Ms[e.Ms.Count / 2];
-            Console.WriteLine(string.Create(ci,
-                $"{{\"model\":\"ppocr-v4-rec\",\"engine\":\"{e.Name}\",\"batch\":{batch},\"width\":{width},\"threads\":{threads},\"reps\":{e.Ms.Count},\"ms_median\":{med[e.Name]:F3},\"ms_min\":{e.Ms[0]:F3}}}"));
         }
-        double maxDiff = 0;
-        for (int i = 0; i < theirs!.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(theirs[i] - ours![i]));
-        Console.WriteLine(string.Create(ci,
-            $"{{\"model\":\"ppocr-v4-rec\",\"batch\":{batch},\"width\":{width},\"threads\":{threads},\"ort_over_tessera\":{med["onnxruntime"] / med["tessera"]:F3},\"max_abs_diff_probs\":{maxDiff:E2}}}"));
+        return med;
+    }
+
+    /// <summary>Warm-up, then <paramref name="runs"/> forwards through the profiler, printed per op.</summary>
+    internal static int Profile(OpProfiler prof, string model, int runs, Action forward)
+    {
+        for (int i = 0; i < 5; i++) forward();
+        prof.Reset();
+        var wall = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            forward();
+            wall.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+        prof.Print(model, runs);
+        wall.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"model\":\"{model}\",\"forward_ms_median\":{wall[runs / 2]:F3},\"forward_ms_mean\":{wall.Average():F3}}}"));
+        return 0;
+    }
+
+    /// <summary>ONNX Runtime's per-node profile of <paramref name="runs"/> runs (after one unprofiled-in-spirit warm-up
+    /// that the profile does include, divided away over the runs).</summary>
+    internal static int ProfileOrt(string model, int threads, float[] input, long[] dims, string name, int runs)
+    {
+        using var opts = new SessionOptions
+        {
+            IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableProfiling = true,
+            ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "tessera-ort-profile"),
+        };
+        using var session = new InferenceSession(model, opts);
+        using var xv = OrtValue.CreateTensorValueFromMemory(input, dims);
+        using var run = new RunOptions();
+        var inputs = new Dictionary<string, OrtValue> { [session.InputNames[0]] = xv };
+        OrtProfile.Print(session, name, runs, () =>
+        {
+            for (int i = 0; i < runs; i++) { using var outs = session.Run(run, inputs, session.OutputNames); }
+        });
         return 0;
     }
 

@@ -15,6 +15,7 @@ public static class Program
         ["ppocr-rec"] = PeerPpOcrRec.Run,
         ["ocr-cer"] = PeerOcrCer.Run,
         ["ocr-page"] = PeerOcrPage.Run,
+        ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
     };
 

@@ -149,32 +149,58 @@ public sealed unsafe partial class CpuBackend
     {
         int cg = c / g, og = o / g, k = cg * kh * kw, n = oh * ow;
         bool pointwise = kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0;
-        using var cols = pointwise ? default : new Scratch((long)k * n);
+        // The im2col matrix is built a band of output rows at a time, each band's product written into its columns of
+        // the output: a whole-image matrix (44 MB for the DB head's 3x3 96->24 conv on 64x200) would be written to and
+        // read back from memory, a band of about 1 MB stays in L2 for the GEMM to pack.
+        int band = pointwise ? oh : (int)Math.Clamp(Im2ColBandFloats / ((long)k * ow), 1, oh);
+        using var cols = pointwise ? default : new Scratch((long)k * band * ow);
         for (int bi = 0; bi < b; bi++)
             for (int gi = 0; gi < g; gi++)
-            {
-                float* input = x + ((long)bi * c + (long)gi * cg) * h * w;
-                float* colp = input;
-                if (!pointwise)
+                for (int oy0 = 0; oy0 < oh; oy0 += band)
                 {
-                    colp = cols.P;
-                    Im2Col(input, colp, cg, h, w, kh, kw, oh, ow, p);
+                    int rows = Math.Min(band, oh - oy0);
+                    GemmBand(x + ((long)bi * c + (long)gi * cg) * h * w, cols.P, wt + (long)gi * og * k, bias is null ? null : bias + gi * og,
+                        dst + ((long)bi * o + (long)gi * og) * n + (long)oy0 * ow, n, og, cg, h, w, kh, kw, oy0, rows, ow, pointwise, p);
                 }
-                var a = new GemmOperand(wt + (long)gi * og * k, DType.F32, k, 1);
-                var bm = new GemmOperand(colp, DType.F32, n, 1);
-                float* outp = dst + ((long)bi * o + (long)gi * og) * n;
-                Sgemm.Multiply(og, n, k, a, bm, outp, n, GemmEpilogue.None, Threads);
-                if (bias is not null)
-                    for (int oc = 0; oc < og; oc++)
-                    {
-                        var row = new Span<float>(outp + (long)oc * n, n);
-                        TensorPrimitives.Add(row, bias[gi * og + oc], row);
-                    }
+    }
+
+    // Floats of im2col matrix built at once (1 MB).
+    private const long Im2ColBandFloats = 1L << 18;
+
+    // Output rows [oy0, oy0 + rows) of one (batch, group): outp[og, rows * ow] (row stride ldc) = W_g @ cols + bias.
+    private void GemmBand(float* input, float* cols, float* wg, float* bias, float* outp, int ldc, int og, int cg, int h, int w,
+        int kh, int kw, int oy0, int rows, int ow, bool pointwise, Conv2dParams p)
+    {
+        int k = cg * kh * kw, n = rows * ow;
+        float* colp = input;
+        if (!pointwise)
+        {
+            colp = cols;
+            Im2Col(input, colp, cg, h, w, kh, kw, oy0, rows, ow, p);
+        }
+        if (n == 1)
+        {
+            // One output pixel (squeeze-and-excitation on a pooled map): a matrix-vector product, one dot per
+            // output channel; the GEMM would pad the single column to a whole register panel.
+            var xs = new ReadOnlySpan<float>(colp, k);
+            for (int oc = 0; oc < og; oc++)
+                outp[(long)oc * ldc] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wg + (long)oc * k, k), xs) + (bias is null ? 0f : bias[oc]);
+            return;
+        }
+        var a = new GemmOperand(wg, DType.F32, k, 1);
+        var bm = new GemmOperand(colp, DType.F32, n, 1);
+        Sgemm.Multiply(og, n, k, a, bm, outp, ldc, GemmEpilogue.None, Threads);
+        if (bias is not null)
+            for (int oc = 0; oc < og; oc++)
+            {
+                var row = new Span<float>(outp + (long)oc * ldc, n);
+                TensorPrimitives.Add(row, bias[oc], row);
             }
     }
 
-    // cols[(ci*kh + ky)*kw + kx, oy*ow + ox] = x[ci, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw], zero outside the image.
-    private void Im2Col(float* x, float* cols, int cg, int h, int w, int kh, int kw, int oh, int ow, Conv2dParams p)
+    // cols[(ci*kh + ky)*kw + kx, (oy - oy0)*ow + ox] = x[ci, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw] for output rows
+    // oy in [oy0, oy0 + oh), zero outside the image.
+    private void Im2Col(float* x, float* cols, int cg, int h, int w, int kh, int kw, int oy0, int oh, int ow, Conv2dParams p)
     {
         long n = (long)oh * ow;
         CpuParallel.For((long)cg * kh * kw, Threads, 8, (r0, r1) =>
@@ -188,7 +214,7 @@ public sealed unsafe partial class CpuBackend
                 for (int oy = 0; oy < oh; oy++)
                 {
                     float* d = crow + (long)oy * ow;
-                    int iy = oy * p.StrideH - p.PadH + ky * p.DilationH;
+                    int iy = (oy0 + oy) * p.StrideH - p.PadH + ky * p.DilationH;
                     if ((uint)iy >= (uint)h || lo > hi) { new Span<float>(d, ow).Clear(); continue; }
                     float* irow = plane + (long)iy * w;
                     new Span<float>(d, lo).Clear();

@@ -55,7 +55,12 @@ public sealed unsafe partial class CpuBackend
                 {
                     double s = 0; // a global window sums thousands of values; double keeps the mean exact to f32
                     for (int y = y0; y < y1; y++)
-                        s += System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(src + (long)y * w + x0, n));
+                    {
+                        float* row = src + (long)y * w + x0;
+                        // A few taps (PP-OCR's 3x2 pool): a plain loop, the vector sum's call costs more than the adds.
+                        if (n <= 8) for (int i = 0; i < n; i++) s += row[i];
+                        else s += System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(row, n));
+                    }
                     int count = p.CountIncludePad ? p.KernelH * p.KernelW : (y1 - y0) * n;
                     r = (float)(s / count);
                 }

@@ -99,10 +99,13 @@ public sealed class PpOcrDetector : Ocr.ITextDetector
             int dw = n.FirstBlockConv + 2 * i;
             // PaddleOCR's LearnableRepLayer skips its activation (and the activation's affine) when stride == 2.
             bool dwAct = !(b.StrideH == 2 && b.StrideW == 2);
+            var dwAffine = dwAct ? Act(ld, $"whswish_b_{2 * i + 1}") : (1f, 0f);
+            // Without squeeze-and-excitation between them, the depthwise activation's affine folds into the 1x1 conv.
+            bool fold = dwAct && !b.Se;
             var depthwise = new Rep(ld.RepConv($"conv2d_{dw}", $"mobile_one_block_{2 * i}", b.StrideH, b.StrideW, depthwise: true),
-                dwAct ? Act(ld, $"whswish_b_{2 * i + 1}") : null);
-            var pointwise = new Rep(ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", 1, 1, depthwise: false),
-                Act(ld, $"whswish_b_{2 * i + 2}"));
+                dwAct, fold ? (1f, 0f) : dwAffine);
+            var pointwise = new Rep(ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", 1, 1, depthwise: false, fold ? dwAffine : null),
+                true, Act(ld, $"whswish_b_{2 * i + 2}"));
             SqueezeExcite? se = null;
             if (b.Se)
             {
@@ -193,13 +196,15 @@ public sealed class PpOcrDetector : Ocr.ITextDetector
     }
 
     // A learnable rep layer with its affine folded in; then, unless it is a stride-2 depthwise conv, hardswish and
-    // the activation's scalar affine: a * hardswish(conv(x)) + c.
-    private sealed record Rep(FoldedConv Conv, (float Scale, float Bias)? Act)
+    // the activation's scalar affine: a * hardswish(conv(x)) + c (left out when folded into the next conv: 1, 0).
+    private sealed record Rep(FoldedConv Conv, bool HardSwish, (float Scale, float Bias) Affine)
     {
         public Tensor Run(Tensor x)
         {
             var y = Conv.Run(x);
-            return Act is { } a ? y.HardSwish().Affine(a.Scale, a.Bias) : y;
+            if (!HardSwish) return y;
+            y = y.HardSwish();
+            return Affine == (1f, 0f) ? y : y.Affine(Affine.Scale, Affine.Bias);
         }
     }
 

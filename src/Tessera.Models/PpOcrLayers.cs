@@ -40,7 +40,7 @@ internal sealed class PpOcrWeights(IWeightSource w, IBackend backend, List<Tenso
     // Weights are declared constant, so a backend may keep derived forms (the CPU packs matmul panels once).
     public Tensor Upload(float[] data, int[] dims)
     {
-        using var t = Tensor.FromArray(backend, data, dims);
+        using var t = Tensor.FromArray(backend, FlushDenormals(data), dims);
         var c = t.AsConstant();
         owned.Add(c);
         return c;
@@ -78,8 +78,10 @@ internal sealed class PpOcrWeights(IWeightSource w, IBackend backend, List<Tenso
     }
 
     /// <summary>PPLCNetV3's learnable rep layer (one re-parameterised conv with bias) followed by its learnable affine
-    /// <c>{lab}.w_0</c> (scale) and <c>.w_1</c> (bias), folded: w' = w s, b' = b s + t.</summary>
-    public FoldedConv RepConv(string conv, string lab, int strideH, int strideW, bool depthwise)
+    /// <c>{lab}.w_0</c> (scale) and <c>.w_1</c> (bias), folded: w' = w s, b' = b s + t. <paramref name="input"/>, when
+    /// given, is an affine s x + t that the previous layer leaves to this one, folded in as well (see
+    /// <see cref="FoldInputAffine"/>).</summary>
+    public FoldedConv RepConv(string conv, string lab, int strideH, int strideW, bool depthwise, (float Scale, float Bias)? input = null)
     {
         var (wt, dims) = Host($"{conv}.w_0");
         var bias = Host($"{conv}.b_0").Data;
@@ -92,7 +94,34 @@ internal sealed class PpOcrWeights(IWeightSource w, IBackend backend, List<Tenso
         Array.Fill(ss, s);
         Array.Fill(tt, t);
         Fold(wt, bias, o, ss, tt, 1, perOutput: true, 1);
+        if (input is { } ia) FoldInputAffine(wt, bias, dims, ia.Scale, ia.Bias, $"{w.Path}: '{conv}'");
         return new FoldedConv(Upload(wt, dims), Upload(bias, [o]), strideH, strideW, depthwise ? o : 1);
+    }
+
+    /// <summary>conv(s x + t) as conv'(x), for a 1x1 conv of one group (no padding, so every output sees t): w' = w s,
+    /// b' = b + t sum_c w[o, c]. Saves a pass over the conv's input at run time.</summary>
+    internal static void FoldInputAffine(float[] wt, float[] bias, int[] dims, double s, double t, string what)
+    {
+        if (dims.Length != 4 || dims[2] != 1 || dims[3] != 1 || wt.Length != dims[0] * dims[1] || bias.Length != dims[0])
+            throw new TesseraException($"{what}: an input affine folds only into a 1x1 conv of one group, this one is [{string.Join(", ", dims)}]");
+        int o = dims[0], c = dims[1];
+        for (int i = 0; i < o; i++)
+        {
+            double sum = 0;
+            for (int j = 0; j < c; j++) sum += wt[i * c + j];
+            bias[i] = (float)(bias[i] + t * sum);
+            for (int j = 0; j < c; j++) wt[i * c + j] = (float)(wt[i * c + j] * s);
+        }
+    }
+
+    /// <summary>Sets subnormal weights to zero, in place (returns the array). Some published weights are up to a quarter
+    /// subnormal (PP-OCRv4 rec's squeeze-and-excitation convs); an FMA on one takes a microcode assist on x86, which
+    /// made those tiny convs cost as much as a large one. Values under 1.2e-38 change no f32 result.</summary>
+    internal static float[] FlushDenormals(float[] a)
+    {
+        for (int i = 0; i < a.Length; i++)
+            if (float.IsSubnormal(a[i])) a[i] = 0;
+        return a;
     }
 
     /// <summary>A transposed conv <c>{conv}.w_0</c> [C, O, kH, kW] with its bias <c>{conv}.b_0</c> (any shape holding O

@@ -126,8 +126,11 @@ public sealed class PpOcrRecognizer : IDisposable
         {
             var b = cfg.Blocks[i];
             int dw = n.FirstBlockConv + 2 * i;
+            // Without squeeze-and-excitation between them, the depthwise activation's affine folds into the 1x1 conv.
             var depthwise = ld.RepConv($"conv2d_{dw}", $"mobile_one_block_{2 * i}", $"whswish_b_{2 * i + 1}", b.StrideH, b.StrideW, depthwise: true);
-            var pointwise = ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", $"whswish_b_{2 * i + 2}", 1, 1, depthwise: false);
+            var pointwise = ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", $"whswish_b_{2 * i + 2}", 1, 1, depthwise: false,
+                b.Se ? null : (depthwise.ActScale, depthwise.ActBias));
+            if (!b.Se) depthwise = depthwise with { ActScale = 1, ActBias = 0 };
             Se? se = null;
             if (b.Se)
             {
@@ -286,10 +289,14 @@ public sealed class PpOcrRecognizer : IDisposable
     }
 
     // A re-parameterised conv of PPLCNetV3 (LearnableRepLayer with its LearnableAffineBlock folded in), then
-    // hardswish and the activation's own scalar affine: a * hardswish(conv(x)) + c.
+    // hardswish and the activation's own scalar affine: a * hardswish(conv(x)) + c (1, 0 once folded into the next conv).
     private sealed record RepConv(Conv Conv, float ActScale, float ActBias)
     {
-        public Tensor Run(Tensor x) => Conv.Run(x, Activation.None).HardSwish().Affine(ActScale, ActBias);
+        public Tensor Run(Tensor x)
+        {
+            var y = Conv.Run(x, Activation.None).HardSwish();
+            return ActScale == 1 && ActBias == 0 ? y : y.Affine(ActScale, ActBias);
+        }
     }
 
     // Squeeze-and-excitation: x * hardsigmoid(conv(relu(conv(mean_hw(x))))).
@@ -336,12 +343,11 @@ public sealed class PpOcrRecognizer : IDisposable
     private sealed class Loader(IWeightSource w, IBackend backend, List<Tensor> owned)
     {
         // Weights are declared constant, so a backend may keep derived forms (the CPU packs matmul panels once).
+        // Read through the host so that subnormal weights are flushed (see PpOcrWeights.FlushDenormals).
         public Tensor Get(string name)
         {
-            using var t = w.Load(name, backend);
-            var c = t.AsConstant();
-            owned.Add(c);
-            return c;
+            var (d, dims) = Host(name);
+            return Upload(d, dims);
         }
 
         private (float[] Data, int[] Dims) Host(string name)
@@ -359,7 +365,7 @@ public sealed class PpOcrRecognizer : IDisposable
 
         private Tensor Upload(float[] data, int[] dims)
         {
-            using var t = Tensor.FromArray(backend, data, dims);
+            using var t = Tensor.FromArray(backend, PpOcrWeights.FlushDenormals(data), dims);
             var c = t.AsConstant();
             owned.Add(c);
             return c;
@@ -388,7 +394,7 @@ public sealed class PpOcrRecognizer : IDisposable
         }
 
         // LearnableRepLayer (reparameterised conv with bias) * s + t, folded: w' = w s, b' = b s + t.
-        public RepConv RepConv(string conv, string lab, string actLab, int strideH, int strideW, bool depthwise)
+        public RepConv RepConv(string conv, string lab, string actLab, int strideH, int strideW, bool depthwise, (float S, float T)? input = null)
         {
             var (wt, dims) = Host($"{conv}.w_0");
             var bias = Host($"{conv}.b_0").Data;
@@ -398,6 +404,7 @@ public sealed class PpOcrRecognizer : IDisposable
                 throw new TesseraException($"{w.Path}: '{conv}' is [{string.Join(", ", dims)}] with bias [{bias.Length}], expected a {(depthwise ? "depthwise [C, 1, k, k]" : "[O, C, 1, 1]")} conv");
             for (int i = 0; i < wt.Length; i++) wt[i] *= s;
             for (int i = 0; i < o; i++) bias[i] = bias[i] * s + t;
+            if (input is { } ia) PpOcrWeights.FoldInputAffine(wt, bias, dims, ia.S, ia.T, $"{w.Path}: '{conv}'");
             var c = new Conv(Upload(wt, dims), Upload(bias, [o]), strideH, strideW, depthwise ? o : 1);
             return new RepConv(c, Scalar($"{actLab}.w_0"), Scalar($"{actLab}.w_1"));
         }

@@ -247,6 +247,47 @@ public class CpuOpsSmokeTests
         Close(expected, y.ToArray<float>(), 1e-5);
     }
 
+    // An im2col matrix over 1 MB is built in bands of output rows (here 11 and 25 rows a band, the last one shorter).
+    [Theory]
+    [InlineData(64, 5, 3, 1, 1, 40, 38)]
+    [InlineData(48, 7, 3, 2, 1, 61, 47)]
+    public void Conv2dInRowBandsMatchesNaive(int c, int o, int k, int stride, int pad, int h, int w)
+    {
+        int b = 2;
+        var p = Conv2dParams.Square(stride, pad);
+        var xd = Random(b * c * h * w, 18);
+        var wd = Random(o * c * k * k, 19);
+        var bd = Random(o, 20);
+        using var x = Tensor.FromArray(Cpu, xd, b, c, h, w);
+        using var wt = Tensor.FromArray(Cpu, wd, o, c, k, k);
+        using var bias = Tensor.FromArray(Cpu, bd, o);
+        using var y = x.Conv2d(wt, bias, p);
+        var expected = ConvReference(xd, wd, bd, b, c, h, w, o, k, k, p, out int oh, out int ow);
+        Assert.True((long)c * k * k * oh * ow > 1 << 18, "the case must be larger than one band");
+        Close(expected, y.ToArray<float>(), 1e-4); // sums of up to 576 f32 products
+    }
+
+    // One output pixel (squeeze-and-excitation after a global pool): the matrix-vector route, 1x1 and 3x3 (im2col).
+    [Theory]
+    [InlineData(40, 24, 1, 1, 0, 1)]
+    [InlineData(40, 24, 1, 1, 0, 4)]
+    [InlineData(6, 5, 3, 3, 0, 1)]
+    public void Conv2dOnOnePixelMatchesNaive(int c, int o, int k, int hw, int pad, int groups)
+    {
+        int b = 2;
+        var p = Conv2dParams.Square(1, pad, 1, groups);
+        var xd = Random(b * c * hw * hw, 15);
+        var wd = Random(o * (c / groups) * k * k, 16);
+        var bd = Random(o, 17);
+        using var x = Tensor.FromArray(Cpu, xd, b, c, hw, hw);
+        using var wt = Tensor.FromArray(Cpu, wd, o, c / groups, k, k);
+        using var bias = Tensor.FromArray(Cpu, bd, o);
+        using var y = x.Conv2d(wt, bias, p);
+        var expected = ConvReference(xd, wd, bd, b, c, hw, hw, o, k, k, p, out int oh, out int ow);
+        Assert.Equal(new[] { b, o, 1, 1 }, new[] { y.Shape[0], y.Shape[1], oh, ow });
+        Close(expected, y.ToArray<float>(), 1e-5);
+    }
+
     [Fact]
     public void PatchEmbedEqualsConvThenFlattenTranspose()
     {

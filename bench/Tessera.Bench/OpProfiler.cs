@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using Tessera.Cpu;
+
+namespace Tessera.Bench;
+
+/// <summary>A bench-only backend that forwards every op to a <see cref="CpuBackend"/> and times it, keyed by op and
+/// shapes, so a model's forward can be broken down per op (`--profile 1` of the PP-OCR peers). Tensors made on it
+/// carry it as their backend, so every front-end op of a model passes through; ops the CPU backend runs inside an op
+/// (its own temporaries) are not counted twice: only the outermost call is timed.</summary>
+public sealed class OpProfiler(CpuBackend inner) : IBackend
+{
+    private readonly Dictionary<string, (double Ms, long Calls)> _ops = new();
+    private int _depth;
+
+    /// <inheritdoc/>
+    public string Name => "cpu";
+
+    /// <inheritdoc/>
+    public Device Device => inner.Device;
+
+    /// <summary>Forgets everything timed so far (after warm-up).</summary>
+    public void Reset() => _ops.Clear();
+
+    /// <summary>Prints one JSON line per op key, largest total first, with its share of all timed ops.</summary>
+    public void Print(string model, int runs)
+    {
+        double total = _ops.Values.Sum(v => v.Ms);
+        var ci = CultureInfo.InvariantCulture;
+        foreach (var (key, (ms, calls)) in _ops.OrderByDescending(kv => kv.Value.Ms))
+            Console.WriteLine(string.Create(ci,
+                $"{{\"model\":\"{model}\",\"op\":\"{key}\",\"ms_per_run\":{ms / runs:F3},\"calls_per_run\":{calls / (double)runs:F1},\"share\":{ms / total:F3}}}"));
+        Console.WriteLine(string.Create(ci, $"{{\"model\":\"{model}\",\"op\":\"(all ops)\",\"ms_per_run\":{total / runs:F3}}}"));
+    }
+
+    private void Time(string key, Action run)
+    {
+        if (_depth > 0) { run(); return; }
+        _depth++;
+        long t0 = Stopwatch.GetTimestamp();
+        try { run(); }
+        finally
+        {
+            _depth--;
+            double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            var (m, c) = _ops.GetValueOrDefault(key);
+            _ops[key] = (m + ms, c + 1);
+        }
+    }
+
+    private static string S(Tensor t) => t.Shape.ToString();
+
+    /// <inheritdoc/>
+    public Storage Allocate(long byteLength) => HostStorage.Allocate(this, byteLength);
+
+    /// <inheritdoc/>
+    public void CopyFromHost(ReadOnlySpan<byte> source, Storage destination, long destinationByteOffset) =>
+        inner.CopyFromHost(source, destination, destinationByteOffset);
+
+    /// <inheritdoc/>
+    public void CopyToHost(Storage source, long sourceByteOffset, Span<byte> destination) => inner.CopyToHost(source, sourceByteOffset, destination);
+
+    /// <inheritdoc/>
+    public void Copy(Tensor src, Tensor dst) => Time($"copy {S(dst)}{(src.IsContiguous ? "" : " strided")}", () => inner.Copy(src, dst));
+
+    /// <inheritdoc/>
+    public void Fill(Tensor dst, double value) => Time($"fill {S(dst)}", () => inner.Fill(dst, value));
+
+    /// <inheritdoc/>
+    public void Unary(UnaryOp op, Tensor x, Tensor dst) => Time($"unary {op} {S(dst)}", () => inner.Unary(op, x, dst));
+
+    /// <inheritdoc/>
+    public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor dst) => Time($"binary {op} {S(dst)}", () => inner.Binary(op, a, b, dst));
+
+    /// <inheritdoc/>
+    public void Affine(Tensor x, Tensor dst, double mul, double add) => Time($"affine {S(dst)}", () => inner.Affine(x, dst, mul, add));
+
+    /// <inheritdoc/>
+    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue) =>
+        Time($"matmul {S(a)} x {S(b)}{(epilogue.Activation != Activation.None ? " " + epilogue.Activation : "")}", () => inner.MatMul(a, b, dst, epilogue));
+
+    /// <inheritdoc/>
+    public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst) => Time($"softmax {S(dst)}", () => inner.Softmax(x, mask, scale, dst));
+
+    /// <inheritdoc/>
+    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst) => Time($"layernorm {S(dst)}", () => inner.LayerNorm(x, weight, bias, eps, dst));
+
+    /// <inheritdoc/>
+    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) => Time($"rmsnorm {S(dst)}", () => inner.RmsNorm(x, weight, eps, dst));
+
+    /// <inheritdoc/>
+    public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst) => Time($"rope {S(dst)}", () => inner.Rope(x, cos, sin, mode, dst));
+
+    /// <inheritdoc/>
+    public void Gather(Tensor table, Tensor ids, Tensor dst) => Time($"gather {S(dst)}", () => inner.Gather(table, ids, dst));
+
+    /// <inheritdoc/>
+    public void Reduce(ReduceOp op, Tensor x, int axis, Tensor dst) => Time($"reduce {op} {S(x)}", () => inner.Reduce(op, x, axis, dst));
+
+    /// <inheritdoc/>
+    public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst) =>
+        Time($"conv2d {weight.Shape[2]}x{weight.Shape[3]}/{p.StrideH}{p.StrideW} g{p.Groups} {S(x)}->{S(dst)}", () => inner.Conv2d(x, weight, bias, p, dst));
+
+    /// <inheritdoc/>
+    public void ConvTranspose2d(Tensor x, Tensor weight, Tensor? bias, ConvTranspose2dParams p, Tensor dst) =>
+        Time($"conv_transpose2d {S(x)}->{S(dst)}", () => inner.ConvTranspose2d(x, weight, bias, p, dst));
+
+    /// <inheritdoc/>
+    public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst) => Time($"patch_embed {S(x)}", () => inner.PatchEmbed(x, weight, bias, patch, dst));
+
+    /// <inheritdoc/>
+    public void Pool2d(PoolOp op, Tensor x, Pool2dParams p, Tensor dst) => Time($"pool {op} {S(x)}->{S(dst)}", () => inner.Pool2d(op, x, p, dst));
+
+    /// <inheritdoc/>
+    public void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst) => Time($"bicubic {S(dst)}", () => inner.InterpolateBicubic(x, alignCorners, dst));
+
+    /// <inheritdoc/>
+    public void Dispose() { }
+}
+
+/// <summary>ONNX Runtime's own per-node profile of the same model (SessionOptions.EnableProfiling), summed by op type
+/// and by node, so its breakdown can be set beside <see cref="OpProfiler"/>'s.</summary>
+public static class OrtProfile
+{
+    /// <summary>Runs <paramref name="run"/> (which runs the session <paramref name="runs"/> times after warm-up), ends
+    /// the profile and prints one JSON line per op type and the 25 most expensive nodes.</summary>
+    public static void Print(Microsoft.ML.OnnxRuntime.InferenceSession session, string model, int runs, Action run)
+    {
+        run();
+        string file = session.EndProfiling();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        File.Delete(file);
+        var byType = new Dictionary<string, double>();
+        var byNode = new Dictionary<string, double>();
+        foreach (var ev in doc.RootElement.EnumerateArray())
+        {
+            if (!ev.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
+            string name = ev.GetProperty("name").GetString() ?? "";
+            if (!name.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+            string type = ev.GetProperty("args").GetProperty("op_name").GetString() ?? "?";
+            double us = ev.GetProperty("dur").GetDouble();
+            byType[type] = byType.GetValueOrDefault(type) + us;
+            byNode[name] = byNode.GetValueOrDefault(name) + us;
+        }
+        var ci = CultureInfo.InvariantCulture;
+        foreach (var (t, us) in byType.OrderByDescending(kv => kv.Value))
+            Console.WriteLine(string.Create(ci, $"{{\"model\":\"{model}\",\"engine\":\"onnxruntime\",\"op_type\":\"{t}\",\"ms_per_run\":{us / 1000 / runs:F3}}}"));
+        foreach (var (n, us) in byNode.OrderByDescending(kv => kv.Value).Take(25))
+            Console.WriteLine(string.Create(ci, $"{{\"model\":\"{model}\",\"engine\":\"onnxruntime\",\"node\":\"{n}\",\"ms_per_run\":{us / 1000 / runs:F3}}}"));
+        Console.WriteLine(string.Create(ci, $"{{\"model\":\"{model}\",\"engine\":\"onnxruntime\",\"op_type\":\"(all)\",\"ms_per_run\":{byType.Values.Sum() / 1000 / runs:F3}}}"));
+    }
+}
