@@ -16,6 +16,7 @@ public static class Program
         ["ocr-cer"] = PeerOcrCer.Run,
         ["ocr-page"] = PeerOcrPage.Run,
         ["smallops"] = SmallOpsProbe.Run,
+        ["lstm"] = PeerLstm.Run,
     };
 
     public static int Main(string[] args)

@@ -9,7 +9,7 @@ namespace Tessera.Cpu;
 // on R packed once (kept with a constant weight, so once per model) and the fused gate kernel (LstmCell) per batch row, which
 // reads the row's projection at its own time step. That per-row step is what makes a reverse direction with
 // sequence_lens right: row b starts at its own last valid step, seqLens[b] - 1. Two directions run on two threads
-// when the backend has them (they are independent), each GEMM then single-threaded.
+// when the backend has them (they are independent).
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -53,18 +53,17 @@ public sealed unsafe partial class CpuBackend
             fixed (float* biasP = bias)
                 Sgemm.Multiply(checked((int)rows), checked((int)width), input, new GemmOperand(Ptr<float>(xc), DType.F32, input, 1),
                     wT, wPacked?.Packed, proj, width, new GemmEpilogue(biasP, Activation.None, null, 0, 0), Threads);
-            int steps = lens is null ? s : lens.Max();
-            var rPacked = new PackedUse?[dirs];
-            for (int d = 0; d < dirs && steps > 1; d++) rPacked[d] = PackTransposed(r, rc, (long)d * g4 * h, h, g4);
-            var run = new LstmRun(s, batch, h, dirs, lens, proj, Ptr<float>(rc), rPacked, pc is null ? null : Ptr<float>(pc),
+            var rPacked = new PackedR[dirs];
+            for (int d = 0; d < dirs; d++) rPacked[d] = PackRecurrent(r, rc, (long)d * g4 * h, h);
+            var run = new LstmRun(s, batch, h, dirs, lens, proj, rPacked, pc is null ? null : Ptr<float>(pc),
                 Ptr<float>(yF), Ptr<float>(hF), Ptr<float>(cF), options.Clip ?? 0f, options.InputForget);
-            int dirThreads = dirs == 2 && Threads >= 2 ? 2 : 1;
-            int gemmThreads = Math.Max(1, Threads / dirThreads);
             try
             {
+                // Two directions are independent: one a thread, each R staying in its own core's cache.
+                int dirThreads = dirs == 2 && Threads >= 2 ? 2 : 1;
                 CpuParallel.For(dirs, dirThreads, 1, (d0, d1) =>
                 {
-                    for (long d = d0; d < d1; d++) run.Direction((int)d, options.IsReverse((int)d), gemmThreads);
+                    for (long d = d0; d < d1; d++) run.Direction((int)d, options.IsReverse((int)d));
                 });
             }
             finally { foreach (var rp in rPacked) rp?.Dispose(); }
@@ -99,36 +98,64 @@ public sealed unsafe partial class CpuBackend
         return new PackedUse(new PackedB(k, n, op), owned: true);
     }
 
-    // One call's buffers: proj [S*B, D*4H], r [D, 4H, H], p [D, 3H] or null, y [S, D, B, H], h and c [D, B, H].
-    private sealed class LstmRun(int s, int batch, int h, int dirs, int[]? lens, float* proj, float* r, PackedUse?[] rPacked, float* p,
+    /// <summary>R packed for the fused step (<see cref="LstmPackedR"/>), kept with a constant weight's storage or
+    /// owned by this call.</summary>
+    private sealed class PackedR(LstmPackedR packed, bool owned) : IDisposable
+    {
+        public LstmPackedR Packed => packed;
+
+        public void Dispose()
+        {
+            if (owned) packed.Dispose();
+        }
+    }
+
+    private readonly record struct LstmRKey(long Offset, int Hidden, int Lanes);
+
+    private static PackedR PackRecurrent(Tensor original, Tensor f32, long offset, int h)
+    {
+        float* src = Ptr<float>(f32) + offset;
+        if (original.Storage.IsConstant && ReferenceEquals(original.Storage, f32.Storage))
+        {
+            var key = new LstmRKey(original.Offset + offset, h, LstmRecurrent.Lanes);
+            return new PackedR(original.Storage.GetOrAddDerived(key, () => new LstmPackedR(src, h)), owned: false);
+        }
+        return new PackedR(new LstmPackedR(src, h), owned: true);
+    }
+
+    // One call's buffers: proj [S*B, D*4H], R packed per direction, p [D, 3H] or null, y [S, D, B, H], h and c [D, B, H].
+    private sealed class LstmRun(int s, int batch, int h, int dirs, int[]? lens, float* proj, PackedR[] rPacked, float* p,
         float* y, float* hs, float* cs, float clip, bool inputForget)
     {
-        public void Direction(int d, bool reverse, int threads)
+        public void Direction(int d, bool reverse)
         {
             int g4 = 4 * h;
-            float* rD = r + (long)d * g4 * h, hD = hs + (long)d * batch * h, cD = cs + (long)d * batch * h;
+            float* hD = hs + (long)d * batch * h, cD = cs + (long)d * batch * h;
             float* pD = p == null ? null : p + (long)d * 3 * h;
             int steps = lens is null ? s : lens.Max();
-            // B = R^T [H, 4H]: element (k, n) is R[n, k], packed once (a GEMV over packed panels for batch 1).
-            var rT = new GemmOperand(rD, DType.F32, 1, h);
-            var packed = rPacked[d]?.Packed;
-            float* gates = (float*)NativeMemory.AlignedAlloc((nuint)((long)batch * g4 * sizeof(float)), 64);
+            var packed = rPacked[d].Packed;
+            // h alternates between hD and a scratch copy: a step reads the old h whole while writing the new one.
+            float* scratch = (float*)NativeMemory.AlignedAlloc((nuint)((long)batch * h * sizeof(float) + 2L * batch * sizeof(float*)), 64);
             try
             {
+                float* hCur = hD, hNext = scratch;
+                float** rowInp = (float**)(scratch + (long)batch * h), rowY = rowInp + batch;
                 for (int k = 0; k < steps; k++)
                 {
-                    Sgemm.Multiply(batch, g4, h, new GemmOperand(hD, DType.F32, h, 1), rT, packed, gates, g4, GemmEpilogue.None, threads);
                     for (int bi = 0; bi < batch; bi++)
                     {
                         int len = lens is null ? s : lens[bi];
-                        if (k >= len) continue; // finished rows keep their states
                         int t = reverse ? len - 1 - k : k;
-                        LstmCell.Step(gates + (long)bi * g4, proj + ((long)t * batch + bi) * dirs * g4 + (long)d * g4,
-                            hD + (long)bi * h, cD + (long)bi * h, pD, y + (((long)t * dirs + d) * batch + bi) * h, h, clip, inputForget);
+                        // A finished row keeps its states (null: carried over).
+                        rowInp[bi] = k >= len ? null : proj + ((long)t * batch + bi) * dirs * g4 + (long)d * g4;
+                        rowY[bi] = y + (((long)t * dirs + d) * batch + bi) * h;
                     }
+                    LstmRecurrent.Step(packed, hCur, hNext, cD, batch, rowInp, rowY, pD, 0, packed.Panels, clip, inputForget);
+                    float* swap = hCur; hCur = hNext; hNext = swap;
                 }
+                if (hCur != hD) new ReadOnlySpan<float>(hCur, batch * h).CopyTo(new Span<float>(hD, batch * h));
             }
-            finally { NativeMemory.AlignedFree(gates); }
+            finally { NativeMemory.AlignedFree(scratch); }
         }
     }
 }
