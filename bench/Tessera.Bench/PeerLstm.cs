@@ -7,7 +7,7 @@ using Tessera.Cpu;
 namespace Tessera.Bench;
 
 /// <summary>`peer lstm --seq T --batch B --input I --hidden H [--direction forward|reverse|bidirectional] [--threads N]
-/// [--rounds R] [--reps N] [--order tessera,onnxruntime]`: Tessera's LSTM (W, R, B declared constant, as a model's
+/// [--rounds R] [--reps N] [--order tessera,onnxruntime] [--warmup-ms 1000] [--dump 1]` (dump: every sample in order, to stderr): Tessera's LSTM (W, R, B declared constant, as a model's
 /// weights are) against ONNX Runtime's LSTM node (W, R, B initializers) on the same X [T, B, I], same process, same
 /// thread count, interleaved rounds with a settle pause at each switch of engine. One JSON line per engine (median
 /// and min ms, GFLOP/s of the two GEMM parts), then one with the ratio (ORT time / Tessera time: above 1 is faster)
@@ -60,7 +60,8 @@ public static class PeerLstm
         if (order.Length > 0)
             engines = [.. order.Split(',').Select(nm => engines.FirstOrDefault(e => e.Name == nm) ?? throw new ArgumentException($"--order: no engine {nm}"))];
 
-        // Warm up (JIT tiers, packing, ORT's pre-pack), then size the repetitions to ~50 ms a round.
+        // Warm up (JIT tiers, packing, ORT's pre-pack) for a second an engine: the JIT's background tier-up thread
+        // otherwise takes a core from a 2-thread run for the first second or so; then size the repetitions to ~50 ms a round.
         var sw = new Stopwatch();
         double slowest = 0;
         foreach (var e in engines)
@@ -68,7 +69,7 @@ public static class PeerLstm
             for (int i = 0; i < 3; i++) e.Run();
             sw.Restart();
             int n = 0;
-            while (sw.Elapsed.TotalMilliseconds < 200 || n < 2) { e.Run(); n++; }
+            while (sw.Elapsed.TotalMilliseconds < args.Int("warmup-ms", 1000) || n < 2) { e.Run(); n++; }
             slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / n);
         }
         if (reps <= 0) reps = Math.Clamp((int)(50 / slowest), 1, 200);

@@ -13,6 +13,7 @@ internal static unsafe class LstmCell
 {
     /// <summary>Units [0, count) of a row: gate g of unit j at rec[g * recGate + j], inp[g * n + j], p[g * n + j]
     /// (p null: no peepholes); c, hOut and y at [j].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Update(float* rec, int recGate, float* inp, int n, float* hOut, float* c, float* p, float* y, int count,
         float clip, bool inputForget)
     {

@@ -65,6 +65,7 @@ internal static unsafe class LstmRecurrent
         else Step<float, V1>(r, hCur, hNext, c, batch, rowInp, rowY, p, u0, u1, clip, inputForget);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in a model's first run
     private static void Step<TV, S>(LstmPackedR r, float* hCur, float* hNext, float* c, int batch, float** rowInp, float** rowY,
         float* p, int u0, int u1, float clip, bool inputForget) where TV : struct where S : ISimd<TV>
     {
