@@ -73,8 +73,10 @@ public static class PeerLstm
             slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / n);
         }
         if (reps <= 0) reps = Math.Clamp((int)(50 / slowest), 1, 200);
-        // ONNX Runtime's intra-op threads spin after a run: pause and run once untimed at each switch of engine.
-        int settle = args.Int("settle-ms", 20);
+        // ONNX Runtime's intra-op threads spin after a run: pause and run once untimed at each switch of engine. Its
+        // 2-thread LSTM left a core busy for ~50 ms (Tessera's first 6 runs of a round at B=8 took 8 ms, the rest 4),
+        // hence 200 ms rather than the 20 of the GEMM bench.
+        int settle = args.Int("settle-ms", 200);
         for (int round = 0; round < rounds; round++)
             foreach (var e in engines)
             {
