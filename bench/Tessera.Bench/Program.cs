@@ -17,6 +17,7 @@ public static class Program
         ["ocr-page"] = PeerOcrPage.Run,
         ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
+        ["lstm"] = PeerLstm.Run,
     };
 
     public static int Main(string[] args)

@@ -9,7 +9,7 @@ namespace Tessera.Cpu;
 // on R packed once (kept with a constant weight, so once per model) and the fused gate kernel (LstmCell) per batch row, which
 // reads the row's projection at its own time step. That per-row step is what makes a reverse direction with
 // sequence_lens right: row b starts at its own last valid step, seqLens[b] - 1. Two directions run on two threads
-// when the backend has them (they are independent), each GEMM then single-threaded.
+// when the backend has them (they are independent).
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -46,30 +46,43 @@ public sealed unsafe partial class CpuBackend
                 for (int j = 0; j < g4; j++) bias[d * g4 + j] = bp[d * 2 * g4 + j] + bp[d * 2 * g4 + g4 + j];
         }
         float* proj = (float*)NativeMemory.AlignedAlloc((nuint)(rows * width * sizeof(float)), 64);
+        var wPacked = new PackedUse?[dirs];
+        var rPacked = new PackedR?[dirs];
         try
         {
-            var wT = new GemmOperand(Ptr<float>(wc), DType.F32, 1, input);
-            using (var wPacked = rows >= 4 ? PackTransposed(w, wc, 0, input, (int)width) : null)
-            fixed (float* biasP = bias)
-                Sgemm.Multiply(checked((int)rows), checked((int)width), input, new GemmOperand(Ptr<float>(xc), DType.F32, input, 1),
-                    wT, wPacked?.Packed, proj, width, new GemmEpilogue(biasP, Activation.None, null, 0, 0), Threads);
-            int steps = lens is null ? s : lens.Max();
-            var rPacked = new PackedUse?[dirs];
-            for (int d = 0; d < dirs && steps > 1; d++) rPacked[d] = PackTransposed(r, rc, (long)d * g4 * h, h, g4);
-            var run = new LstmRun(s, batch, h, dirs, lens, proj, Ptr<float>(rc), rPacked, pc is null ? null : Ptr<float>(pc),
-                Ptr<float>(yF), Ptr<float>(hF), Ptr<float>(cF), options.Clip ?? 0f, options.InputForget);
-            int dirThreads = dirs == 2 && Threads >= 2 ? 2 : 1;
-            int gemmThreads = Math.Max(1, Threads / dirThreads);
-            try
+            for (int d = 0; d < dirs; d++)
             {
-                CpuParallel.For(dirs, dirThreads, 1, (d0, d1) =>
-                {
-                    for (long d = d0; d < d1; d++) run.Direction((int)d, options.IsReverse((int)d), gemmThreads);
-                });
+                if (rows >= 4) wPacked[d] = PackTransposed(w, wc, (long)d * g4 * input, input, g4);
+                rPacked[d] = PackRecurrent(r, rc, (long)d * g4 * h, h);
             }
-            finally { foreach (var rp in rPacked) rp?.Dispose(); }
+            fixed (float* biasP = bias)
+            {
+                var run = new LstmRun(s, batch, input, h, dirs, lens, Ptr<float>(xc), Ptr<float>(wc), wPacked, biasP, proj, rPacked,
+                    pc is null ? null : Ptr<float>(pc), Ptr<float>(yF), Ptr<float>(hF), Ptr<float>(cF), options.Clip ?? 0f, options.InputForget);
+                if (dirs == 2 && Threads >= 2)
+                {
+                    // The directions are independent: one a thread, each projecting its own half (its W and R stay in
+                    // its own core's cache) and walking its steps, no synchronisation between them.
+                    CpuParallel.Run(2, 2, d =>
+                    {
+                        run.Project(d, 1);
+                        run.Walk(d, options.IsReverse(d), 1);
+                    });
+                }
+                else
+                {
+                    // One direction (or one thread): every thread on the projection, then on each step's panels.
+                    for (int d = 0; d < dirs; d++) run.Project(d, Threads);
+                    for (int d = 0; d < dirs; d++) run.Walk(d, options.IsReverse(d), Threads);
+                }
+            }
         }
-        finally { NativeMemory.AlignedFree(proj); }
+        finally
+        {
+            NativeMemory.AlignedFree(proj);
+            foreach (var wp in wPacked) wp?.Dispose();
+            foreach (var rp in rPacked) rp?.Dispose();
+        }
         if (!ReferenceEquals(yF.Storage, y.Storage)) Copy(yF, y);
         if (!ReferenceEquals(hF.Storage, yH.Storage)) Copy(hF, yH);
         if (!ReferenceEquals(cF.Storage, yC.Storage)) Copy(cF, yC);
@@ -99,36 +112,103 @@ public sealed unsafe partial class CpuBackend
         return new PackedUse(new PackedB(k, n, op), owned: true);
     }
 
-    // One call's buffers: proj [S*B, D*4H], r [D, 4H, H], p [D, 3H] or null, y [S, D, B, H], h and c [D, B, H].
-    private sealed class LstmRun(int s, int batch, int h, int dirs, int[]? lens, float* proj, float* r, PackedUse?[] rPacked, float* p,
-        float* y, float* hs, float* cs, float clip, bool inputForget)
+    /// <summary>R packed for the fused step (<see cref="LstmPackedR"/>), kept with a constant weight's storage or
+    /// owned by this call.</summary>
+    private sealed class PackedR(LstmPackedR packed, bool owned) : IDisposable
     {
-        public void Direction(int d, bool reverse, int threads)
+        public LstmPackedR Packed => packed;
+
+        public void Dispose()
+        {
+            if (owned) packed.Dispose();
+        }
+    }
+
+    private readonly record struct LstmRKey(long Offset, int Hidden, int Lanes);
+
+    private static PackedR PackRecurrent(Tensor original, Tensor f32, long offset, int h)
+    {
+        float* src = Ptr<float>(f32) + offset;
+        if (original.Storage.IsConstant && ReferenceEquals(original.Storage, f32.Storage))
+        {
+            var key = new LstmRKey(original.Offset + offset, h, LstmRecurrent.Lanes);
+            return new PackedR(original.Storage.GetOrAddDerived(key, () => new LstmPackedR(src, h)), owned: false);
+        }
+        return new PackedR(new LstmPackedR(src, h), owned: true);
+    }
+
+    // One call's buffers: x [S*B, I], w [D, 4H, I] (packed per direction when there are 4 rows or more), summed
+    // biases [D*4H], proj [S*B, D*4H], R packed per direction, p [D, 3H] or null, y [S, D, B, H], h and c [D, B, H].
+    private sealed class LstmRun(int s, int batch, int input, int h, int dirs, int[]? lens, float* x, float* w, PackedUse?[] wPacked,
+        float* bias, float* proj, PackedR?[] rPacked, float* p, float* y, float* hs, float* cs, float clip, bool inputForget)
+    {
+        /// <summary>proj[:, d*4H .. (d+1)*4H] = x W_d^T + biases: one SGEMM (x [S*B, I], W_d^T [I, 4H]).</summary>
+        public void Project(int d, int threads)
         {
             int g4 = 4 * h;
-            float* rD = r + (long)d * g4 * h, hD = hs + (long)d * batch * h, cD = cs + (long)d * batch * h;
-            float* pD = p == null ? null : p + (long)d * 3 * h;
+            long width = (long)dirs * g4;
+            Sgemm.Multiply(s * batch, g4, input, new GemmOperand(x, DType.F32, input, 1),
+                new GemmOperand(w + (long)d * g4 * input, DType.F32, 1, input), wPacked[d]?.Packed, proj + (long)d * g4, width,
+                new GemmEpilogue(bias + (long)d * g4, Activation.None, null, 0, 0), threads);
+        }
+
+        /// <summary>Direction d's steps. With several threads each step's panels are split in parts; a part is claimed
+        /// in step order from one shared counter and starts once every part of the previous step is done, so a thread
+        /// only ever waits for parts that running threads hold (a pool that runs the parts one after the other on one
+        /// thread, when busy or nested, simply claims them all in order).</summary>
+        public void Walk(int d, bool reverse, int threads)
+        {
+            var packed = rPacked[d]!.Packed;
             int steps = lens is null ? s : lens.Max();
-            // B = R^T [H, 4H]: element (k, n) is R[n, k], packed once (a GEMV over packed panels for batch 1).
-            var rT = new GemmOperand(rD, DType.F32, 1, h);
-            var packed = rPacked[d]?.Packed;
-            float* gates = (float*)NativeMemory.AlignedAlloc((nuint)((long)batch * g4 * sizeof(float)), 64);
+            int parts = Math.Clamp(Math.Min(threads, packed.Panels), 1, 64);
+            // h alternates between hD and a scratch copy: a step reads the old h whole while writing the new one.
+            float* hD = hs + (long)d * batch * h;
+            float* scratch = (float*)NativeMemory.AlignedAlloc((nuint)((long)batch * h * sizeof(float)), 64);
             try
             {
-                for (int k = 0; k < steps; k++)
+                var counters = new int[2]; // next unclaimed part, parts done
+                if (parts == 1) Participate(counters, d, reverse, packed, hD, scratch, steps, parts);
+                else CpuParallel.Run(parts, parts, _ => Participate(counters, d, reverse, packed, hD, scratch, steps, parts));
+                float* last = steps % 2 == 0 ? hD : scratch;
+                if (last != hD) new ReadOnlySpan<float>(last, batch * h).CopyTo(new Span<float>(hD, batch * h));
+            }
+            finally { NativeMemory.AlignedFree(scratch); }
+        }
+
+        private void Participate(int[] counters, int d, bool reverse, LstmPackedR packed, float* hA, float* hB, int steps, int parts)
+        {
+            int g4 = 4 * h;
+            float* cD = cs + (long)d * batch * h;
+            float* pD = p == null ? null : p + (long)d * 3 * h;
+            var rows = new nint[2 * batch];
+            fixed (nint* rowsP = rows)
+            {
+                float** rowInp = (float**)rowsP, rowY = rowInp + batch;
+                long total = (long)steps * parts;
+                while (true)
                 {
-                    Sgemm.Multiply(batch, g4, h, new GemmOperand(hD, DType.F32, h, 1), rT, packed, gates, g4, GemmEpilogue.None, threads);
+                    long item = Interlocked.Increment(ref counters[0]) - 1;
+                    if (item >= total) return;
+                    int k = (int)(item / parts), part = (int)(item % parts);
                     for (int bi = 0; bi < batch; bi++)
                     {
                         int len = lens is null ? s : lens[bi];
-                        if (k >= len) continue; // finished rows keep their states
                         int t = reverse ? len - 1 - k : k;
-                        LstmCell.Step(gates + (long)bi * g4, proj + ((long)t * batch + bi) * dirs * g4 + (long)d * g4,
-                            hD + (long)bi * h, cD + (long)bi * h, pD, y + (((long)t * dirs + d) * batch + bi) * h, h, clip, inputForget);
+                        // A finished row keeps its states (null: carried over).
+                        rowInp[bi] = k >= len ? null : proj + ((long)t * batch + bi) * dirs * g4 + (long)d * g4;
+                        rowY[bi] = y + (((long)t * dirs + d) * batch + bi) * h;
                     }
+                    if (parts > 1)
+                    {
+                        var spin = new SpinWait();
+                        while (Volatile.Read(ref counters[1]) < k * parts) spin.SpinOnce(sleep1Threshold: -1);
+                    }
+                    float* hCur = k % 2 == 0 ? hA : hB, hNext = k % 2 == 0 ? hB : hA;
+                    int u0 = (int)((long)packed.Panels * part / parts), u1 = (int)((long)packed.Panels * (part + 1) / parts);
+                    LstmRecurrent.Step(packed, hCur, hNext, cD, batch, rowInp, rowY, pD, u0, u1, clip, inputForget);
+                    Interlocked.Increment(ref counters[1]);
                 }
             }
-            finally { NativeMemory.AlignedFree(gates); }
         }
     }
 }

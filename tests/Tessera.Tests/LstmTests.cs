@@ -32,6 +32,12 @@ public class LstmTests
         // Sizes past one SIMD register and a batch that packs R (PackedB) across GEMM tiles.
         yield return new("bidirectional wide", LstmDirection.Bidirectional, true, true, true, true, S: 5, B: 17, I: 37, H: 45);
         yield return new("forward batch 1 wide", LstmDirection.Forward, true, S: 9, B: 1, I: 64, H: 70);
+        // The fused step: panels of 16 units with a partial last one (H 37, 33, 50), row blocks of 4 with 1, 2 and 3
+        // left over (batch 1, 6, 7), and on cpu-2t one direction's panels split between two threads each step.
+        yield return new("forward batch 1 odd H", LstmDirection.Forward, true, true, false, true, 0.9f, S: 6, B: 1, I: 20, H: 37);
+        yield return new("reverse batch 6 all", LstmDirection.Reverse, true, true, true, true, 0.9f, true, S: 6, B: 6, I: 9, H: 33);
+        yield return new("forward batch 7 lens", LstmDirection.Forward, true, true, true, S: 8, B: 7, I: 21, H: 50);
+        yield return new("bidirectional batch 2 lens", LstmDirection.Bidirectional, true, false, true, S: 5, B: 2, I: 30, H: 40);
     }
 
     private static readonly Dictionary<string, Case> s_cases = Cases().ToDictionary(c => c.Name);
@@ -108,6 +114,37 @@ public class LstmTests
         AssertNmse("Y", wy, res.Y);
         AssertNmse("Y_h", wyh, res.Yh);
         AssertNmse("Y_c", wyc, res.Yc);
+    }
+
+    [Theory]
+    [InlineData(LstmDirection.Forward, 3)]
+    [InlineData(LstmDirection.Bidirectional, 2)]
+    [InlineData(LstmDirection.Bidirectional, 1)]
+    public void Constant_weights_packed_once_give_the_reference_on_every_call(LstmDirection dir, int threads)
+    {
+        // Constant W and R keep their packed forms with their storage: the second call runs on the cached packs. Three
+        // threads split 5 panels (H 70) into uneven parts.
+        using var be = new Tessera.Cpu.CpuBackend(new Tessera.Cpu.CpuBackendOptions(Threads: threads));
+        var rng = new Random(11 + threads);
+        int dirs = dir == LstmDirection.Bidirectional ? 2 : 1, s = 6, batch = 2, input = 19, h = 70;
+        var x = Rand(rng, 1, s, batch, input);
+        var w = Rand(rng, 0.2, dirs, 4 * h, input);
+        var r = Rand(rng, 0.2, dirs, 4 * h, h);
+        var b = Rand(rng, 0.5, dirs, 8 * h);
+        bool[] reverse = [.. Enumerable.Range(0, dirs).Select(d => d == 1)];
+        var (wy, wyh, wyc) = LstmReference.Run(x, w, r, b, null, null, null, null, reverse, null, false);
+        using var scope = TensorScope.Begin();
+        var wc = Up(be, w).AsConstant();
+        var rc = Up(be, r).AsConstant();
+        var bc = Up(be, b).AsConstant();
+        var xt = Up(be, x);
+        for (int call = 0; call < 2; call++)
+        {
+            var res = xt.Lstm(wc, rc, bc, new LstmOptions { Direction = dir });
+            AssertNmse($"Y call {call}", wy, res.Y);
+            AssertNmse($"Y_h call {call}", wyh, res.Yh);
+            AssertNmse($"Y_c call {call}", wyc, res.Yc);
+        }
     }
 
     [Fact]

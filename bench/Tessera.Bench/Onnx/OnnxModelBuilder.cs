@@ -65,6 +65,29 @@ public static class OnnxModelBuilder
         return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).Msg(8, msOpset).ToArray();
     }
 
+    /// <summary>Y [S, D, B, H] = LSTM(X [S, B, I]; W [D, 4H, I], R [D, 4H, H], B [D, 8H] constant initializers,
+    /// row-major), hidden_size = H, direction as ONNX spells it (opset 14). AttributeProto s = 4 (STRING = 3).</summary>
+    public static byte[] Lstm(int s, int b, int i, int h, string direction, float[] w, float[] r, float[] bias)
+    {
+        int d = direction == "bidirectional" ? 2 : 1;
+        var node = new Proto().Str(1, "X").Str(1, "W").Str(1, "R").Str(1, "B").Str(2, "Y").Str(3, "lstm").Str(4, "LSTM")
+            .Msg(5, new Proto().Str(1, "hidden_size").Varint(3, h).Varint(20, 2))
+            .Msg(5, new Proto().Str(1, "direction").Str(4, direction).Varint(20, 3));
+        static Proto Init(string name, float[] v, params int[] dims)
+        {
+            var raw = new byte[v.Length * 4];
+            Buffer.BlockCopy(v, 0, raw, 0, raw.Length);
+            var t = new Proto();
+            foreach (int x in dims) t.Varint(1, x);
+            return t.Varint(2, Float).Str(8, name).Bytes(9, raw);
+        }
+        var graph = new Proto().Msg(1, node).Str(2, "lstm")
+            .Msg(5, Init("W", w, d, 4 * h, i)).Msg(5, Init("R", r, d, 4 * h, h)).Msg(5, Init("B", bias, d, 8 * h))
+            .Msg(11, ValueInfo("X", s, b, i)).Msg(12, ValueInfo("Y", s, d, b, h));
+        var opset = new Proto().Str(1, "").Varint(2, 14);
+        return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).ToArray();
+    }
+
     private static Proto ValueInfo(string name, params int[] dims)
     {
         var shape = new Proto();
