@@ -7,7 +7,7 @@ using Tessera.Cpu;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer qmatmul --type int8|q8_0|q4_0|q4_1|q4_k|q6_k --m M --k K --n N [--threads T] [--rounds R]`: Tessera's
+/// <summary>`peer qmatmul --type int8|q8_0|q4_0|q4_1|q4_k|q6_k --m M --k K --n N [--threads T] [--rounds R] [--settle-ms MS]`: Tessera's
 /// Linear with a quantized (constant) weight [N, K], interleaved in one process with: ONNX Runtime's
 /// DynamicQuantizeMatMul (int8 only: A quantized per run, B int8 [K, N] with per-column scales), ONNX Runtime's f32
 /// MatMul on the same shape, and a plain streaming read of a buffer as large as the quantized weight (the ceiling
@@ -85,14 +85,21 @@ public static class PeerQMatMul
             slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / c);
         }
         int reps = Math.Clamp((int)(50 / slowest), 1, 2000);
+        // At each switch of engine: a pause, then one untimed run, as in peer gemm: ONNX Runtime's intra-op threads
+        // spin after a Run, and on 2 cores the engine timed next (the read ceiling included) lost a core to them.
+        int settle = args.Int("settle-ms", 20);
         for (int r = 0; r < rounds; r++)
             foreach (var e in engines)
+            {
+                Thread.Sleep(settle);
+                e.Run();
                 for (int i = 0; i < reps; i++)
                 {
                     sw.Restart();
                     e.Run();
                     e.Ms.Add(sw.Elapsed.TotalMilliseconds);
                 }
+            }
 
         var ci = CultureInfo.InvariantCulture;
         double ops = 2.0 * m * n * k;
