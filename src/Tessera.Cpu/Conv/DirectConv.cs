@@ -58,6 +58,7 @@ internal static unsafe class DirectConv
         CpuParallel.For(items, threads, 4, (i0, i1) =>
         {
             long* offs = stackalloc long[taps];
+            float* tmp = stackalloc float[Oc * Tile];
             for (long it = i0; it < i1; it++)
             {
                 int ob = (int)(it % ocBlocks);
@@ -68,13 +69,23 @@ internal static unsafe class DirectConv
                 float* wBlock = wpk.P + (long)ob * c * taps * Oc;
                 int valid = Math.Min(Oc, o - ob * Oc);
                 float* outRow = dst + (((long)bi * o + ob * Oc) * oh + oy) * ow;
+                long outStride = (long)oh * ow;
                 fixed (float* bb = &biasPk[ob * Oc])
                 {
+                    // Whole tiles of all 8 channels go straight to dst; a tile cut by the right edge or by the last
+                    // channel goes through tmp [8, 48], so the tile kernels store unconditionally and call nothing
+                    // (a call inside them made the JIT keep every accumulator on the stack).
                     int x0 = 0;
                     for (; x0 + Tile <= owT; x0 += Tile)
-                        Tile8x48(inRow + x0, plane, c, offs, taps, wBlock, bb, outRow + x0, (long)oh * ow, valid, ow - x0);
+                    {
+                        if (valid == Oc && x0 + Tile <= ow) Tile8x48(inRow + x0, plane, c, offs, taps, wBlock, bb, outRow + x0, outStride);
+                        else { Tile8x48(inRow + x0, plane, c, offs, taps, wBlock, bb, tmp, Tile); CopyOut(tmp, outRow + x0, outStride, valid, Math.Min(Tile, ow - x0)); }
+                    }
                     for (; x0 < owT; x0 += Lanes)
-                        Tile8x16(inRow + x0, plane, c, offs, taps, wBlock, bb, outRow + x0, (long)oh * ow, valid, ow - x0);
+                    {
+                        if (valid == Oc && x0 + Lanes <= ow) Tile8x16(inRow + x0, plane, c, offs, taps, wBlock, bb, outRow + x0, outStride);
+                        else { Tile8x16(inRow + x0, plane, c, offs, taps, wBlock, bb, tmp, Tile); CopyOut(tmp, outRow + x0, outStride, valid, Math.Min(Lanes, ow - x0)); }
+                    }
                 }
             }
         });
@@ -120,7 +131,7 @@ internal static unsafe class DirectConv
 
     /// <summary>8 output channels x 48 pixels: out[o][x] = bias[o] + sum over ic, taps of w[o] in[ic][tap + x].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8x48(float* inp, long plane, int c, long* offs, int taps, float* wk, float* bias, float* outp, long outStride, int valid, int width)
+    private static void Tile8x48(float* inp, long plane, int c, long* offs, int taps, float* wk, float* bias, float* outp, long outStride)
     {
         Vector512<float> a00 = Vector512.Create(bias[0]), a01 = a00, a02 = a00;
         Vector512<float> a10 = Vector512.Create(bias[1]), a11 = a10, a12 = a10;
@@ -144,19 +155,19 @@ internal static unsafe class DirectConv
                 q = Vector512.Create(wk[6]); a60 = Avx512F.FusedMultiplyAdd(q, v0, a60); a61 = Avx512F.FusedMultiplyAdd(q, v1, a61); a62 = Avx512F.FusedMultiplyAdd(q, v2, a62);
                 q = Vector512.Create(wk[7]); a70 = Avx512F.FusedMultiplyAdd(q, v0, a70); a71 = Avx512F.FusedMultiplyAdd(q, v1, a71); a72 = Avx512F.FusedMultiplyAdd(q, v2, a72);
             }
-        Store3(outp, 0, valid, width, a00, a01, a02);
-        Store3(outp + outStride, 1, valid, width, a10, a11, a12);
-        Store3(outp + 2 * outStride, 2, valid, width, a20, a21, a22);
-        Store3(outp + 3 * outStride, 3, valid, width, a30, a31, a32);
-        Store3(outp + 4 * outStride, 4, valid, width, a40, a41, a42);
-        Store3(outp + 5 * outStride, 5, valid, width, a50, a51, a52);
-        Store3(outp + 6 * outStride, 6, valid, width, a60, a61, a62);
-        Store3(outp + 7 * outStride, 7, valid, width, a70, a71, a72);
+        float* d0 = outp; a00.Store(d0); a01.Store(d0 + 16); a02.Store(d0 + 32);
+        float* d1 = outp + outStride; a10.Store(d1); a11.Store(d1 + 16); a12.Store(d1 + 32);
+        float* d2 = outp + 2 * outStride; a20.Store(d2); a21.Store(d2 + 16); a22.Store(d2 + 32);
+        float* d3 = outp + 3 * outStride; a30.Store(d3); a31.Store(d3 + 16); a32.Store(d3 + 32);
+        float* d4 = outp + 4 * outStride; a40.Store(d4); a41.Store(d4 + 16); a42.Store(d4 + 32);
+        float* d5 = outp + 5 * outStride; a50.Store(d5); a51.Store(d5 + 16); a52.Store(d5 + 32);
+        float* d6 = outp + 6 * outStride; a60.Store(d6); a61.Store(d6 + 16); a62.Store(d6 + 32);
+        float* d7 = outp + 7 * outStride; a70.Store(d7); a71.Store(d7 + 16); a72.Store(d7 + 32);
     }
 
     /// <summary>8 output channels x 16 pixels, for the columns past the last whole 48-pixel tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8x16(float* inp, long plane, int c, long* offs, int taps, float* wk, float* bias, float* outp, long outStride, int valid, int width)
+    private static void Tile8x16(float* inp, long plane, int c, long* offs, int taps, float* wk, float* bias, float* outp, long outStride)
     {
         Vector512<float> a0 = Vector512.Create(bias[0]), a1 = Vector512.Create(bias[1]), a2 = Vector512.Create(bias[2]), a3 = Vector512.Create(bias[3]);
         Vector512<float> a4 = Vector512.Create(bias[4]), a5 = Vector512.Create(bias[5]), a6 = Vector512.Create(bias[6]), a7 = Vector512.Create(bias[7]);
@@ -169,31 +180,20 @@ internal static unsafe class DirectConv
                 a4 = Avx512F.FusedMultiplyAdd(Vector512.Create(wk[4]), v, a4); a5 = Avx512F.FusedMultiplyAdd(Vector512.Create(wk[5]), v, a5);
                 a6 = Avx512F.FusedMultiplyAdd(Vector512.Create(wk[6]), v, a6); a7 = Avx512F.FusedMultiplyAdd(Vector512.Create(wk[7]), v, a7);
             }
-        int n = Math.Min(Lanes, width);
-        Store1(outp, 0, valid, n, a0); Store1(outp + outStride, 1, valid, n, a1);
-        Store1(outp + 2 * outStride, 2, valid, n, a2); Store1(outp + 3 * outStride, 3, valid, n, a3);
-        Store1(outp + 4 * outStride, 4, valid, n, a4); Store1(outp + 5 * outStride, 5, valid, n, a5);
-        Store1(outp + 6 * outStride, 6, valid, n, a6); Store1(outp + 7 * outStride, 7, valid, n, a7);
+        a0.Store(outp);
+        a1.Store(outp + outStride);
+        a2.Store(outp + 2 * outStride);
+        a3.Store(outp + 3 * outStride);
+        a4.Store(outp + 4 * outStride);
+        a5.Store(outp + 5 * outStride);
+        a6.Store(outp + 6 * outStride);
+        a7.Store(outp + 7 * outStride);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store3(float* d, int channel, int valid, int width, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2)
+    /// <summary>The first <paramref name="valid"/> channels x <paramref name="n"/> pixels of tmp [8, 48] into dst.</summary>
+    private static void CopyOut(float* tmp, float* dst, long dstStride, int valid, int n)
     {
-        if (channel >= valid) return;
-        if (width >= Tile) { v0.Store(d); v1.Store(d + 16); v2.Store(d + 32); return; }
-        Store1(d, channel, valid, Math.Min(width, Lanes), v0);
-        if (width > Lanes) Store1(d + 16, channel, valid, Math.Min(width - Lanes, Lanes), v1);
-        if (width > 2 * Lanes) Store1(d + 32, channel, valid, width - 2 * Lanes, v2);
-    }
-
-    /// <summary>The first n (1..16) lanes of v, if this channel exists.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store1(float* d, int channel, int valid, int n, Vector512<float> v)
-    {
-        if (channel >= valid) return;
-        if (n >= Lanes) { v.Store(d); return; }
-        float* tmp = stackalloc float[Lanes];
-        v.Store(tmp);
-        for (int i = 0; i < n; i++) d[i] = tmp[i];
+        for (int o = 0; o < valid; o++)
+            new ReadOnlySpan<float>(tmp + o * Tile, n).CopyTo(new Span<float>(dst + o * dstStride, n));
     }
 }
