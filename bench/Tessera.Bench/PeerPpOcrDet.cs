@@ -70,7 +70,8 @@ public static class PeerPpOcrDet
 
     // The detector's dense (one group, more than one tap) convs at 256 x 800: x shape, output channels, stride.
     private static readonly (int C, int H, int W, int O, int S)[] DenseConvs =
-        [(3, 256, 800, 16, 2), (96, 64, 200, 24, 1), (96, 32, 100, 24, 1), (96, 16, 50, 24, 1), (96, 8, 25, 24, 1)];
+        [(3, 256, 800, 16, 2), (96, 64, 200, 24, 1), (96, 32, 100, 24, 1), (96, 16, 50, 24, 1), (96, 8, 25, 24, 1),
+         (64, 56, 56, 64, 1), (128, 28, 28, 128, 1), (256, 14, 14, 256, 1), (64, 56, 56, 128, 2)];   // and ResNet-like ones, for the dispatch rule
 
     private static unsafe int ConvAb(CpuBackend cpu, int threads, int rounds)
     {
