@@ -64,6 +64,10 @@ public sealed class OpProfiler(CpuBackend inner) : IBackend
     public void Copy(Tensor src, Tensor dst) => Time($"copy {S(dst)}{(src.IsContiguous ? "" : " strided")}", () => inner.Copy(src, dst));
 
     /// <inheritdoc/>
+    public void UpsampleNearest(Tensor x, Tensor? addend, int scaleH, int scaleW, Tensor dst) =>
+        Time($"upsample_nearest {S(x)}->{S(dst)}{(addend is null ? "" : " +add")}", () => inner.UpsampleNearest(x, addend, scaleH, scaleW, dst));
+
+    /// <inheritdoc/>
     public void Fill(Tensor dst, double value) => Time($"fill {S(dst)}", () => inner.Fill(dst, value));
 
     /// <inheritdoc/>

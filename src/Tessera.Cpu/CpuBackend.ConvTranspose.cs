@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Tessera.Cpu.Gemm;
 using Tessera.Cpu.Kernels;
 
@@ -8,6 +10,9 @@ namespace Tessera.Cpu;
 // for each (batch, group), cols[Og*kH*kW, H*W] = W_g^T @ x_g, where W_g [Cg, Og*kH*kW] is read in place with its
 // rows and columns swapped; then every column row (oc, ky, kx) is added into output channel oc shifted by the tap,
 // out[oy = iy*sH - pH + ky*dH, ox = ix*sW - pW + kx*dW] += cols[(oc, ky, kx), (iy, ix)], output planes in parallel.
+// When the kernel equals the stride with no padding or dilation (the DB head's 2x2 stride 2), every output pixel
+// gets exactly one tap: the col2im is then a pixel shuffle written once (no fill, no read-modify-write), over
+// output rows so that a single output channel still splits over threads.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -50,6 +55,11 @@ public sealed unsafe partial class CpuBackend
     private void Col2Im(float* cols, float* dst, float* bias, int og, int h, int w, int kh, int kw, int oh, int ow, ConvTranspose2dParams p)
     {
         long n = (long)h * w;
+        if (kh == p.StrideH && kw == p.StrideW && p.PadH == 0 && p.PadW == 0 && p.DilationH == 1 && p.DilationW == 1 && oh == h * kh && ow == w * kw)
+        {
+            PixelShuffle(cols, dst, bias, og, h, w, kh, kw);
+            return;
+        }
         CpuParallel.For(og, Threads, 1, (r0, r1) =>
         {
             for (long oc = r0; oc < r1; oc++)
@@ -79,6 +89,43 @@ public sealed unsafe partial class CpuBackend
                                 for (int ix = lo; ix <= hi; ix++) orow[(long)ix * p.StrideW] += irow[ix];
                         }
                     }
+            }
+        });
+    }
+
+    // Interleave control for kw = 2: lanes 0..7 (lo) or 8..15 (hi) of a and b, alternating a, b.
+    private static readonly Vector512<int> s_zipLo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static readonly Vector512<int> s_zipHi = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    // Non-overlapping taps: out[oc, iy kh + ky, ix kw + kx] = bias[oc] + cols[(oc kh + ky) kw + kx, iy, ix].
+    private void PixelShuffle(float* cols, float* dst, float* bias, int og, int h, int w, int kh, int kw)
+    {
+        long n = (long)h * w, ow = (long)w * kw;
+        CpuParallel.For((long)og * h, Threads, Math.Max(1, 16384 / (ow * kh)), (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                long oc = r / h, iy = r - oc * h;
+                float bv = bias is null ? 0f : bias[oc];
+                for (int ky = 0; ky < kh; ky++)
+                {
+                    float* orow = dst + (oc * h + iy) * kh * ow + ky * ow;
+                    float* src = cols + ((oc * kh + ky) * kw) * n + iy * w;   // tap kx's row lies kx * n further
+                    int ix = 0;
+                    if (kw == 2 && Avx512F.IsSupported)
+                    {
+                        var vb = Vector512.Create(bv);
+                        for (; ix + 16 <= w; ix += 16)
+                        {
+                            var a = Vector512.Load(src + ix) + vb;
+                            var b = Vector512.Load(src + n + ix) + vb;
+                            Avx512F.PermuteVar16x32x2(a, s_zipLo, b).Store(orow + 2 * ix);
+                            Avx512F.PermuteVar16x32x2(a, s_zipHi, b).Store(orow + 2 * ix + 16);
+                        }
+                    }
+                    for (; ix < w; ix++)
+                        for (int kx = 0; kx < kw; kx++) orow[(long)ix * kw + kx] = src[kx * n + ix] + bv;
+                }
             }
         });
     }

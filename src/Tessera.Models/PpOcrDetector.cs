@@ -162,7 +162,7 @@ public sealed class PpOcrDetector : Ocr.ITextDetector
         // RSE-FPN: lateral convs, top-down sums, output convs, all brought to stride 4 and concatenated.
         var lat = new Tensor[levels];
         for (int k = 0; k < levels; k++) lat[k] = _ins[k].Run(feats[k]);
-        for (int k = levels - 2; k >= 0; k--) lat[k] = lat[k] + lat[k + 1].UpsampleNearest(2);
+        for (int k = levels - 2; k >= 0; k--) lat[k] = lat[k + 1].UpsampleNearestAdd(lat[k], 2);   // lat[k] + up2(lat[k + 1]) in one pass
         var parts = new Tensor[levels];
         for (int k = 0; k < levels; k++)
         {

@@ -124,6 +124,13 @@ public interface IBackend : IDisposable
         LstmOptions options, Tensor y, Tensor yH, Tensor yC) =>
         throw new TesseraException($"the {Name} backend has no lstm yet (x {x.Shape}, w {w.Shape})");
 
+    /// <summary>Nearest-neighbour upsampling by whole factors, optionally summed with an addend in the same pass:
+    /// dst[b, c, y, x] = x[b, c, y / scaleH, x / scaleW] (+ addend[b, c, y, x]), x [B, C, H, W] and addend (null or
+    /// dst's shape) any strides, dst [B, C, H scaleH, W scaleW] contiguous, one dtype throughout. A default body
+    /// built from a broadcast view, Copy and Binary, so every backend has it.</summary>
+    void UpsampleNearest(Tensor x, Tensor? addend, int scaleH, int scaleW, Tensor dst) =>
+        Tensor.UpsampleNearestByViews(this, x, addend, scaleH, scaleW, dst);
+
     /// <summary>Bicubic resampling of x [B, C, H, W] into dst [B, C, H2, W2] (PyTorch's a = -0.75).</summary>
     void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst);
 }
