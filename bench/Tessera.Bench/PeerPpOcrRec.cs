@@ -34,6 +34,8 @@ public static class PeerPpOcrRec
         }
         using var rec = PpOcrRecognizer.Load(model, keys, cpu);
         using var x = Tensor.FromArray(cpu, input, batch, 3, 48, width);
+        int solo = args.Int("solo", 0);
+        if (solo > 0) return Solo("ppocr-v4-rec", threads, solo, () => { using var _ = rec.Forward(x); });
         float[]? ours = null;
         void Tessera() { using var p = rec.Forward(x); ours ??= p.ToFloatArray(); }
 
@@ -87,6 +89,26 @@ public static class PeerPpOcrRec
             med[e.Name] = e.Ms[e.Ms.Count / 2];
         }
         return med;
+    }
+
+    /// <summary>`--solo N`: Tessera alone (no peer in the process), N forwards after a warm-up: the median and minimum
+    /// milliseconds and what the garbage collector did meanwhile, to tell our own time from interference.</summary>
+    internal static int Solo(string model, int threads, int runs, Action forward)
+    {
+        for (int i = 0; i < 5; i++) forward();
+        int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+        var pause0 = GC.GetTotalPauseDuration();
+        var wall = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            forward();
+            wall.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+        wall.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"model\":\"{model}\",\"engine\":\"tessera\",\"threads\":{threads},\"solo_ms_median\":{wall[runs / 2]:F3},\"ms_min\":{wall[0]:F3},\"ms_p25\":{wall[runs / 4]:F3},\"ms_p75\":{wall[runs * 3 / 4]:F3},\"gc0\":{GC.CollectionCount(0) - gc0},\"gc2\":{GC.CollectionCount(2) - gc2},\"gc_pause_ms\":{(GC.GetTotalPauseDuration() - pause0).TotalMilliseconds:F1}}}"));
+        return 0;
     }
 
     /// <summary>Warm-up, then <paramref name="runs"/> forwards through the profiler, printed per op.</summary>

@@ -12,8 +12,9 @@ namespace Tessera.Cpu;
 //   multiply-adds along output rows, far cheaper than im2col for a K = kH*kW product;
 // - 1x1, stride 1, unpadded: a plain GEMM per (batch, group) on the input as it lies;
 // - everything else: im2col per (batch, group) and a GEMM.
-// The GEMM is Gemm/Sgemm.Multiply; bias is added per output channel after it in the NCHW routes (the GEMM
-// epilogue's bias runs along columns, which there are pixels), and in its epilogue for patch embedding.
+// The GEMM is Gemm/Sgemm.Multiply; bias, activation and the output affine (Conv2dParams.HasEpilogue) run in its
+// epilogue on each finished tile (bias per row in the NCHW routes, whose rows are output channels), and on each
+// finished output plane in the depthwise route, so no route makes a separate pass over the output.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -41,7 +42,7 @@ public sealed unsafe partial class CpuBackend
             {
                 int n = oh * ow;
                 using var tmp = new Scratch((long)b * n * o);
-                PatchGemm(xp, b, c, h, w, weight, bp, kh, kw, oh, ow, tmp.P);
+                PatchGemm(xp, b, c, h, w, weight, bp, kh, kw, oh, ow, tmp.P, p);
                 float* t = tmp.P;
                 // [B, N, O] -> [B, O, N]
                 CpuParallel.For((long)b * o, Threads, 64, (r0, r1) =>
@@ -83,7 +84,8 @@ public sealed unsafe partial class CpuBackend
 
     // out [B * nh * nw, D] = patches [B * nh * nw, C*kh*kw] @ weight[D, C*kh*kw]^T + bias. Each patch row is in
     // the weight's (c, ky, kx) order; the weight is read in place (its dtype, rows and columns swapped).
-    private void PatchGemm(float* x, int b, int c, int h, int w, Tensor weight, float* bias, int kh, int kw, int nh, int nw, float* output)
+    private void PatchGemm(float* x, int b, int c, int h, int w, Tensor weight, float* bias, int kh, int kw, int nh, int nw, float* output,
+        Conv2dParams? epilogue = null)
     {
         int k = c * kh * kw, d = weight.Shape[0], n = nh * nw;
         using var wv = weight.IsContiguous ? weight.Share() : weight.Contiguous();
@@ -108,7 +110,8 @@ public sealed unsafe partial class CpuBackend
         });
         var a = new GemmOperand(pm, DType.F32, k, 1);
         var bw = new GemmOperand(Ptr(wv), wv.DType, 1, k);
-        var ep = new GemmEpilogue(bias, Activation.None, null, 0, 0);
+        // Element-wise, so the conv's activation and affine may run before the transpose to NCHW.
+        var ep = new GemmEpilogue(bias, epilogue?.Activation ?? Activation.None, null, 0, 0, false, epilogue?.OutScale ?? 1f, epilogue?.OutShift ?? 0f);
         Sgemm.Multiply(checked(b * n), d, k, a, bw, output, d, ep, Threads);
     }
 
@@ -127,10 +130,20 @@ public sealed unsafe partial class CpuBackend
             for (long r = r0; r < r1; r++)
             {
                 long bi = r / o; int oc = (int)(r % o);
+                float* plane = dst + r * oh * ow;
                 DepthwiseConv.Plane(x + (bi * c + oc / mult) * h * w, h, w, wt + (long)oc * kh * kw, kh, kw, bias is null ? 0f : bias[oc],
-                    dst + r * oh * ow, oh, ow, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, buf.P);
+                    plane, oh, ow, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, buf.P);
+                // The plane was just written (a few KB, still in L1/L2): activation and affine cost no memory pass.
+                if (p.HasEpilogue) ApplyEpilogue(plane, checked(oh * ow), p);
             }
         });
+    }
+
+    // act(v) * scale + shift over a run of finished outputs.
+    private static void ApplyEpilogue(float* run, int n, Conv2dParams p)
+    {
+        VectorMath.ApplyActivation(p.Activation, run, n);
+        if (p.OutScale != 1f || p.OutShift != 0f) VectorMath.Affine(run, run, n, p.OutScale, p.OutShift);
     }
 
     // Output columns ox in [lo, hi] whose input column ox * stride + shift lies inside [0, w).
@@ -184,18 +197,17 @@ public sealed unsafe partial class CpuBackend
             // output channel; the GEMM would pad the single column to a whole register panel.
             var xs = new ReadOnlySpan<float>(colp, k);
             for (int oc = 0; oc < og; oc++)
-                outp[(long)oc * ldc] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wg + (long)oc * k, k), xs) + (bias is null ? 0f : bias[oc]);
+            {
+                float* o = outp + (long)oc * ldc;
+                *o = TensorPrimitives.Dot(new ReadOnlySpan<float>(wg + (long)oc * k, k), xs) + (bias is null ? 0f : bias[oc]);
+                if (p.HasEpilogue) ApplyEpilogue(o, 1, p);
+            }
             return;
         }
         var a = new GemmOperand(wg, DType.F32, k, 1);
         var bm = new GemmOperand(colp, DType.F32, n, 1);
-        Sgemm.Multiply(og, n, k, a, bm, outp, ldc, GemmEpilogue.None, Threads);
-        if (bias is not null)
-            for (int oc = 0; oc < og; oc++)
-            {
-                var row = new Span<float>(outp + (long)oc * ldc, n);
-                TensorPrimitives.Add(row, bias[oc], row);
-            }
+        var ep = new GemmEpilogue(bias, p.Activation, null, 0, 0, biasPerRow: true, p.OutScale, p.OutShift);
+        Sgemm.Multiply(og, n, k, a, bm, outp, ldc, ep, Threads);
     }
 
     // cols[(ci*kh + ky)*kw + kx, (oy - oy0)*ow + ox] = x[ci, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw] for output rows

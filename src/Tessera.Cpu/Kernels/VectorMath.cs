@@ -187,6 +187,7 @@ internal static unsafe class VectorMath
             case Activation.QuickGelu: Apply(UnaryOp.QuickGelu, p, p, n); return;
             case Activation.Silu: Apply(UnaryOp.Silu, p, p, n); return;
             case Activation.Relu: Apply(UnaryOp.Relu, p, p, n); return;
+            case Activation.HardSwish: Apply(UnaryOp.HardSwish, p, p, n); return;
             default: throw new TesseraException($"unknown activation {act}");
         }
     }
