@@ -173,6 +173,7 @@ internal static unsafe class VectorMath
         Activation.QuickGelu => QuickGelu<TV, S>(x),
         Activation.Silu => Silu<TV, S>(x),
         Activation.Relu => Relu<TV, S>(x),
+        Activation.HardSwish => HardSwish<TV, S>(x),
         _ => throw new TesseraException($"unknown activation {act}"),
     };
 
