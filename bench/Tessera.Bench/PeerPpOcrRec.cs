@@ -34,6 +34,7 @@ public static class PeerPpOcrRec
         }
         using var rec = PpOcrRecognizer.Load(model, keys, cpu);
         using var x = Tensor.FromArray(cpu, input, batch, 3, 48, width);
+        SettleMs = args.Int("settle-ms", SettleMs);
         int solo = args.Int("solo", 0);
         if (solo > 0) return Solo("ppocr-v4-rec", threads, solo, () => { using var _ = rec.Forward(x); });
         float[]? ours = null;
@@ -76,13 +77,21 @@ public static class PeerPpOcrRec
         var sw = new Stopwatch();
         for (int r = 0; r < rounds; r++)
             foreach (var e in engines)
+            {
+                // Let the previous engine's idle threads stop spinning: ONNX Runtime's workers spin on after a run, and
+                // on two cores one spinning thread takes a core from the next engine's two-thread run.
+                Thread.Sleep(SettleMs);
                 for (int i = 0; i < 3; i++)
                 {
                     sw.Restart();
                     e.Run();
                     e.Ms.Add(sw.Elapsed.TotalMilliseconds);
                 }
+            }
         var med = new Dictionary<string, double>();
+        if (Environment.GetEnvironmentVariable("TESSERA_BENCH_TRACE") == "1")
+            foreach (var e in engines)
+                Console.WriteLine(e.Name + ": " + string.Join(" ", e.Ms.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
         foreach (var e in engines)
         {
             e.Ms.Sort();
@@ -100,6 +109,9 @@ public static class PeerPpOcrRec
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < 5 || (sw.Elapsed.TotalSeconds < WarmUpSeconds && i < 400); i++) run();
     }
+
+    /// <summary>Pause before each engine's turn in <see cref="Interleave"/>.</summary>
+    internal static int SettleMs = 30;
 
     /// <summary>Least warm-up time per engine.</summary>
     internal const double WarmUpSeconds = 3;
