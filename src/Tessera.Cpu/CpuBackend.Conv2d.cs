@@ -59,6 +59,14 @@ public sealed unsafe partial class CpuBackend
             using var wc = AsF32(weight);
             float* wp = Ptr<float>(wc);
             if (cg == 1) { Depthwise(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p); return; }
+            // A constant weight of one group, and few output pixels (the SVTR neck's [1, 960, 1, T] convs): the product
+            // transposed, out^T [pixels, O] = cols^T @ W^T, so that the weight is the GEMM's B and is packed once and
+            // kept (packing a 60 x 2880 weight on every call cost as much as the product).
+            if (g == 1 && weight.Storage.IsConstant && weight.IsContiguous && (long)oh * ow <= NarrowPixels && (long)oh * ow > 1)
+            {
+                TransposedGemm(xp, weight, wc, bp, dp, b, c, h, w, o, kh, kw, oh, ow, p);
+                return;
+            }
             GroupedGemm(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p);
         });
     }
@@ -176,6 +184,39 @@ public sealed unsafe partial class CpuBackend
                         dst + ((long)bi * o + (long)gi * og) * n + (long)oy0 * ow, n, og, cg, h, w, kh, kw, oy0, rows, ow, pointwise, p);
                 }
     }
+
+    // Most output pixels per image for which a constant weight is used as the GEMM's pre-packed B (TransposedGemm).
+    private const long NarrowPixels = 256;
+
+    // out[b] (NCHW) = (cols^T @ W^T)^T per image, W^T packed once into the weight storage's derived forms; the epilogue
+    // (bias per column = output channel, activation, affine) runs on the transposed tiles.
+    private void TransposedGemm(float* x, Tensor weight, Tensor wc, float* bias, float* dst, int b, int c, int h, int w, int o,
+        int kh, int kw, int oh, int ow, Conv2dParams p)
+    {
+        int k = c * kh * kw, n = oh * ow;
+        bool pointwise = kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0;
+        float* wp = Ptr<float>(wc);
+        // W [O, K] row-major seen as W^T [K, O]: row stride 1, column stride K.
+        var wt = new GemmOperand(wp, DType.F32, 1, k);
+        var packed = weight.Storage.GetOrAddDerived(new TransposedWeightKey(weight.Offset, weight.DType, k, o, MicroKernel.NR),
+            () => new PackedB(k, o, wt));
+        using var cols = pointwise ? default : new Scratch((long)k * n);
+        using var outT = new Scratch((long)n * o);
+        var ep = new GemmEpilogue(bias, p.Activation, null, 0, 0, false, p.OutScale, p.OutShift);
+        for (int bi = 0; bi < b; bi++)
+        {
+            float* input = x + (long)bi * c * h * w, colp = input;
+            if (!pointwise) { colp = cols.P; Im2Col(input, colp, c, h, w, kh, kw, 0, oh, ow, p); }
+            // cols [K, n] row-major seen as cols^T [n, K]: row stride 1, column stride n.
+            Sgemm.Multiply(n, o, k, new GemmOperand(colp, DType.F32, 1, n), default, packed, outT.P, o, ep, Threads);
+            float* t = outT.P, d = dst + (long)bi * o * n;
+            for (int oc = 0; oc < o; oc++)
+                for (int i = 0; i < n; i++) d[(long)oc * n + i] = t[(long)i * o + oc];
+        }
+    }
+
+    // Key of the packed W^T in a constant weight's derived forms (the weight's offset and dtype as it lies; f32 here).
+    private readonly record struct TransposedWeightKey(long Offset, DType Type, int K, int O, int NR);
 
     // Floats of im2col matrix built at once (1 MB).
     private const long Im2ColBandFloats = 1L << 18;
