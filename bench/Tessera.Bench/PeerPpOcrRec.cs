@@ -34,6 +34,9 @@ public static class PeerPpOcrRec
         }
         using var rec = PpOcrRecognizer.Load(model, keys, cpu);
         using var x = Tensor.FromArray(cpu, input, batch, 3, 48, width);
+        SettleMs = args.Int("settle-ms", SettleMs);
+        int solo = args.Int("solo", 0);
+        if (solo > 0) return Solo("ppocr-v4-rec", threads, solo, () => { using var _ = rec.Forward(x); });
         float[]? ours = null;
         void Tessera() { using var p = rec.Forward(x); ours ??= p.ToFloatArray(); }
 
@@ -70,17 +73,25 @@ public static class PeerPpOcrRec
     /// per round; returns each engine's median milliseconds (its list sorted).</summary>
     internal static Dictionary<string, double> Interleave((string Name, Action Run, List<double> Ms)[] engines, int rounds)
     {
-        foreach (var e in engines) for (int i = 0; i < 5; i++) e.Run();
+        foreach (var e in engines) WarmUp(e.Run);
         var sw = new Stopwatch();
         for (int r = 0; r < rounds; r++)
             foreach (var e in engines)
+            {
+                // Let the previous engine's idle threads stop spinning: ONNX Runtime's workers spin on after a run, and
+                // on two cores one spinning thread takes a core from the next engine's two-thread run.
+                Thread.Sleep(SettleMs);
                 for (int i = 0; i < 3; i++)
                 {
                     sw.Restart();
                     e.Run();
                     e.Ms.Add(sw.Elapsed.TotalMilliseconds);
                 }
+            }
         var med = new Dictionary<string, double>();
+        if (Environment.GetEnvironmentVariable("TESSERA_BENCH_TRACE") == "1")
+            foreach (var e in engines)
+                Console.WriteLine(e.Name + ": " + string.Join(" ", e.Ms.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
         foreach (var e in engines)
         {
             e.Ms.Sort();
@@ -89,10 +100,48 @@ public static class PeerPpOcrRec
         return med;
     }
 
+    /// <summary>Runs <paramref name="run"/> at least 5 times and for at least <see cref="WarmUpSeconds"/>. .NET's tiered JIT
+    /// promotes a method after 30 calls and a quiet 100 ms, and many of a forward's methods run once per forward: five
+    /// warm-up forwards left the first 30 or so measured ones in tier-0 code (a PP-OCR rec line fell from 30 to 19 ms
+    /// over 40 consecutive forwards), so a short warm-up measured the JIT rather than the kernels.</summary>
+    internal static void WarmUp(Action run)
+    {
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 5 || (sw.Elapsed.TotalSeconds < WarmUpSeconds && i < 400); i++) run();
+    }
+
+    /// <summary>Pause before each engine's turn in <see cref="Interleave"/>.</summary>
+    internal static int SettleMs = 30;
+
+    /// <summary>Least warm-up time per engine.</summary>
+    internal const double WarmUpSeconds = 3;
+
+    /// <summary>`--solo N`: Tessera alone (no peer in the process), N forwards after a warm-up: the median and minimum
+    /// milliseconds and what the garbage collector did meanwhile, to tell our own time from interference.</summary>
+    internal static int Solo(string model, int threads, int runs, Action forward)
+    {
+        WarmUp(forward);
+        int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+        var pause0 = GC.GetTotalPauseDuration();
+        var wall = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            forward();
+            wall.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+        if (Environment.GetEnvironmentVariable("TESSERA_BENCH_TRACE") == "1")
+            Console.WriteLine(string.Join(" ", wall.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
+        wall.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"model\":\"{model}\",\"engine\":\"tessera\",\"threads\":{threads},\"solo_ms_median\":{wall[runs / 2]:F3},\"ms_min\":{wall[0]:F3},\"ms_p25\":{wall[runs / 4]:F3},\"ms_p75\":{wall[runs * 3 / 4]:F3},\"gc0\":{GC.CollectionCount(0) - gc0},\"gc2\":{GC.CollectionCount(2) - gc2},\"gc_pause_ms\":{(GC.GetTotalPauseDuration() - pause0).TotalMilliseconds:F1}}}"));
+        return 0;
+    }
+
     /// <summary>Warm-up, then <paramref name="runs"/> forwards through the profiler, printed per op.</summary>
     internal static int Profile(OpProfiler prof, string model, int runs, Action forward)
     {
-        for (int i = 0; i < 5; i++) forward();
+        WarmUp(forward);
         prof.Reset();
         var wall = new List<double>();
         for (int i = 0; i < runs; i++)

@@ -12,8 +12,9 @@ namespace Tessera.Cpu;
 //   multiply-adds along output rows, far cheaper than im2col for a K = kH*kW product;
 // - 1x1, stride 1, unpadded: a plain GEMM per (batch, group) on the input as it lies;
 // - everything else: im2col per (batch, group) and a GEMM.
-// The GEMM is Gemm/Sgemm.Multiply; bias is added per output channel after it in the NCHW routes (the GEMM
-// epilogue's bias runs along columns, which there are pixels), and in its epilogue for patch embedding.
+// The GEMM is Gemm/Sgemm.Multiply; bias, activation and the output affine (Conv2dParams.HasEpilogue) run in its
+// epilogue on each finished tile (bias per row in the NCHW routes, whose rows are output channels), and on each
+// finished output plane in the depthwise route, so no route makes a separate pass over the output.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -41,7 +42,7 @@ public sealed unsafe partial class CpuBackend
             {
                 int n = oh * ow;
                 using var tmp = new Scratch((long)b * n * o);
-                PatchGemm(xp, b, c, h, w, weight, bp, kh, kw, oh, ow, tmp.P);
+                PatchGemm(xp, b, c, h, w, weight, bp, kh, kw, oh, ow, tmp.P, p);
                 float* t = tmp.P;
                 // [B, N, O] -> [B, O, N]
                 CpuParallel.For((long)b * o, Threads, 64, (r0, r1) =>
@@ -58,6 +59,14 @@ public sealed unsafe partial class CpuBackend
             using var wc = AsF32(weight);
             float* wp = Ptr<float>(wc);
             if (cg == 1) { Depthwise(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p); return; }
+            // A constant weight of one group, and few output pixels (the SVTR neck's [1, 960, 1, T] convs): the product
+            // transposed, out^T [pixels, O] = cols^T @ W^T, so that the weight is the GEMM's B and is packed once and
+            // kept (packing a 60 x 2880 weight on every call cost as much as the product).
+            if (g == 1 && weight.Storage.IsConstant && weight.IsContiguous && (long)oh * ow <= NarrowPixels && (long)oh * ow > 1)
+            {
+                TransposedGemm(xp, weight, wc, bp, dp, b, c, h, w, o, kh, kw, oh, ow, p);
+                return;
+            }
             GroupedGemm(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p);
         });
     }
@@ -83,7 +92,8 @@ public sealed unsafe partial class CpuBackend
 
     // out [B * nh * nw, D] = patches [B * nh * nw, C*kh*kw] @ weight[D, C*kh*kw]^T + bias. Each patch row is in
     // the weight's (c, ky, kx) order; the weight is read in place (its dtype, rows and columns swapped).
-    private void PatchGemm(float* x, int b, int c, int h, int w, Tensor weight, float* bias, int kh, int kw, int nh, int nw, float* output)
+    private void PatchGemm(float* x, int b, int c, int h, int w, Tensor weight, float* bias, int kh, int kw, int nh, int nw, float* output,
+        Conv2dParams? epilogue = null)
     {
         int k = c * kh * kw, d = weight.Shape[0], n = nh * nw;
         using var wv = weight.IsContiguous ? weight.Share() : weight.Contiguous();
@@ -108,7 +118,8 @@ public sealed unsafe partial class CpuBackend
         });
         var a = new GemmOperand(pm, DType.F32, k, 1);
         var bw = new GemmOperand(Ptr(wv), wv.DType, 1, k);
-        var ep = new GemmEpilogue(bias, Activation.None, null, 0, 0);
+        // Element-wise, so the conv's activation and affine may run before the transpose to NCHW.
+        var ep = new GemmEpilogue(bias, epilogue?.Activation ?? Activation.None, null, 0, 0, false, epilogue?.OutScale ?? 1f, epilogue?.OutShift ?? 0f);
         Sgemm.Multiply(checked(b * n), d, k, a, bw, output, d, ep, Threads);
     }
 
@@ -127,10 +138,20 @@ public sealed unsafe partial class CpuBackend
             for (long r = r0; r < r1; r++)
             {
                 long bi = r / o; int oc = (int)(r % o);
+                float* plane = dst + r * oh * ow;
                 DepthwiseConv.Plane(x + (bi * c + oc / mult) * h * w, h, w, wt + (long)oc * kh * kw, kh, kw, bias is null ? 0f : bias[oc],
-                    dst + r * oh * ow, oh, ow, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, buf.P);
+                    plane, oh, ow, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilationH, p.DilationW, buf.P);
+                // The plane was just written (a few KB, still in L1/L2): activation and affine cost no memory pass.
+                if (p.HasEpilogue) ApplyEpilogue(plane, checked(oh * ow), p);
             }
         });
+    }
+
+    // act(v) * scale + shift over a run of finished outputs.
+    private static void ApplyEpilogue(float* run, int n, Conv2dParams p)
+    {
+        VectorMath.ApplyActivation(p.Activation, run, n);
+        if (p.OutScale != 1f || p.OutShift != 0f) VectorMath.Affine(run, run, n, p.OutScale, p.OutShift);
     }
 
     // Output columns ox in [lo, hi] whose input column ox * stride + shift lies inside [0, w).
@@ -164,6 +185,39 @@ public sealed unsafe partial class CpuBackend
                 }
     }
 
+    // Most output pixels per image for which a constant weight is used as the GEMM's pre-packed B (TransposedGemm).
+    private const long NarrowPixels = 256;
+
+    // out[b] (NCHW) = (cols^T @ W^T)^T per image, W^T packed once into the weight storage's derived forms; the epilogue
+    // (bias per column = output channel, activation, affine) runs on the transposed tiles.
+    private void TransposedGemm(float* x, Tensor weight, Tensor wc, float* bias, float* dst, int b, int c, int h, int w, int o,
+        int kh, int kw, int oh, int ow, Conv2dParams p)
+    {
+        int k = c * kh * kw, n = oh * ow;
+        bool pointwise = kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0;
+        float* wp = Ptr<float>(wc);
+        // W [O, K] row-major seen as W^T [K, O]: row stride 1, column stride K.
+        var wt = new GemmOperand(wp, DType.F32, 1, k);
+        var packed = weight.Storage.GetOrAddDerived(new TransposedWeightKey(weight.Offset, weight.DType, k, o, MicroKernel.NR),
+            () => new PackedB(k, o, wt));
+        using var cols = pointwise ? default : new Scratch((long)k * n);
+        using var outT = new Scratch((long)n * o);
+        var ep = new GemmEpilogue(bias, p.Activation, null, 0, 0, false, p.OutScale, p.OutShift);
+        for (int bi = 0; bi < b; bi++)
+        {
+            float* input = x + (long)bi * c * h * w, colp = input;
+            if (!pointwise) { colp = cols.P; Im2Col(input, colp, c, h, w, kh, kw, 0, oh, ow, p); }
+            // cols [K, n] row-major seen as cols^T [n, K]: row stride 1, column stride n.
+            Sgemm.Multiply(n, o, k, new GemmOperand(colp, DType.F32, 1, n), default, packed, outT.P, o, ep, Threads);
+            float* t = outT.P, d = dst + (long)bi * o * n;
+            for (int oc = 0; oc < o; oc++)
+                for (int i = 0; i < n; i++) d[(long)oc * n + i] = t[(long)i * o + oc];
+        }
+    }
+
+    // Key of the packed W^T in a constant weight's derived forms (the weight's offset and dtype as it lies; f32 here).
+    private readonly record struct TransposedWeightKey(long Offset, DType Type, int K, int O, int NR);
+
     // Floats of im2col matrix built at once (1 MB).
     private const long Im2ColBandFloats = 1L << 18;
 
@@ -184,18 +238,17 @@ public sealed unsafe partial class CpuBackend
             // output channel; the GEMM would pad the single column to a whole register panel.
             var xs = new ReadOnlySpan<float>(colp, k);
             for (int oc = 0; oc < og; oc++)
-                outp[(long)oc * ldc] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wg + (long)oc * k, k), xs) + (bias is null ? 0f : bias[oc]);
+            {
+                float* o = outp + (long)oc * ldc;
+                *o = TensorPrimitives.Dot(new ReadOnlySpan<float>(wg + (long)oc * k, k), xs) + (bias is null ? 0f : bias[oc]);
+                if (p.HasEpilogue) ApplyEpilogue(o, 1, p);
+            }
             return;
         }
         var a = new GemmOperand(wg, DType.F32, k, 1);
         var bm = new GemmOperand(colp, DType.F32, n, 1);
-        Sgemm.Multiply(og, n, k, a, bm, outp, ldc, GemmEpilogue.None, Threads);
-        if (bias is not null)
-            for (int oc = 0; oc < og; oc++)
-            {
-                var row = new Span<float>(outp + (long)oc * ldc, n);
-                TensorPrimitives.Add(row, bias[oc], row);
-            }
+        var ep = new GemmEpilogue(bias, p.Activation, null, 0, 0, biasPerRow: true, p.OutScale, p.OutShift);
+        Sgemm.Multiply(og, n, k, a, bm, outp, ldc, ep, Threads);
     }
 
     // cols[(ci*kh + ky)*kw + kx, (oy - oy0)*ow + ox] = x[ci, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw] for output rows

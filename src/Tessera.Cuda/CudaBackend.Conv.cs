@@ -33,7 +33,22 @@ public sealed unsafe partial class CudaBackend
         // NCHW output seen as [B, O, N]: image stride, channel stride, pixel stride (1: dst is contiguous).
         var dl = Tensor4Arg.Of(dst) with { S2 = 1, S3 = 0 };
         LaunchConv(x, weight, bias, dst, dl, geom);
+        // The fused activation and affine of Conv2dParams as the element-wise kernels, in place (the conv kernel has no
+        // epilogue beyond the bias yet).
+        if (p.Activation != Activation.None) Unary(ActivationOp(p.Activation), dst, dst);
+        if (p.OutScale != 1f || p.OutShift != 0f) Affine(dst, dst, p.OutScale, p.OutShift);
     }
+
+    private static UnaryOp ActivationOp(Activation act) => act switch
+    {
+        Activation.Gelu => UnaryOp.Gelu,
+        Activation.GeluTanh => UnaryOp.GeluTanh,
+        Activation.QuickGelu => UnaryOp.QuickGelu,
+        Activation.Silu => UnaryOp.Silu,
+        Activation.Relu => UnaryOp.Relu,
+        Activation.HardSwish => UnaryOp.HardSwish,
+        _ => throw new TesseraException($"cuda conv2d: activation {act} has no element-wise kernel"),
+    };
 
     /// <inheritdoc/>
     public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst)

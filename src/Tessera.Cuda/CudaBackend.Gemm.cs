@@ -55,6 +55,7 @@ public sealed unsafe partial class CudaBackend
         Activation.QuickGelu => (int)UnaryOp.QuickGelu,
         Activation.Silu => (int)UnaryOp.Silu,
         Activation.Relu => (int)UnaryOp.Relu,
+        Activation.HardSwish => (int)UnaryOp.HardSwish,
         _ => throw new TesseraException($"cuda: activation {act} has no kernel code"),
     };
 

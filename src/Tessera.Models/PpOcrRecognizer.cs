@@ -274,29 +274,19 @@ public sealed class PpOcrRecognizer : IDisposable
     }
 
     // A conv with folded normalisation: weight [O, C/groups, kH, kW], bias [O]; padding keeps the size ("same").
+    // act(conv(x) + b) * scale + shift in one op: the backend applies the activation and affine to each output tile.
     private sealed record Conv(Tensor W, Tensor B, int StrideH, int StrideW, int Groups)
     {
-        public Tensor Run(Tensor x, Activation act)
-        {
-            var y = x.Conv2d(W, B, new Conv2dParams(StrideH, StrideW, (W.Shape[2] - 1) / 2, (W.Shape[3] - 1) / 2, Groups: Groups));
-            return act switch
-            {
-                Activation.None => y,
-                Activation.Silu => y.Silu(),
-                _ => throw new TesseraException($"PP-OCR rec: unexpected activation {act}"),
-            };
-        }
+        public Tensor Run(Tensor x, Activation act, float scale = 1f, float shift = 0f) =>
+            x.Conv2d(W, B, new Conv2dParams(StrideH, StrideW, (W.Shape[2] - 1) / 2, (W.Shape[3] - 1) / 2, Groups: Groups,
+                Activation: act, OutScale: scale, OutShift: shift));
     }
 
     // A re-parameterised conv of PPLCNetV3 (LearnableRepLayer with its LearnableAffineBlock folded in), then
     // hardswish and the activation's own scalar affine: a * hardswish(conv(x)) + c (1, 0 once folded into the next conv).
     private sealed record RepConv(Conv Conv, float ActScale, float ActBias)
     {
-        public Tensor Run(Tensor x)
-        {
-            var y = Conv.Run(x, Activation.None).HardSwish();
-            return ActScale == 1 && ActBias == 0 ? y : y.Affine(ActScale, ActBias);
-        }
+        public Tensor Run(Tensor x) => Conv.Run(x, Activation.HardSwish, ActScale, ActBias);
     }
 
     // Squeeze-and-excitation: x * hardsigmoid(conv(relu(conv(mean_hw(x))))).

@@ -85,6 +85,8 @@ public enum Activation
     Silu,
     /// <summary>max(x, 0).</summary>
     Relu,
+    /// <summary>x * min(max(x + 3, 0), 6) / 6 (MobileNetV3, PP-LCNet).</summary>
+    HardSwish,
 }
 
 /// <summary>How rotary position embedding pairs the channels of a head.</summary>
@@ -106,10 +108,26 @@ public sealed record MatMulEpilogue(Tensor? Bias = null, Activation Activation =
     public static MatMulEpilogue None { get; } = new();
 }
 
-/// <summary>Parameters of a 2-D convolution (NCHW, weights [O, C/groups, kH, kW]).</summary>
+/// <summary>Parameters of a 2-D convolution (NCHW, weights [O, C/groups, kH, kW]). The output is
+/// act(conv(x) + bias) * OutScale + OutShift: a backend may apply the activation and the scalar affine while each tile
+/// of the output is still in cache, which saves the passes over memory that separate element-wise ops would make
+/// (PP-LCNet's conv -> hardswish -> learnable affine).</summary>
+/// <param name="StrideH">Vertical stride.</param>
+/// <param name="StrideW">Horizontal stride.</param>
+/// <param name="PadH">Zero rows above and below.</param>
+/// <param name="PadW">Zero columns left and right.</param>
+/// <param name="DilationH">Vertical dilation.</param>
+/// <param name="DilationW">Horizontal dilation.</param>
+/// <param name="Groups">Groups of input and output channels.</param>
+/// <param name="Activation">Applied after the bias.</param>
+/// <param name="OutScale">Multiplies the activated output.</param>
+/// <param name="OutShift">Added last.</param>
 public sealed record Conv2dParams(int StrideH = 1, int StrideW = 1, int PadH = 0, int PadW = 0,
-    int DilationH = 1, int DilationW = 1, int Groups = 1)
+    int DilationH = 1, int DilationW = 1, int Groups = 1, Activation Activation = Activation.None, float OutScale = 1f, float OutShift = 0f)
 {
+    /// <summary>True when the output is more than conv + bias (an activation or an affine follows).</summary>
+    public bool HasEpilogue => Activation != Activation.None || OutScale != 1f || OutShift != 0f;
+
     /// <summary>Same stride, padding and dilation on both axes.</summary>
     public static Conv2dParams Square(int stride = 1, int padding = 0, int dilation = 1, int groups = 1) =>
         new(stride, stride, padding, padding, dilation, dilation, groups);

@@ -67,6 +67,7 @@ public unsafe class GemmKernelTests
     {
         Activation.None => v,
         Activation.Relu => Math.Max(v, 0),
+        Activation.HardSwish => v * Math.Clamp(v + 3, 0, 6) / 6,
         Activation.Silu => v / (1 + Math.Exp(-v)),
         Activation.QuickGelu => v / (1 + Math.Exp(-1.702 * v)),
         // 0.5 v (1 + tanh y) written as v / (1 + exp(-2y)), which does not cancel to 0 in double for v << 0.

@@ -9,7 +9,8 @@ public static partial class OpTable
     private static OpRow Conv(string label, In x, In w, Conv2dParams p, bool bias = true)
     {
         var ins = bias ? new[] { x, w, In.Of(x.DType, w.BaseShape[0]) } : [x, w];
-        return new($"Conv2d {label} {p.StrideH}x{p.StrideW}s {p.PadH}x{p.PadW}p {p.DilationH}x{p.DilationW}d g{p.Groups}{(bias ? " bias" : "")} {N(x.DType)}", ins,
+        string epi = p.HasEpilogue ? $" {p.Activation} *{p.OutScale}+{p.OutShift}" : "";
+        return new($"Conv2d {label} {p.StrideH}x{p.StrideW}s {p.PadH}x{p.PadW}p {p.DilationH}x{p.DilationW}d g{p.Groups}{(bias ? " bias" : "")}{epi} {N(x.DType)}", ins,
             t => t[0].Conv2d(t[1], bias ? t[2] : null, p), r => NaiveImageOps.Conv2d(r[0], r[1], bias ? r[2] : null, p));
     }
 
@@ -42,6 +43,21 @@ public static partial class OpTable
         yield return Conv("NHWC perm [1, 3, 7, 9] * [4, 3, 3, 3]", In.Of(F32, 1, 7, 9, 3).Viewed(t => t.Permute(0, 3, 1, 2)), In.Of(F32, 4, 3, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F16, 1, 3, 7, 7), In.Of(F16, 4, 3, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("[2, 4, 9, 11] * [6, 2, 3, 3]", In.Of(BF16, 2, 4, 9, 11), In.Of(BF16, 6, 2, 3, 3), sq(2, 1, 1, 2));
+
+        // ---- fused epilogue act(conv + bias) * scale + shift on every route: 1x1 GEMM (odd sizes, a one-pixel
+        // output), im2col GEMM, depthwise (stride 1 and 2, 5x5), non-overlapping patches.
+        foreach (var act in Enum.GetValues<Activation>())
+            yield return Conv("1x1 [2, 17, 5, 7] * [9, 17, 1, 1]", In.Of(F32, 2, 17, 5, 7), In.Of(F32, 9, 17, 1, 1), new(Activation: act, OutScale: 0.75f, OutShift: -0.25f));
+        yield return Conv("1x1 [1, 37, 3, 41] * [29, 37, 1, 1]", In.Of(F32, 1, 37, 3, 41), In.Of(F32, 29, 37, 1, 1), new(Activation: Activation.HardSwish));
+        yield return Conv("1x1 [1, 37, 3, 41] * [29, 37, 1, 1]", In.Of(F32, 1, 37, 3, 41), In.Of(F32, 29, 37, 1, 1), new(Activation: Activation.Silu), bias: false);
+        yield return Conv("1x1 pixel [2, 24, 1, 1] * [13, 24, 1, 1]", In.Of(F32, 2, 24, 1, 1), In.Of(F32, 13, 24, 1, 1), new(Activation: Activation.Relu, OutScale: 2f, OutShift: 1f));
+        yield return Conv("[2, 4, 9, 11] * [6, 2, 1, 3]", In.Of(F32, 2, 4, 9, 11), In.Of(F32, 6, 2, 1, 3), new(PadW: 1, Groups: 2, Activation: Activation.Silu, OutScale: 1.5f));
+        yield return Conv("[1, 16, 33, 33] * [32, 16, 3, 3]", In.Of(F32, 1, 16, 33, 33), In.Of(F32, 32, 16, 3, 3), new(2, 2, 1, 1, Activation: Activation.HardSwish, OutShift: 0.5f));
+        yield return Conv("depthwise [2, 5, 17, 37] * [5, 1, 5, 5]", In.Of(F32, 2, 5, 17, 37), In.Of(F32, 5, 1, 5, 5), new(1, 1, 2, 2, Groups: 5, Activation: Activation.HardSwish, OutScale: 0.9f, OutShift: 0.1f));
+        yield return Conv("depthwise [1, 6, 13, 19] * [6, 1, 5, 5]", In.Of(F32, 1, 6, 13, 19), In.Of(F32, 6, 1, 5, 5), new(2, 1, 2, 2, Groups: 6, Activation: Activation.Gelu));
+        yield return Conv("depthwise x2 [1, 3, 9, 9] * [6, 1, 3, 3]", In.Of(F32, 1, 3, 9, 9), In.Of(F32, 6, 1, 3, 3), new(1, 2, 1, 1, Groups: 3, Activation: Activation.Relu), bias: false);
+        yield return Conv("patches [2, 3, 8, 12] * [5, 3, 4, 4]", In.Of(F32, 2, 3, 8, 12), In.Of(F32, 5, 3, 4, 4), new(4, 4, Activation: Activation.QuickGelu, OutScale: -1f, OutShift: 3f));
+        yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F16, 1, 3, 7, 7), In.Of(F16, 4, 3, 3, 3), new(1, 1, 1, 1, Activation: Activation.HardSwish, OutScale: 0.5f));
 
         // ---- patch embedding [B, C, H, W] with [D, C, P, P] -> [B, (H/P)(W/P), D].
         OpRow Patch(string label, In x, In w, bool bias = true)

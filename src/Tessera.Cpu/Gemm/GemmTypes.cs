@@ -10,10 +10,15 @@ internal readonly unsafe struct GemmOperand(void* ptr, DType type, long rowStrid
 }
 
 /// <summary>What happens to each output element after the dot product:
-/// c = act(acc + bias[j]) + residual[i, j]. Null pointers mean "none".</summary>
-internal readonly unsafe struct GemmEpilogue(float* bias, Activation activation, float* residual, long residualRowStride, long residualColStride)
+/// c = act(acc + bias[j]) * scale + shift + residual[i, j], or bias[i] when <c>biasPerRow</c> (a convolution's output
+/// channels are GEMM rows). Null pointers mean "none".</summary>
+internal readonly unsafe struct GemmEpilogue(float* bias, Activation activation, float* residual, long residualRowStride, long residualColStride,
+    bool biasPerRow = false, float scale = 1f, float shift = 0f)
 {
     public readonly float* Bias = bias;
+    public readonly bool BiasPerRow = biasPerRow;
+    public readonly float Scale = scale;
+    public readonly float Shift = shift;
     public readonly Activation Activation = activation;
     public readonly float* Residual = residual;
     public readonly long ResidualRowStride = residualRowStride;

@@ -173,6 +173,7 @@ internal static unsafe class VectorMath
         Activation.QuickGelu => QuickGelu<TV, S>(x),
         Activation.Silu => Silu<TV, S>(x),
         Activation.Relu => Relu<TV, S>(x),
+        Activation.HardSwish => HardSwish<TV, S>(x),
         _ => throw new TesseraException($"unknown activation {act}"),
     };
 
@@ -187,6 +188,7 @@ internal static unsafe class VectorMath
             case Activation.QuickGelu: Apply(UnaryOp.QuickGelu, p, p, n); return;
             case Activation.Silu: Apply(UnaryOp.Silu, p, p, n); return;
             case Activation.Relu: Apply(UnaryOp.Relu, p, p, n); return;
+            case Activation.HardSwish: Apply(UnaryOp.HardSwish, p, p, n); return;
             default: throw new TesseraException($"unknown activation {act}");
         }
     }

@@ -37,7 +37,7 @@ public static class NaiveImageOps
                                     if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
                                     acc += w[o, c, ky, kx] * x[b, g * cpg + c, iy, ix];
                                 }
-                        r[b, o, oy, ox] = acc;
+                        r[b, o, oy, ox] = NaiveOps.Activate(p.Activation, acc) * p.OutScale + p.OutShift;
                     }
         return r;
     }

@@ -45,6 +45,7 @@ public static class NaiveOps
         Activation.QuickGelu => x * Sigmoid(1.702 * x),
         Activation.Silu => x * Sigmoid(x),
         Activation.Relu => Math.Max(x, 0),
+        Activation.HardSwish => x * Math.Clamp(x + 3, 0, 6) / 6,
         _ => throw new ArgumentOutOfRangeException(nameof(act)),
     };
 
