@@ -59,6 +59,19 @@ public sealed unsafe partial class CpuBackend
             using var wc = AsF32(weight);
             float* wp = Ptr<float>(wc);
             if (cg == 1) { Depthwise(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p); return; }
+            // Few output channels over wide rows (the DB head, stems): the direct kernel beats im2col + GEMM there
+            // (Conv/DirectConv.Applies holds the measured rule). It adds the bias; the rest of the epilogue is a
+            // pass over each output plane.
+            if (Conv.DirectConv.Applies(g, kh, kw, o, ow))
+            {
+                Conv.DirectConv.Run(xp, wp, bp, dp, b, c, h, w, o, kh, kw, oh, ow, p, Threads);
+                if (p.HasEpilogue)
+                {
+                    long plane = (long)oh * ow;
+                    CpuParallel.For((long)b * o, Threads, 4, (s, e) => { for (long i = s; i < e; i++) ApplyEpilogue(dp + i * plane, (int)plane, p); });
+                }
+                return;
+            }
             // A constant weight of one group, and few output pixels (the SVTR neck's [1, 960, 1, T] convs): the product
             // transposed, out^T [pixels, O] = cols^T @ W^T, so that the weight is the GEMM's B and is packed once and
             // kept (packing a 60 x 2880 weight on every call cost as much as the product).
