@@ -52,33 +52,7 @@ public static class PeerAttention
             }),
             new("onnxruntime", ort.Run),
         };
-        var sw = new Stopwatch();
-        double slowest = 0;
-        foreach (var e in engines)
-        {
-            e.Run();
-            sw.Restart();
-            int w = 0;
-            while (sw.Elapsed.TotalMilliseconds < 200 || w < 2) { e.Run(); w++; }
-            slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / w);
-        }
-        if (reps <= 0) reps = Math.Clamp((int)(100 / slowest), 1, 200);
-        // At each switch of engine: a pause, then one untimed run. ONNX Runtime's intra-op threads spin for a while
-        // after a Run; on a 2-core machine the engine timed right after it lost a core to that spin (measured:
-        // Tessera's 2-thread 197x768x3072 at 83-103 GFLOP/s when timed after ORT, 164-184 when not).
-        int settle = args.Int("settle-ms", 20);
-        for (int r = 0; r < rounds; r++)
-            foreach (var e in engines)
-            {
-                Thread.Sleep(settle);
-                e.Run();
-                for (int i = 0; i < reps; i++)
-                {
-                    sw.Restart();
-                    e.Run();
-                    e.Ms.Add(sw.Elapsed.TotalMilliseconds);
-                }
-            }
+        PeerRounds.Run([.. engines.Select(e => (e.Run, e.Ms))], rounds, reps, args.Int("settle-ms", 20), targetMs: 100, maxReps: 200, warmRuns: 1);
         double flops = 4.0 * b * h * s * (double)s * d * (causal ? 0.5 : 1);
         var ci = CultureInfo.InvariantCulture;
         var med = new Dictionary<string, double>();

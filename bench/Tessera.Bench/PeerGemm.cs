@@ -72,34 +72,8 @@ public static class PeerGemm
             engines = [.. names.Select(nm => engines.FirstOrDefault(e => e.Name == nm) ?? throw new ArgumentException($"--order: no engine {nm}"))];
         }
 
-        // Warm up (JIT tiers, packing buffers, ORT's pre-pack), then size the repetitions to ~50 ms a round.
-        var sw = new Stopwatch();
-        double slowest = 0;
-        foreach (var e in engines)
-        {
-            for (int i = 0; i < 3; i++) e.Run();
-            sw.Restart();
-            int w = 0;
-            while (sw.Elapsed.TotalMilliseconds < 200 || w < 3) { e.Run(); w++; }
-            slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / w);
-        }
-        if (reps <= 0) reps = Math.Clamp((int)(50 / slowest), 1, 1000);
-        // At each switch of engine: a pause, then one untimed run. ONNX Runtime's intra-op threads spin for a while
-        // after a Run; on a 2-core machine the engine timed right after it lost a core to that spin (measured:
-        // Tessera's 2-thread 197x768x3072 at 83-103 GFLOP/s when timed after ORT, 164-184 when not).
-        int settle = args.Int("settle-ms", 20);
-        for (int r = 0; r < rounds; r++)
-            foreach (var e in engines)
-            {
-                Thread.Sleep(settle);
-                e.Run();
-                for (int i = 0; i < reps; i++)
-                {
-                    sw.Restart();
-                    e.Run();
-                    e.Ms.Add(sw.Elapsed.TotalMilliseconds);
-                }
-            }
+        // Warm up (JIT tiers, packing buffers, ORT's pre-pack), then ~50 ms an engine a round.
+        PeerRounds.Run([.. engines.Select(e => (e.Run, e.Ms))], rounds, reps, args.Int("settle-ms", 20), targetMs: 50, maxReps: 1000);
 
         double flops = 2.0 * m * n * k;
         var ci = CultureInfo.InvariantCulture;

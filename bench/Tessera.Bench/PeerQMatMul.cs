@@ -74,32 +74,7 @@ public static class PeerQMatMul
         disposables.Add(reader);
         engines.Add(new Engine("stream-read-ceiling", reader.Run));
 
-        var sw = new Stopwatch();
-        double slowest = 0;
-        foreach (var e in engines)
-        {
-            for (int i = 0; i < 3; i++) e.Run();
-            sw.Restart();
-            int c = 0;
-            while (sw.Elapsed.TotalMilliseconds < 200 || c < 3) { e.Run(); c++; }
-            slowest = Math.Max(slowest, sw.Elapsed.TotalMilliseconds / c);
-        }
-        int reps = Math.Clamp((int)(50 / slowest), 1, 2000);
-        // At each switch of engine: a pause, then one untimed run, as in peer gemm: ONNX Runtime's intra-op threads
-        // spin after a Run, and on 2 cores the engine timed next (the read ceiling included) lost a core to them.
-        int settle = args.Int("settle-ms", 20);
-        for (int r = 0; r < rounds; r++)
-            foreach (var e in engines)
-            {
-                Thread.Sleep(settle);
-                e.Run();
-                for (int i = 0; i < reps; i++)
-                {
-                    sw.Restart();
-                    e.Run();
-                    e.Ms.Add(sw.Elapsed.TotalMilliseconds);
-                }
-            }
+        PeerRounds.Run([.. engines.Select(e => (e.Run, e.Ms))], rounds, 0, args.Int("settle-ms", 20), targetMs: 50, maxReps: 2000);
 
         var ci = CultureInfo.InvariantCulture;
         double ops = 2.0 * m * n * k;
