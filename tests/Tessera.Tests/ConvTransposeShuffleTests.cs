@@ -8,8 +8,6 @@ namespace Tessera.Tests;
 /// one output channel (split over rows), kernels other than 2x2, a strided input.</summary>
 public class ConvTransposeShuffleTests
 {
-    private static readonly string[] CpuBackends = ["cpu-1t", "cpu-2t"];
-
     private static OpRow ConvT(string label, In x, In w, ConvTranspose2dParams p, bool bias)
     {
         int o = w.BaseShape[1] * p.Groups;
@@ -29,18 +27,11 @@ public class ConvTransposeShuffleTests
         yield return ConvT("perm [1, 4, 3, 20]", In.Of(F32, 1, 3, 20, 4).Viewed(t => t.Permute(0, 3, 1, 2)), In.Of(F32, 4, 2, 2, 2), sq(2), true);
     }
 
-    private static readonly Lazy<Dictionary<string, OpRow>> s_rows = new(() => Rows().ToDictionary(r => r.Name));
+    private static readonly CpuOpRows s_rows = new(Rows);
 
-    public static IEnumerable<object[]> Cases() =>
-        from row in s_rows.Value.Keys
-        from backend in CpuBackends
-        select new object[] { row, backend };
+    public static IEnumerable<object[]> Cases() => s_rows.Cases();
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Op(string row, string backend)
-    {
-        string? failure = OpRunner.Execute(s_rows.Value[row], backend, TestBackends.Get(backend));
-        Assert.True(failure is null, failure);
-    }
+    public void Op(string row, string backend) => s_rows.Check(row, backend);
 }

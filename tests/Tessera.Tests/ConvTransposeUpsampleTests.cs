@@ -9,8 +9,6 @@ namespace Tessera.Tests;
 /// default body) until it has a kernel; nearest upsampling is built from views and runs anywhere.</summary>
 public class ConvTransposeUpsampleTests
 {
-    private static readonly string[] CpuBackends = ["cpu-1t", "cpu-2t"];
-
     private static OpRow ConvT(string label, In x, In w, ConvTranspose2dParams p, bool bias = true, double? tol = null)
     {
         int o = w.BaseShape[1] * p.Groups;
@@ -49,20 +47,13 @@ public class ConvTransposeUpsampleTests
         yield return Up("[1, 2, 3, 3]", In.Of(BF16, 1, 2, 3, 3), 2, 2);
     }
 
-    private static readonly Lazy<Dictionary<string, OpRow>> s_rows = new(() => Rows().ToDictionary(r => r.Name));
+    private static readonly CpuOpRows s_rows = new(Rows);
 
-    public static IEnumerable<object[]> Cases() =>
-        from row in s_rows.Value.Keys
-        from backend in CpuBackends
-        select new object[] { row, backend };
+    public static IEnumerable<object[]> Cases() => s_rows.Cases();
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Op(string row, string backend)
-    {
-        string? failure = OpRunner.Execute(s_rows.Value[row], backend, TestBackends.Get(backend));
-        Assert.True(failure is null, failure);
-    }
+    public void Op(string row, string backend) => s_rows.Check(row, backend);
 
     [Fact]
     public void Transposed_conv_of_a_single_pixel_stamps_the_kernel()

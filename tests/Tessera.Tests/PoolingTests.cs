@@ -9,8 +9,6 @@ namespace Tessera.Tests;
 /// has a kernel, which <see cref="Cuda_or_any_backend_without_pooling_refuses_clearly"/> pins.</summary>
 public class PoolingTests
 {
-    private static readonly string[] CpuBackends = ["cpu-1t", "cpu-2t"];
-
     private static OpRow Row(PoolOp op, string label, In x, Pool2dParams p, double? tol = null) =>
         new($"{op}Pool2d {label} k{p.KernelH}x{p.KernelW} s{p.StrideH}x{p.StrideW} p{p.PadH}x{p.PadW}{(p.CountIncludePad ? " incl" : "")} {x.DType.Name()}",
             [x], t => t[0].Pool2d(op, p), r => NaiveImageOps.Pool2d(op, r[0], p),
@@ -34,20 +32,13 @@ public class PoolingTests
         yield return Row(PoolOp.Avg, "many planes [4, 129, 5, 6]", In.Of(F32, 4, 129, 5, 6), new Pool2dParams(5, 6, 1, 1));
     }
 
-    private static readonly Lazy<Dictionary<string, OpRow>> s_rows = new(() => Rows().ToDictionary(r => r.Name));
+    private static readonly CpuOpRows s_rows = new(Rows);
 
-    public static IEnumerable<object[]> Cases() =>
-        from row in s_rows.Value.Keys
-        from backend in CpuBackends
-        select new object[] { row, backend };
+    public static IEnumerable<object[]> Cases() => s_rows.Cases();
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Pool(string row, string backend)
-    {
-        string? failure = OpRunner.Execute(s_rows.Value[row], backend, TestBackends.Get(backend));
-        Assert.True(failure is null, failure);
-    }
+    public void Pool(string row, string backend) => s_rows.Check(row, backend);
 
     [Fact]
     public void Global_average_is_the_mean_over_the_image()

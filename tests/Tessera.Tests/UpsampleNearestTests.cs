@@ -9,8 +9,6 @@ namespace Tessera.Tests;
 /// backends without a kernel run.</summary>
 public class UpsampleNearestTests
 {
-    private static readonly string[] CpuBackends = ["cpu-1t", "cpu-2t"];
-
     private static OpRow Up(string label, In x, int sh, int sw) =>
         new($"Up {label} x{sh}x{sw} {x.DType.Name()}", [x], t => t[0].UpsampleNearest(sh, sw),
             r => NaiveConvTranspose.UpsampleNearest(r[0], sh, sw), check: Check.Exact);
@@ -42,20 +40,13 @@ public class UpsampleNearestTests
         yield return UpAdd("[1, 2, 3, 18]", In.Of(BF16, 1, 2, 3, 18), In.Of(BF16, 1, 2, 6, 36), 2);
     }
 
-    private static readonly Lazy<Dictionary<string, OpRow>> s_rows = new(() => Rows().ToDictionary(r => r.Name));
+    private static readonly CpuOpRows s_rows = new(Rows);
 
-    public static IEnumerable<object[]> Cases() =>
-        from row in s_rows.Value.Keys
-        from backend in CpuBackends
-        select new object[] { row, backend };
+    public static IEnumerable<object[]> Cases() => s_rows.Cases();
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Op(string row, string backend)
-    {
-        string? failure = OpRunner.Execute(s_rows.Value[row], backend, TestBackends.Get(backend));
-        Assert.True(failure is null, failure);
-    }
+    public void Op(string row, string backend) => s_rows.Check(row, backend);
 
     [Fact]
     public void The_default_body_matches_the_kernel()
