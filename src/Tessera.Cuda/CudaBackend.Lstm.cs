@@ -12,14 +12,8 @@ public sealed unsafe partial class CudaBackend
     public void Lstm(Tensor x, Tensor w, Tensor r, Tensor? b, Tensor? seqLens, Tensor? initialH, Tensor? initialC, Tensor? p,
         LstmOptions options, Tensor y, Tensor yH, Tensor yC)
     {
+        if (options.Mismatch(x, w, r, b, seqLens, initialH, initialC, p, y, yH, yC) is { } mismatch) throw new TesseraException(mismatch);
         int s = x.Shape[0], batch = x.Shape[1], input = x.Shape[2], dirs = options.Directions, h = r.Shape[-1], g4 = 4 * h;
-        Require(x.Rank == 3 && w.Shape.Equals(new Shape(dirs, g4, input)) && r.Shape.Equals(new Shape(dirs, g4, h))
-                && (b is null || b.Shape.Equals(new Shape(dirs, 2 * g4))) && (p is null || p.Shape.Equals(new Shape(dirs, 3 * h)))
-                && y.Shape.Equals(new Shape(s, dirs, batch, h)) && yH.Shape.Equals(new Shape(dirs, batch, h)) && yC.Shape.Equals(yH.Shape)
-                && (initialH is null || initialH.Shape.Equals(yH.Shape)) && (initialC is null || initialC.Shape.Equals(yH.Shape))
-                && (seqLens is null || (seqLens.DType == DType.I32 && seqLens.Shape.Equals(new Shape(batch)))),
-            $"lstm: x {x.Shape}, w {w.Shape}, r {r.Shape}, b {b?.Shape}, p {p?.Shape}, seqLens {seqLens?.Shape} and outputs " +
-            $"{y.Shape}, {yH.Shape}, {yC.Shape} do not fit a {options.Direction} LSTM");
         using var scope = TensorScope.Begin();
         var xc = F32Dense(x);
         var wc = F32Dense(w);

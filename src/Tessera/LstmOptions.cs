@@ -37,6 +37,23 @@ public sealed record LstmOptions
 
     /// <summary>Whether direction <paramref name="d"/> walks the sequence backwards.</summary>
     public bool IsReverse(int d) => Direction == LstmDirection.Reverse || (Direction == LstmDirection.Bidirectional && d == 1);
+
+    /// <summary>For backends: null when the operands of <see cref="IBackend.Lstm"/> (sequence-first, as the front end
+    /// hands them over) fit an LSTM with these options, else a message naming every shape.</summary>
+    public string? Mismatch(Tensor x, Tensor w, Tensor r, Tensor? b, Tensor? seqLens, Tensor? initialH, Tensor? initialC,
+        Tensor? p, Tensor y, Tensor yH, Tensor yC)
+    {
+        int dirs = Directions, h = r.Shape[-1], g4 = 4 * h;
+        bool fits = x.Rank == 3 && w.Shape.Equals(new Shape(dirs, g4, x.Shape[2])) && r.Shape.Equals(new Shape(dirs, g4, h))
+            && (b is null || b.Shape.Equals(new Shape(dirs, 2 * g4))) && (p is null || p.Shape.Equals(new Shape(dirs, 3 * h)))
+            && y.Shape.Equals(new Shape(x.Shape[0], dirs, x.Shape[1], h)) && yH.Shape.Equals(new Shape(dirs, x.Shape[1], h))
+            && yC.Shape.Equals(yH.Shape) && (initialH is null || initialH.Shape.Equals(yH.Shape))
+            && (initialC is null || initialC.Shape.Equals(yH.Shape))
+            && (seqLens is null || (seqLens.DType == DType.I32 && seqLens.Shape.Equals(new Shape(x.Shape[1]))));
+        return fits ? null
+            : $"lstm: x {x.Shape}, w {w.Shape}, r {r.Shape}, b {b?.Shape}, p {p?.Shape}, initial states {initialH?.Shape}/{initialC?.Shape}, " +
+              $"seqLens {seqLens?.Shape} and outputs {y.Shape}, {yH.Shape}, {yC.Shape} do not fit a {Direction} LSTM";
+    }
 }
 
 /// <summary>The three outputs of an LSTM: every step's hidden state and the final hidden and cell states.</summary>
