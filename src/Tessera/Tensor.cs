@@ -74,23 +74,18 @@ public sealed partial class Tensor : IDisposable
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Allocates a zeroed contiguous tensor on a backend.</summary>
-    public static Tensor Zeros(IBackend backend, DType dtype, Shape shape)
-    {
-        long bytes;
-        try { bytes = dtype.ByteCount(shape.ElementCount); }
-        catch (TesseraException e) { throw new TesseraException($"cannot allocate a {dtype.Name()} tensor of shape {shape}: {e.Message}", e); }
-        var storage = backend.Allocate(bytes);
-        return new Tensor(storage, dtype, shape, shape.ContiguousStrides(), 0, addRef: false);
-    }
+    public static Tensor Zeros(IBackend backend, DType dtype, Shape shape) => Allocate(backend, dtype, shape, zeroed: true);
 
     /// <summary>Allocates a contiguous tensor whose contents are undefined (as torch.empty): for a result about to
     /// be written entirely, without the cost of zeroing it first.</summary>
-    public static Tensor Empty(IBackend backend, DType dtype, Shape shape)
+    public static Tensor Empty(IBackend backend, DType dtype, Shape shape) => Allocate(backend, dtype, shape, zeroed: false);
+
+    private static Tensor Allocate(IBackend backend, DType dtype, Shape shape, bool zeroed)
     {
         long bytes;
         try { bytes = dtype.ByteCount(shape.ElementCount); }
         catch (TesseraException e) { throw new TesseraException($"cannot allocate a {dtype.Name()} tensor of shape {shape}: {e.Message}", e); }
-        var storage = backend.AllocateUninitialized(bytes);
+        var storage = zeroed ? backend.Allocate(bytes) : backend.AllocateUninitialized(bytes);
         return new Tensor(storage, dtype, shape, shape.ContiguousStrides(), 0, addRef: false);
     }
 
