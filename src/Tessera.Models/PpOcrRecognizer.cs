@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 using Tessera.Formats;
 
 namespace Tessera.Models;
@@ -259,7 +260,7 @@ public sealed class PpOcrRecognizer : IDisposable
 
     /// <summary>Recognises text-line crops: preprocesses them into one batch (padded to the widest), runs the
     /// network and decodes.</summary>
-    public IReadOnlyList<RecognizedText> Recognize(IReadOnlyList<LineImage> lines, IBackend backend)
+    public IReadOnlyList<RecognizedText> Recognize(IReadOnlyList<Image> lines, IBackend backend)
     {
         using var batch = PpOcrPreprocess.Batch(backend, lines, Config.ImageHeight, Config.MinImageWidth);
         using var probs = Forward(batch);

@@ -1,5 +1,5 @@
 using StbImageWriteSharp;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 
 namespace Tessera.Models.Tests;
 
@@ -18,7 +18,7 @@ public sealed class OcrImageDecodeTests
         throw new FileNotFoundException("test image not found above " + AppContext.BaseDirectory, name);
     }
 
-    private static (byte R, byte G, byte B) At(DecodedImage img, int x, int y)
+    private static (byte R, byte G, byte B) At(Image img, int x, int y)
     {
         int i = (y * img.Width + x) * 3;
         return (img.Pixels[i], img.Pixels[i + 1], img.Pixels[i + 2]);

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 
 namespace Tessera.Models.Ocr;
 
@@ -88,15 +88,8 @@ public sealed class OcrPipeline : IDisposable
         }
     }
 
-    /// <summary>Reads the text of a decoded image (RGB).</summary>
-    public OcrResult Run(DecodedImage image)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        return Run(new LineImage(image.Pixels, image.Width, image.Height, 3, Bgr: false));
-    }
-
     /// <summary>Reads the text of an image: its lines in reading order, with boxes, confidences and timings.</summary>
-    public OcrResult Run(LineImage image)
+    public OcrResult Run(Image image)
     {
         ArgumentNullException.ThrowIfNull(image);
         var total = Stopwatch.StartNew();
@@ -144,7 +137,7 @@ public sealed class OcrPipeline : IDisposable
         return new OcrResult(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds));
     }
 
-    private List<DetectedBox> Detect(LineImage bgr)
+    private List<DetectedBox> Detect(Image bgr)
     {
         using var input = OcrImageOps.DetInput(_backend, bgr, Options, out int w, out int h);
         using var map = _det!.Forward(input);
@@ -157,7 +150,7 @@ public sealed class OcrPipeline : IDisposable
 
     // predict_cls: batches of cls_batch_num crops; a crop whose best label is 180 degrees with a probability above
     // cls_thresh is turned.
-    private void Classify(List<LineImage> crops)
+    private void Classify(List<Image> crops)
     {
         for (int start = 0; start < crops.Count; start += Options.ClsBatchSize)
         {
@@ -175,7 +168,7 @@ public sealed class OcrPipeline : IDisposable
 
     // predict_rec: crops sorted by width / height so that a batch (rec_batch_num) pads little, each batch as wide
     // as its widest crop needs; results returned in the crops' order. Decoding is greedy or a beam search.
-    private RecognizedText[] Recognize(List<LineImage> crops)
+    private RecognizedText[] Recognize(List<Image> crops)
     {
         var result = new RecognizedText[crops.Count];
         var order = Enumerable.Range(0, crops.Count).OrderBy(i => (double)crops[i].Width / crops[i].Height).ToArray();
