@@ -16,9 +16,10 @@ namespace Tessera.Models;
 //   -> CTC head: linear 120 -> 6625 classes, softmax: [B, W/8, 6625]
 //
 // Every batch norm and every learnable affine that follows a conv is folded into that conv's weight and bias
-// when the model loads; what runs is conv -> hardswish -> affine. Weights are read by the names the ONNX export
-// gives them (PaddlePaddle's auto-numbered parameter names, listed in PpOcrRecNames), never by interpreting
-// the ONNX graph.
+// when the model loads (Nn.ConvFold); what runs is conv -> hardswish -> affine. The SVTR blocks are the shared
+// Nn.TransformerBlock, the CTC head an Nn.Linear (Paddle stores linears [in, out]). Weights come through the weight
+// builder by the names the ONNX export gives them (PaddlePaddle's auto-numbered parameter names, listed in
+// PpOcrRecNames), never by interpreting the ONNX graph.
 
 /// <summary>One PPLCNetV3 block: a depthwise conv of the given stride, optional squeeze-and-excitation, a 1x1
 /// conv. Channel counts and kernel sizes come from the weights.</summary>
@@ -103,8 +104,9 @@ public sealed class PpOcrRecognizer : IDisposable
     private readonly PpLcNetV3 _backbone;
     private readonly int[] _lastBlock;
     private readonly Conv2dBn[] _neck;
-    private readonly SvtrBlock[] _transformers;
-    private readonly Tensor _normW, _normB, _headW, _headB;
+    private readonly TransformerBlock[] _transformers;
+    private readonly LayerNorm _norm;
+    private readonly Linear _head;
 
     /// <summary>The configuration.</summary>
     public PpOcrRecConfig Config { get; }
@@ -113,7 +115,7 @@ public sealed class PpOcrRecognizer : IDisposable
     public IReadOnlyList<string> Characters { get; }
 
     /// <summary>Number of output classes (6625 for the Chinese dictionary).</summary>
-    public int Classes => _headB.Shape[0];
+    public int Classes => _head.OutFeatures;
 
     private PpOcrRecognizer(WeightBuilder wb, PpOcrRecConfig cfg, IReadOnlyList<string> characters)
     {
@@ -129,15 +131,11 @@ public sealed class PpOcrRecognizer : IDisposable
         // Blocks are counted by their norms: block j has norms FirstLayerNorm + 2j and + 2j + 1, the final norm follows.
         int depth = 0;
         while (wb.Contains($"layer_norm_{n.FirstLayerNorm + 2 * depth + 2}.w_0")) depth++;
-        _transformers = new SvtrBlock[depth];
+        _transformers = new TransformerBlock[depth];
         for (int j = 0; j < depth; j++)
-            _transformers[j] = SvtrBlock.Load(wb, n.FirstLayerNorm + 2 * j, n.FirstLinear + 4 * j, dim, cfg.Heads, cfg.BlockNormEps);
-        var norm = wb.Pp($"layer_norm_{n.FirstLayerNorm + 2 * depth}");
-        _normW = norm.Get("w_0", dim);
-        _normB = norm.Get("b_0", dim);
-        var head = wb.Pp($"linear_{n.FirstLinear + 4 * depth}");   // CTC head, stored [in, out]
-        _headW = head.Get("w_0", dim, -1);
-        _headB = head.Get("b_0", _headW.Shape[1]);
+            _transformers[j] = LoadSvtrBlock(wb, n.FirstLayerNorm + 2 * j, n.FirstLinear + 4 * j, dim, cfg.Heads, cfg.BlockNormEps);
+        _norm = LayerNorm.Load(wb.Pp($"layer_norm_{n.FirstLayerNorm + 2 * depth}"), dim, cfg.FinalNormEps, true, true, "w_0", "b_0");
+        _head = InOutLinear(wb.Pp($"linear_{n.FirstLinear + 4 * depth}"), dim);   // the CTC head
         if (characters.Count != Classes)
             throw new TesseraException($"PP-OCR rec: the dictionary gives {characters.Count} classes (blank + {characters.Count - 2} characters + space), the CTC head has {Classes}");
         _weights = wb.Commit();
@@ -177,7 +175,7 @@ public sealed class PpOcrRecognizer : IDisposable
         // PPLCNetV3 (rec) ends with F.avg_pool2d(x, [3, 2]) at inference: [B, 480, 3, W/4] -> [B, 480, 1, W/8].
         x = x.AvgPool2d(new Pool2dParams(3, 2, 3, 2));
         var seq = Neck(x);                                            // [B, T, 120]
-        var logits = seq.MatMul(_headW, new MatMulEpilogue(_headB)); // CTC head, weight stored [in, out]
+        var logits = _head.Forward(seq);                              // CTC head
         return scope.Keep(logits.Softmax());
     }
 
@@ -189,7 +187,7 @@ public sealed class PpOcrRecognizer : IDisposable
         int b = z.Shape[0], c = z.Shape[1], h = z.Shape[2], w = z.Shape[3];
         var seq = z.Reshape(b, c, h * w).Transpose(1, 2);                // [B, HW, C]
         foreach (var t in _transformers) seq = t.Forward(seq);
-        seq = seq.LayerNorm(_normW, _normB, Config.FinalNormEps);
+        seq = _norm.Forward(seq);
         z = seq.Reshape(b, h, w, c).Permute(0, 3, 1, 2);                 // [B, C, H, W]
         z = _neck[2].Forward(z, Activation.Silu);
         z = Tensor.Concat(1, x, z);
@@ -247,36 +245,22 @@ public sealed class PpOcrRecognizer : IDisposable
     /// <summary>Releases the weights.</summary>
     public void Dispose() => _weights.Dispose();
 
-    // A pre-LN transformer block of SVTR: x + attn(norm1(x)), then + mlp(norm2(x)); linears stored [in, out].
-    private sealed record SvtrBlock(Tensor Norm1W, Tensor Norm1B, Tensor QkvW, Tensor QkvB, Tensor ProjW, Tensor ProjB,
-        Tensor Norm2W, Tensor Norm2B, Tensor Fc1W, Tensor Fc1B, Tensor Fc2W, Tensor Fc2B, int Heads, float Eps)
+    // SVTR's pre-LN block as the shared TransformerBlock: layer_norm_{ln} (norm1) and _{ln + 1} (norm2); linears
+    // stored [in, out]: linear_{li} (the packed qkv [C, 3C]), _{li + 1} (proj), _{li + 2} (fc1), _{li + 3} (fc2), swish.
+    private static TransformerBlock LoadSvtrBlock(WeightBuilder wb, int ln, int li, int dim, int heads, float eps)
     {
-        public Tensor Forward(Tensor x)
-        {
-            int b = x.Shape[0], n = x.Shape[1], c = x.Shape[2], hd = c / Heads;
-            var qkv = x.LayerNorm(Norm1W, Norm1B, Eps).MatMul(QkvW, new MatMulEpilogue(QkvB));   // [B, N, 3C]
-            var r = qkv.Reshape(b, n, 3, Heads, hd).Permute(2, 0, 3, 1, 4);                    // [3, B, h, N, hd]
-            var q = r.Select(0, 0);
-            var k = r.Select(0, 1);
-            var v = r.Select(0, 2);
-            var att = q.MatMul(k.Transpose(-2, -1)).Softmax(scale: 1f / MathF.Sqrt(hd));         // [B, h, N, N]
-            var o = att.MatMul(v).Transpose(1, 2).Reshape(b, n, c);                             // [B, N, C]
-            x = o.MatMul(ProjW, new MatMulEpilogue(ProjB, Residual: x));
-            var m = x.LayerNorm(Norm2W, Norm2B, Eps).MatMul(Fc1W, new MatMulEpilogue(Fc1B, Activation.Silu));
-            return m.MatMul(Fc2W, new MatMulEpilogue(Fc2B, Residual: x));
-        }
+        LayerNorm Norm(int k) => LayerNorm.Load(wb.Pp($"layer_norm_{ln + k}"), dim, eps, true, true, "w_0", "b_0");
+        Linear Lin(int k, int inF, int outF) => Linear.Load(wb.Pp($"linear_{li + k}"), inF, outF, true, "w_0", "b_0", LinearLayout.InOut);
+        var attention = new MultiHeadAttention(new AttentionConfig(dim, heads), Lin(0, dim, 3 * dim), Lin(1, dim, dim));
+        var fc1 = InOutLinear(wb.Pp($"linear_{li + 2}"), dim);   // the MLP's width comes from the weights
+        var mlp = new Mlp(fc1, Lin(3, fc1.OutFeatures, dim), Activation.Silu);
+        return new TransformerBlock(Norm(0), attention, Norm(1), mlp);
+    }
 
-        // layer_norm_{ln} (norm1) and _{ln + 1} (norm2); linear_{li} (qkv [C, 3C]), _{li + 1} (proj), _{li + 2} (fc1),
-        // _{li + 3} (fc2).
-        public static SvtrBlock Load(WeightBuilder wb, int ln, int li, int dim, int heads, float eps)
-        {
-            WeightBuilder Ln(int k) => wb.Pp($"layer_norm_{ln + k}");
-            WeightBuilder Li(int k) => wb.Pp($"linear_{li + k}");
-            var fc1 = Li(2).Get("w_0", dim, -1);
-            int hidden = fc1.Shape[1];
-            return new SvtrBlock(Ln(0).Get("w_0", dim), Ln(0).Get("b_0", dim), Li(0).Get("w_0", dim, 3 * dim), Li(0).Get("b_0", 3 * dim),
-                Li(1).Get("w_0", dim, dim), Li(1).Get("b_0", dim), Ln(1).Get("w_0", dim), Ln(1).Get("b_0", dim),
-                fc1, Li(2).Get("b_0", hidden), Li(3).Get("w_0", hidden, dim), Li(3).Get("b_0", dim), heads, eps);
-        }
+    // A Paddle linear "w_0" [in, out] with bias "b_0" [out], of any output width.
+    private static Linear InOutLinear(WeightBuilder wb, int inFeatures)
+    {
+        var w = wb.Get("w_0", inFeatures, -1);
+        return new Linear(w, wb.GetAs("b_0", DType.F32, w.Shape[1]), LinearLayout.InOut);
     }
 }
