@@ -74,7 +74,7 @@ public sealed class Crnn : IDisposable
         for (int l = 0; wb.Contains($"rnn.{l}.rnn.weight_ih_l0"); l++)
         {
             rnn.Add(BiLstm.Load(wb.Pp($"rnn.{l}"), channels, cfg.HiddenSize));
-            channels = rnn[^1].EmbW.Shape[0];
+            channels = rnn[^1].Embedding.OutFeatures;
         }
         if (rnn.Count == 0) throw new TesseraException($"CRNN: {wb.Path} has no tensor 'rnn.0.rnn.weight_ih_l0' (the first BidirectionalLSTM)");
         if (channels != cfg.Classes)
@@ -156,7 +156,7 @@ public sealed class Crnn : IDisposable
     public void Dispose() => _weights.Dispose();
 
     // BidirectionalLSTM: nn.LSTM(bidirectional) then a linear over both directions' outputs.
-    private sealed record BiLstm(Tensor W, Tensor R, Tensor B, Tensor EmbW, Tensor EmbB)
+    private sealed record BiLstm(Tensor W, Tensor R, Tensor B, Linear Embedding)
     {
         private static readonly LstmOptions Both = new() { Direction = LstmDirection.Bidirectional };
 
@@ -165,7 +165,7 @@ public sealed class Crnn : IDisposable
             int t = x.Shape[0], b = x.Shape[1];
             var y = x.Lstm(W, R, B, Both).Y;                                // [T, 2, B, H]
             var both = y.Permute(0, 2, 1, 3).Reshape(t, b, 2 * R.Shape[2]); // [T, B, 2H]: forward then backward
-            return both.Linear(EmbW, new MatMulEpilogue(EmbB));
+            return Embedding.Forward(both);
         }
 
         /// <summary>nn.LSTM's weight_ih_l0 [4H, I], weight_hh_l0 [4H, H], bias_ih_l0 and bias_hh_l0 [4H] and their
@@ -187,9 +187,10 @@ public sealed class Crnn : IDisposable
                 Reorder(lstm.GetHost($"bias_ih{sfx}", g4), 1, hidden, b.AsSpan(d * 2 * g4));
                 Reorder(lstm.GetHost($"bias_hh{sfx}", g4), 1, hidden, b.AsSpan(d * 2 * g4 + g4));
             }
-            var embW = wb.Pp("embedding").Get("weight", -1, 2 * hidden);
+            var emb = wb.Pp("embedding");
+            var embW = emb.Get("weight", -1, 2 * hidden);   // its output width comes from the checkpoint
             return new BiLstm(wb.Upload(w, 2, g4, input), wb.Upload(r, 2, g4, hidden), wb.Upload(b, 2, 2 * g4),
-                embW, wb.Pp("embedding").Get("bias", embW.Shape[0]));
+                new Linear(embW, emb.GetAs("bias", DType.F32, embW.Shape[0])));
         }
 
         // PyTorch's gate blocks i, f, g, o (rows of `cols` values, each block `hidden` rows) into ONNX's i, o, f, c.

@@ -59,7 +59,7 @@ public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
     private readonly WeightSet _weights;
     private readonly Conv2dBn _stem, _last;
     private readonly Unit[] _units;
-    private readonly Tensor _fcW, _fcB;
+    private readonly Linear _fc;
 
     /// <summary>The configuration.</summary>
     public PpOcrClsConfig Config { get; }
@@ -94,9 +94,7 @@ public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
         }
         _last = ConvBn();
         // fc_0 is stored [in, out] as PaddlePaddle stores linears.
-        var fc = wb.Pp(cfg.Fc);
-        _fcW = fc.Get("w_0", _last.OutChannels, cfg.Labels.Length);
-        _fcB = fc.Get("b_0", cfg.Labels.Length);
+        _fc = Linear.Load(wb.Pp(cfg.Fc), _last.OutChannels, cfg.Labels.Length, true, "w_0", "b_0", LinearLayout.InOut);
         _weights = wb.Commit();
     }
 
@@ -122,7 +120,7 @@ public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
         var x = _stem.Forward(batch, Activation.HardSwish);
         foreach (var u in _units) x = u.Forward(x);
         x = _last.Forward(x, Activation.HardSwish).MaxPool2d(Pool2dParams.Square(2)).GlobalAvgPool2d();   // [B, C, 1, 1]
-        var logits = x.Reshape(x.Shape[0], x.Shape[1]).MatMul(_fcW, new MatMulEpilogue(_fcB));
+        var logits = _fc.Forward(x.Reshape(x.Shape[0], x.Shape[1]));
         return scope.Keep(logits.Softmax());
     }
 
