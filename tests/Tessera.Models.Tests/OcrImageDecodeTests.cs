@@ -3,7 +3,7 @@ using Tessera.Imaging;
 
 namespace Tessera.Models.Tests;
 
-/// <summary>Image decoding (Tessera.Formats.Images) of PNG, JPEG and BMP, and its errors. The files under Data/ were
+/// <summary>Image decoding (Tessera.Imaging) of PNG, JPEG and BMP, and its errors. The files under Data/ were
 /// written by ImageMagick when the tests were authored: a 6 x 4 white image with pixel (1, 1) = (200, 30, 10) and
 /// pixel (4, 2) = (0, 0, 255).</summary>
 public sealed class OcrImageDecodeTests
