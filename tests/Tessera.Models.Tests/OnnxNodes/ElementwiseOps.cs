@@ -1,0 +1,129 @@
+namespace Tessera.Models.Tests.OnnxNodes;
+
+// Element-wise ONNX operators: Tessera's UnaryOp / BinaryOp where one exists, otherwise a composition of them (and of
+// Affine) that is exact in real arithmetic, e.g. LeakyRelu(x) = relu(x) - alpha relu(-x).
+internal static class ElementwiseOps
+{
+    public static void Register(Dictionary<string, OnnxOp> ops)
+    {
+        foreach (var (name, op) in new[] { ("Neg", UnaryOp.Neg), ("Abs", UnaryOp.Abs), ("Exp", UnaryOp.Exp), ("Log", UnaryOp.Log),
+                     ("Sqrt", UnaryOp.Sqrt), ("Tanh", UnaryOp.Tanh), ("Sigmoid", UnaryOp.Sigmoid), ("Relu", UnaryOp.Relu) })
+            ops[name] = c => [c.FloatIn(0).Map(op)];
+        foreach (var (name, op) in new[] { ("Add", BinaryOp.Add), ("Sub", BinaryOp.Sub), ("Mul", BinaryOp.Mul), ("Div", BinaryOp.Div) })
+            ops[name] = c => [c.FloatIn(0).Zip(op, c.FloatIn(1))];
+        ops["Max"] = c => [Fold(c, BinaryOp.Max)];
+        ops["Min"] = c => [Fold(c, BinaryOp.Min)];
+        ops["Sum"] = c => [Fold(c, BinaryOp.Add)];
+        ops["Mean"] = c => { using var s = Fold(c, BinaryOp.Add); return [s.Affine(1.0 / c.InputCount)]; };
+        ops["Reciprocal"] = c => { using var one = c.Scalar(1, c.FloatIn(0).DType); return [one.Zip(BinaryOp.Div, c.In(0))]; };
+        ops["HardSwish"] = c => [c.FloatIn(0).HardSwish()];
+        ops["HardSigmoid"] = HardSigmoid;
+        ops["LeakyRelu"] = c => [NegativeSlope(c.FloatIn(0), c.Float("alpha", 0.01f))];
+        ops["PRelu"] = PRelu;
+        ops["Elu"] = c => [Elu(c, c.FloatIn(0), c.Float("alpha", 1f))];
+        ops["Selu"] = Selu;
+        ops["Celu"] = Celu;
+        ops["Softplus"] = c => { using var e = c.FloatIn(0).Map(UnaryOp.Exp); using var e1 = e.Affine(1, 1); return [e1.Map(UnaryOp.Log)]; };
+        ops["Softsign"] = c =>
+        {
+            var x = c.FloatIn(0);
+            using var a = x.Map(UnaryOp.Abs);
+            using var d = a.Affine(1, 1);
+            return [x / d];
+        };
+        ops["Clip"] = Clip;
+        ops["Identity"] = c => [c.In(0).Share()];
+    }
+
+    // Max, Min, Sum, Mean take any number of operands, broadcast together.
+    private static Tensor Fold(NodeContext c, BinaryOp op)
+    {
+        var acc = c.FloatIn(0).Share();
+        for (int i = 1; i < c.InputCount; i++)
+        {
+            using var prev = acc;
+            acc = prev.Zip(op, c.FloatIn(i));
+        }
+        return acc;
+    }
+
+    // max(0, min(1, alpha x + beta)): Tessera's HardSigmoid fixes alpha = 1/6, beta = 1/2, so compose with Affine.
+    private static Tensor?[] HardSigmoid(NodeContext c)
+    {
+        var x = c.FloatIn(0);
+        float alpha = c.Float("alpha", 0.2f), beta = c.Float("beta", 0.5f);
+        using var y = x.Affine(alpha, beta);
+        using var r = y.Map(UnaryOp.Relu);
+        using var one = c.Scalar(1, x.DType);
+        return [r.Zip(BinaryOp.Min, one)];
+    }
+
+    // relu(x) - alpha relu(-x): x where x >= 0, alpha x below.
+    private static Tensor NegativeSlope(Tensor x, float alpha)
+    {
+        using var pos = x.Map(UnaryOp.Relu);
+        using var nx = x.Map(UnaryOp.Neg);
+        using var neg = nx.Map(UnaryOp.Relu);
+        using var scaled = neg.Affine(-alpha);
+        return pos + scaled;
+    }
+
+    private static Tensor?[] PRelu(NodeContext c)
+    {
+        var x = c.FloatIn(0);
+        using var pos = x.Map(UnaryOp.Relu);
+        using var nx = x.Map(UnaryOp.Neg);
+        using var neg = nx.Map(UnaryOp.Relu);
+        using var scaled = neg * c.FloatIn(1);   // the slope broadcasts to x (unidirectionally, as ONNX requires)
+        return [pos - scaled];
+    }
+
+    // x for x > 0, alpha (e^x - 1) otherwise = relu(x) + alpha (e^min(x, 0) - 1), min(x, 0) = -relu(-x).
+    private static Tensor Elu(NodeContext c, Tensor x, float alpha)
+    {
+        using var pos = x.Map(UnaryOp.Relu);
+        using var nx = x.Map(UnaryOp.Neg);
+        using var rn = nx.Map(UnaryOp.Relu);
+        using var mn = rn.Map(UnaryOp.Neg);
+        using var e = mn.Map(UnaryOp.Exp);
+        using var tail = e.Affine(alpha, -alpha);
+        return pos + tail;
+    }
+
+    private static Tensor?[] Selu(NodeContext c)
+    {
+        float alpha = c.Float("alpha", 1.67326319217681884765625f), gamma = c.Float("gamma", 1.05070102214813232421875f);
+        using var e = Elu(c, c.FloatIn(0), alpha);
+        return [e.Affine(gamma)];
+    }
+
+    // max(0, x) + min(0, alpha (e^(x / alpha) - 1)) = alpha * elu_1(x / alpha).
+    private static Tensor?[] Celu(NodeContext c)
+    {
+        float alpha = c.Float("alpha", 1f);
+        using var xs = c.FloatIn(0).Affine(1.0 / alpha);
+        using var e = Elu(c, xs, 1f);
+        return [e.Affine(alpha)];
+    }
+
+    // Opset 11 moved min and max from attributes to optional scalar inputs.
+    private static Tensor?[] Clip(NodeContext c)
+    {
+        var x = c.FloatIn(0);
+        Tensor? lo = null, hi = null;
+        try
+        {
+            if (c.Opset < 11)
+            {
+                if (c.Has("min")) lo = c.Scalar(c.Float("min", float.MinValue), x.DType);
+                if (c.Has("max")) hi = c.Scalar(c.Float("max", float.MaxValue), x.DType);
+            }
+            else { lo = c.Opt(1)?.Share(); hi = c.Opt(2)?.Share(); }
+            var y = x.Share();
+            if (lo is not null) { using var prev = y; y = prev.Zip(BinaryOp.Max, lo); }
+            if (hi is not null) { using var prev = y; y = prev.Zip(BinaryOp.Min, hi); }
+            return [y];
+        }
+        finally { lo?.Dispose(); hi?.Dispose(); }
+    }
+}

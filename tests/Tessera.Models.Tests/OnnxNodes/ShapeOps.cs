@@ -1,0 +1,211 @@
+namespace Tessera.Models.Tests.OnnxNodes;
+
+// Operators that move data without arithmetic: Tessera's views (Permute, Reshape, Narrow, Slice, Unsqueeze,
+// BroadcastTo) made contiguous, Concat, Gather, and Cast as Tensor.To.
+internal static class ShapeOps
+{
+    public static void Register(Dictionary<string, OnnxOp> ops)
+    {
+        ops["Transpose"] = Transpose;
+        ops["Reshape"] = Reshape;
+        ops["Flatten"] = Flatten;
+        ops["Squeeze"] = Squeeze;
+        ops["Unsqueeze"] = Unsqueeze;
+        ops["Concat"] = c => [Tensor.Concat((int)c.Int("axis", 0), [.. Enumerable.Range(0, c.InputCount).Select(c.In)])];
+        ops["Split"] = Split;
+        ops["Slice"] = Slice;
+        ops["Gather"] = Gather;
+        ops["Expand"] = Expand;
+        ops["Tile"] = Tile;
+        ops["DepthToSpace"] = DepthToSpace;
+        ops["SpaceToDepth"] = SpaceToDepth;
+        ops["Cast"] = Cast;
+    }
+
+    private static Tensor Dense(Tensor view) { using (view) return view.Contiguous(); }
+
+    private static Tensor?[] Transpose(NodeContext c)
+    {
+        var x = c.In(0);
+        int[] perm = c.Ints("perm") is { } p ? [.. p.Select(v => (int)v)] : [.. Enumerable.Range(0, x.Rank).Reverse()];
+        return [Dense(x.Permute(perm))];
+    }
+
+    // 0 copies the input's dimension (unless allowzero), -1 is inferred.
+    private static Tensor?[] Reshape(NodeContext c)
+    {
+        var x = c.In(0);
+        long[] shape = c.HostInts(1) ?? throw new InvalidDataException("Reshape without a shape");
+        bool allowZero = c.Int("allowzero", 0) != 0;
+        int[] dims = [.. shape.Select((d, i) => d == 0 && !allowZero ? x.Shape[i] : checked((int)d))];
+        return [x.Reshape(dims)];
+    }
+
+    private static Tensor?[] Flatten(NodeContext c)
+    {
+        var x = c.In(0);
+        long axis = c.Int("axis", 1);
+        int a = axis == x.Rank ? x.Rank : c.Axis(axis, x.Rank);
+        return [x.Reshape(Shapes.Prod(x.Shape, 0, a), Shapes.Prod(x.Shape, a, x.Rank))];
+    }
+
+    // Axes moved from an attribute to an input in opset 13.
+    private static long[]? Axes(NodeContext c, int input) => c.Opset >= 13 ? c.HostInts(input) : c.Ints("axes");
+
+    private static Tensor?[] Squeeze(NodeContext c)
+    {
+        var x = c.In(0);
+        int[] axes = Axes(c, 1) is { } a ? [.. a.Select(v => c.Axis(v, x.Rank))] : [.. Enumerable.Range(0, x.Rank).Where(i => x.Shape[i] == 1)];
+        var y = x.Share();
+        foreach (int i in axes.Distinct().OrderDescending())
+        {
+            using var prev = y;
+            y = prev.Squeeze(i);
+        }
+        return [y];
+    }
+
+    private static Tensor?[] Unsqueeze(NodeContext c)
+    {
+        var x = c.In(0);
+        long[] given = Axes(c, 1) ?? throw new InvalidDataException("Unsqueeze without axes");
+        int rank = x.Rank + given.Length;
+        var y = x.Share();
+        foreach (int i in given.Select(v => c.Axis(v, rank)).Order())
+        {
+            using var prev = y;
+            y = prev.Unsqueeze(i);
+        }
+        return [y];
+    }
+
+    // Sizes from the input (opset 13), the attribute (before), or equal parts (num_outputs from opset 18).
+    private static Tensor?[] Split(NodeContext c)
+    {
+        var x = c.In(0);
+        int axis = c.Axis(c.Int("axis", 0), x.Rank);
+        long[]? sizes = c.Opset >= 13 ? c.HostInts(1) : c.Ints("split");
+        int parts = (int)c.Int("num_outputs", c.OutputCount);
+        int n = x.Shape[axis];
+        int[] split = sizes is not null ? [.. sizes.Select(v => checked((int)v))]
+            : [.. Enumerable.Range(0, parts).Select(i => Math.Min((n + parts - 1) / parts, Math.Max(0, n - i * ((n + parts - 1) / parts))))];
+        return [.. x.Split(axis, split).Select(Dense)];
+    }
+
+    // starts, ends, axes, steps as inputs (opset 10 on) or attributes (before); positive steps only (Tessera has no
+    // reversed view). ONNX clamps out-of-range bounds as Python slicing does.
+    private static Tensor?[] Slice(NodeContext c)
+    {
+        var x = c.In(0);
+        long[] starts, ends;
+        long[]? axes, steps;
+        if (c.Opset >= 10) { starts = c.HostInts(1)!; ends = c.HostInts(2)!; axes = c.HostInts(3); steps = c.HostInts(4); }
+        else { starts = c.Ints("starts")!; ends = c.Ints("ends")!; axes = c.Ints("axes"); steps = null; }
+        var y = x.Share();
+        for (int i = 0; i < starts.Length; i++)
+        {
+            int axis = c.Axis(axes?[i] ?? i, x.Rank);
+            long step = steps?[i] ?? 1;
+            if (step <= 0) throw new NotMappedException($"Slice with step {step}: Tessera's views step forward only");
+            long dim = x.Shape[axis];
+            int Bound(long v) => (int)Math.Clamp(v, -dim, dim);
+            using var prev = y;
+            y = prev.Slice(axis, Bound(starts[i]), Bound(ends[i]), checked((int)step));
+        }
+        return [Dense(y)];
+    }
+
+    // Along axis a: the axis is moved to the front, the data viewed as a [V, rest] table for Tensor.Gather, and the
+    // index dimensions moved back into the axis's place. Negative indices count from the end, as ONNX allows.
+    private static Tensor?[] Gather(NodeContext c)
+    {
+        var x = c.In(0);
+        int axis = c.Axis(c.Int("axis", 0), x.Rank);
+        var idsIn = c.In(1);
+        long[] ids = c.HostInts(1)!;
+        int v = x.Shape[axis];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] < -v || ids[i] >= v) throw new InvalidDataException($"Gather index {ids[i]} out of range for axis {axis} of {x.Shape}");
+            if (ids[i] < 0) ids[i] += v;
+        }
+        using var idsT = Tensor.FromSpan<long>(c.Backend, ids, idsIn.Shape);
+        int[] order = [axis, .. Enumerable.Range(0, x.Rank).Where(i => i != axis)];
+        using var front = Dense(x.Permute(order));
+        int rest = Shapes.Prod(front.Shape, 1, front.Rank);
+        using var table = front.Reshape(v, rest);
+        using var g = table.Gather(idsT);
+        int[] others = [.. order[1..].Select(i => x.Shape[i])];
+        using var full = g.Reshape([.. idsIn.Shape.Dims, .. others]);
+        // full is [ids..., x's axes but `axis`]: put the ids after x's leading `axis` axes.
+        int r = idsIn.Rank;
+        int[] perm = [.. Enumerable.Range(r, axis), .. Enumerable.Range(0, r), .. Enumerable.Range(r + axis, x.Rank - 1 - axis)];
+        return [Dense(full.Permute(perm))];
+    }
+
+    // Bidirectional broadcast to the given shape.
+    private static Tensor?[] Expand(NodeContext c)
+    {
+        var x = c.In(0);
+        var shape = new Shape([.. c.HostInts(1)!.Select(d => checked((int)d))]);
+        return [Dense(x.BroadcastTo(Tessera.Shape.Broadcast(x.Shape, shape)))];
+    }
+
+    // Each axis d becomes [repeats, d] by broadcasting a size-1 axis in front of it, then merged.
+    private static Tensor?[] Tile(NodeContext c)
+    {
+        var x = c.In(0);
+        long[] repeats = c.HostInts(1)!;
+        var v = x.Share();
+        for (int i = x.Rank - 1; i >= 0; i--)
+        {
+            using var prev = v;
+            v = prev.Unsqueeze(i);
+        }
+        // v is [1, d0, 1, d1, ...]
+        int[] wide = [.. Enumerable.Range(0, x.Rank).SelectMany(i => new[] { checked((int)repeats[i]), x.Shape[i] })];
+        using (v)
+        {
+            using var b = Dense(v.BroadcastTo(new Shape(wide)));
+            return [b.Reshape([.. Enumerable.Range(0, x.Rank).Select(i => wide[2 * i] * wide[2 * i + 1])])];
+        }
+    }
+
+    private static Tensor?[] DepthToSpace(NodeContext c)
+    {
+        var x = c.In(0);
+        int bs = (int)c.Int("blocksize", 0);
+        bool crd = c.Str("mode", "DCR") == "CRD";
+        int n = x.Shape[0], ch = x.Shape[1], h = x.Shape[2], w = x.Shape[3], oc = ch / (bs * bs);
+        using var v = crd ? x.Reshape(n, oc, bs, bs, h, w) : x.Reshape(n, bs, bs, oc, h, w);
+        using var p = Dense(crd ? v.Permute(0, 1, 4, 2, 5, 3) : v.Permute(0, 3, 4, 1, 5, 2));
+        return [p.Reshape(n, oc, h * bs, w * bs)];
+    }
+
+    private static Tensor?[] SpaceToDepth(NodeContext c)
+    {
+        var x = c.In(0);
+        int bs = (int)c.Int("blocksize", 0);
+        int n = x.Shape[0], ch = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        using var v = x.Reshape(n, ch, h / bs, bs, w / bs, bs);
+        using var p = Dense(v.Permute(0, 3, 5, 1, 2, 4));
+        return [p.Reshape(n, ch * bs * bs, h / bs, w / bs)];
+    }
+
+    // ONNX TensorProto.DataType numbers of the dtypes Tensor.To converts between.
+    private static Tensor?[] Cast(NodeContext c)
+    {
+        long to = c.Int("to", 0);
+        c.Int("saturate", 1);
+        DType target = to switch
+        {
+            1 => DType.F32,
+            10 => DType.F16,
+            16 => DType.BF16,
+            _ => throw new NotMappedException($"Cast to ONNX type {to}: Tensor.To converts between f32, f16 and bf16 here"),
+        };
+        var x = c.In(0);
+        if (!x.DType.IsFloat()) throw new NotMappedException($"Cast from {x.DType.Name()}");
+        return [x.To(target)];
+    }
+}
