@@ -32,6 +32,7 @@ internal static class ElementwiseOps
             return [x / d];
         };
         ops["Clip"] = Clip;
+        ops["Pow"] = Pow;
         ops["Identity"] = c => [c.In(0).Share()];
     }
 
@@ -125,5 +126,29 @@ internal static class ElementwiseOps
             return [y];
         }
         finally { lo?.Dispose(); hi?.Dispose(); }
+    }
+
+    // A whole exponent up to 8 (a scalar, read on the host) is repeated multiplication, exact for any base; otherwise
+    // exp(y ln x), which is Pow only where every base is positive (checked on the host).
+    private static Tensor?[] Pow(NodeContext c)
+    {
+        var x = c.FloatIn(0);
+        var y = c.In(1);
+        if (y.ElementCount == 1 && y.ToFloatArray()[0] is var e && e == MathF.Round(e) && Math.Abs(e) <= 8)
+        {
+            var acc = Tensor.Full(c.Backend, x.DType, x.Shape, 1);
+            for (int i = 0; i < Math.Abs(e); i++) { using var prev = acc; acc = prev * x; }
+            using var shaped = acc;
+            using var full = shaped.BroadcastTo(Tessera.Shape.Broadcast(x.Shape, y.Shape));
+            var r = full.Contiguous();
+            if (e >= 0) return [r];
+            using (r) { using var one = c.Scalar(1, x.DType); return [one / r]; }
+        }
+        if (x.ToFloatArray().Any(v => !(v > 0))) throw new NotMappedException("Pow with a non-whole exponent and a base that is not positive: Tessera has no pow op (exp(y ln x) needs x > 0)");
+        c.Tolerance = 1e-6;   // exp and ln round separately
+        using var ln = x.Map(UnaryOp.Log);
+        using var y2 = y.To(x.DType);   // an integer exponent converts exactly (ONNX allows mixed types)
+        using var p = ln * y2;
+        return [p.Map(UnaryOp.Exp)];
     }
 }

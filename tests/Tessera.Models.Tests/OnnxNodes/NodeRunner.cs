@@ -51,6 +51,16 @@ public static class NodeRunner
             string file = Path.Combine(data, $"input_{i}.pb");
             if (File.Exists(file)) values[graph.Inputs[i]] = Load(file, backend);
         }
+        // Constant nodes' tensors (and any initializers), as OnnxFile reads them, under their output names.
+        if (graph.Nodes.Any(n => n.OpType == "Constant"))
+        {
+            using var file = OnnxFile.Open(Path.Combine(dir, "model.onnx"));
+            foreach (var t in file.Names)
+            {
+                try { values[t] = file.Load(t, backend); }
+                catch (WeightFormatException e) { throw new NotMappedException($"constant {t}: {e.Message}"); }
+            }
+        }
         double tolerance = 0;
         foreach (var n in graph.Nodes)
         {

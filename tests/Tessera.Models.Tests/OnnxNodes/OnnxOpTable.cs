@@ -21,6 +21,7 @@ public static class OnnxOpTable
         ConvPoolOps.Register(ops);
         ShapeOps.Register(ops);
         ResizeOp.Register(ops);
+        ConstantOps.Register(ops);
         return ops;
     }
 }

@@ -192,7 +192,8 @@ internal static class ShapeOps
         return [p.Reshape(n, ch * bs * bs, h / bs, w / bs)];
     }
 
-    // ONNX TensorProto.DataType numbers of the dtypes Tensor.To converts between.
+    // ONNX TensorProto.DataType numbers of the dtypes Tensor.To converts to. Float to integer is not mapped: To rounds
+    // to nearest and saturates, ONNX's Cast truncates; an integer narrowing would saturate where ONNX wraps.
     private static Tensor?[] Cast(NodeContext c)
     {
         long to = c.Int("to", 0);
@@ -202,10 +203,18 @@ internal static class ShapeOps
             1 => DType.F32,
             10 => DType.F16,
             16 => DType.BF16,
-            _ => throw new NotMappedException($"Cast to ONNX type {to}: Tensor.To converts between f32, f16 and bf16 here"),
+            2 => DType.U8,
+            3 => DType.I8,
+            6 => DType.I32,
+            7 => DType.I64,
+            _ => throw new NotMappedException($"Cast to ONNX type {to}: no such Tessera dtype"),
         };
         var x = c.In(0);
-        if (!x.DType.IsFloat()) throw new NotMappedException($"Cast from {x.DType.Name()}");
+        static int Bits(DType t) => t switch { DType.U8 or DType.I8 => 8, DType.I32 => 32, _ => 64 };
+        if (!target.IsFloat() && x.DType.IsFloat())
+            throw new NotMappedException($"Cast {x.DType.Name()} to {target.Name()}: Tensor.To rounds to nearest, ONNX's Cast truncates");
+        if (!target.IsFloat() && Bits(target) < Bits(x.DType) || (x.DType == DType.I8 && target == DType.U8) || (x.DType == DType.U8 && target == DType.I8))
+            throw new NotMappedException($"Cast {x.DType.Name()} to {target.Name()}: Tensor.To saturates, ONNX's Cast wraps");
         return [x.To(target)];
     }
 }
