@@ -7,7 +7,8 @@ internal static class ElementwiseOps
     public static void Register(Dictionary<string, OnnxOp> ops)
     {
         foreach (var (name, op) in new[] { ("Neg", UnaryOp.Neg), ("Abs", UnaryOp.Abs), ("Exp", UnaryOp.Exp), ("Log", UnaryOp.Log),
-                     ("Sqrt", UnaryOp.Sqrt), ("Tanh", UnaryOp.Tanh), ("Sigmoid", UnaryOp.Sigmoid), ("Relu", UnaryOp.Relu) })
+                     ("Sqrt", UnaryOp.Sqrt), ("Tanh", UnaryOp.Tanh), ("Sigmoid", UnaryOp.Sigmoid), ("Relu", UnaryOp.Relu),
+                     ("Sin", UnaryOp.Sin), ("Cos", UnaryOp.Cos) })
             ops[name] = c => [c.FloatIn(0).Map(op)];
         foreach (var (name, op) in new[] { ("Add", BinaryOp.Add), ("Sub", BinaryOp.Sub), ("Mul", BinaryOp.Mul), ("Div", BinaryOp.Div) })
             ops[name] = c => [c.FloatIn(0).Zip(op, c.FloatIn(1))];

@@ -110,20 +110,11 @@ internal static class NormOps
         return [scaled + bias];
     }
 
-    // Each (n, c) plane normalised on its own: a LayerNorm over the flattened spatial axes, then scale and B per channel.
+    // Each (n, c) plane normalised on its own: GroupNorm with one group per channel, scale and B per channel.
     private static Tensor?[] InstanceNormalization(NodeContext c)
     {
         var x = c.FloatIn(0);
-        float eps = c.Float("epsilon", 1e-5f);
-        int n = x.Shape[0], ch = x.Shape[1], spatial = Shapes.Prod(x.Shape, 2, x.Rank);
-        using var flat = x.Reshape(n * ch, spatial);
-        using var norm = flat.LayerNorm(null, null, eps);
-        using var back = norm.Reshape([.. x.Shape.Dims]);
-        int[] dims = [ch, .. Enumerable.Repeat(1, x.Rank - 2)];
-        using var scale = c.FloatIn(1).Reshape(dims);
-        using var bias = c.FloatIn(2).Reshape(dims);
-        using var scaled = back * scale;
-        return [scaled + bias];
+        return [x.GroupNorm(x.Shape[1], c.FloatIn(1), c.FloatIn(2), c.Float("epsilon", 1e-5f))];
     }
 
     // (x - E[x]) / sqrt(E[(x - E[x])^2] + 1e-9) over axes (default [0, 2, 3]), the ONNX definition's epsilon.

@@ -22,6 +22,8 @@ public static class OnnxOpTable
         ShapeOps.Register(ops);
         ResizeOp.Register(ops);
         ConstantOps.Register(ops);
+        LogicOps.Register(ops);   // after ElementwiseOps: wraps its Max, Min and Clip for integer inputs
+        IndexOps.Register(ops);
         return ops;
     }
 }

@@ -115,8 +115,8 @@ internal static class ShapeOps
         return [Dense(y)];
     }
 
-    // Along axis a: the axis is moved to the front, the data viewed as a [V, rest] table for Tensor.Gather, and the
-    // index dimensions moved back into the axis's place. Negative indices count from the end, as ONNX allows.
+    // Tensor.IndexSelect along the axis with the indices flattened, then the axis unfolded into the indices' shape.
+    // Negative indices count from the end, as ONNX allows.
     private static Tensor?[] Gather(NodeContext c)
     {
         var x = c.In(0);
@@ -129,18 +129,9 @@ internal static class ShapeOps
             if (ids[i] < -v || ids[i] >= v) throw new InvalidDataException($"Gather index {ids[i]} out of range for axis {axis} of {x.Shape}");
             if (ids[i] < 0) ids[i] += v;
         }
-        using var idsT = Tensor.FromSpan<long>(c.Backend, ids, idsIn.Shape);
-        int[] order = [axis, .. Enumerable.Range(0, x.Rank).Where(i => i != axis)];
-        using var front = Dense(x.Permute(order));
-        int rest = Shapes.Prod(front.Shape, 1, front.Rank);
-        using var table = front.Reshape(v, rest);
-        using var g = table.Gather(idsT);
-        int[] others = [.. order[1..].Select(i => x.Shape[i])];
-        using var full = g.Reshape([.. idsIn.Shape.Dims, .. others]);
-        // full is [ids..., x's axes but `axis`]: put the ids after x's leading `axis` axes.
-        int r = idsIn.Rank;
-        int[] perm = [.. Enumerable.Range(r, axis), .. Enumerable.Range(0, r), .. Enumerable.Range(r + axis, x.Rank - 1 - axis)];
-        return [Dense(full.Permute(perm))];
+        using var flat = Tensor.FromArray(c.Backend, ids, ids.Length);
+        using var picked = x.IndexSelect(axis, flat);
+        return [picked.Reshape([.. x.Shape.Dims[..axis], .. idsIn.Shape.Dims, .. x.Shape.Dims[(axis + 1)..]])];
     }
 
     // Bidirectional broadcast to the given shape.

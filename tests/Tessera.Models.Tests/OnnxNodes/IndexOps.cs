@@ -1,0 +1,84 @@
+namespace Tessera.Models.Tests.OnnxNodes;
+
+// Index-producing and mask-built operators on the new op surface: TopK, Range (Tensor.Arange), Trilu and OneHot
+// (Arange compared into a mask, then Where).
+internal static class IndexOps
+{
+    public static void Register(Dictionary<string, OnnxOp> ops)
+    {
+        ops["TopK"] = TopK;
+        ops["Range"] = Range;
+        ops["Trilu"] = Trilu;
+        ops["OneHot"] = OneHot;
+    }
+
+    // Along any axis (moved last and back); indices come back as I32, compared with ONNX's I64 by value.
+    private static Tensor?[] TopK(NodeContext c)
+    {
+        var x = c.In(0);
+        int k = checked((int)(c.Opset >= 10 ? c.HostInts(1)![0] : c.Int("k", 0)));
+        int axis = c.Axis(c.Int("axis", -1), x.Rank);
+        bool largest = c.Int("largest", 1) != 0;
+        if (c.Int("sorted", 1) == 0) throw new NotMappedException("TopK sorted=0 (any order): Tessera's TopK sorts");
+        using var moved = axis == x.Rank - 1 ? x.Share() : x.Transpose(axis, -1);
+        using var cont = moved.Contiguous();
+        var (values, indices) = cont.TopK(k, largest);
+        using (values)
+        using (indices)
+        {
+            if (axis == x.Rank - 1) return [values.Share(), indices.Share()];
+            using var v = values.Transpose(axis, -1);
+            using var i = indices.Transpose(axis, -1);
+            return [v.Contiguous(), i.Contiguous()];
+        }
+    }
+
+    // max(ceil((limit - start) / delta), 0) values from start by delta, in the inputs' dtype.
+    private static Tensor?[] Range(NodeContext c)
+    {
+        var t = c.In(0);
+        double start = c.In(0).To(DType.F32).ToArray<float>()[0], limit = c.In(1).To(DType.F32).ToArray<float>()[0], delta = c.In(2).To(DType.F32).ToArray<float>()[0];
+        if (t.DType == DType.I64 || t.DType == DType.I32) { start = c.HostInts(0)![0]; limit = c.HostInts(1)![0]; delta = c.HostInts(2)![0]; }
+        int count = (int)Math.Max(Math.Ceiling((limit - start) / delta), 0);
+        return [Tensor.Arange(c.Backend, start, count, delta, t.DType)];
+    }
+
+    // upper: keep column j of row i when j - i >= k; lower: when j - i <= k. The mask is cols compared with rows + k.
+    private static Tensor?[] Trilu(NodeContext c)
+    {
+        var x = c.In(0);
+        bool upper = c.Int("upper", 1) != 0;
+        long k = c.HostInts(1)?[0] ?? 0;
+        int n = x.Shape[-2], m = x.Shape[-1];
+        using var rows = Tensor.Arange(c.Backend, k, n, 1, DType.I64);
+        using var rowsK = rows.Reshape(n, 1);
+        using var cols0 = Tensor.Arange(c.Backend, 0, m, 1, DType.I64);
+        using var cols = cols0.Reshape(1, m);
+        using var mask = cols.Compare(upper ? CompareOp.GreaterOrEqual : CompareOp.LessOrEqual, rowsK);
+        using var zero = c.Scalar(0, x.DType);
+        return [Tensor.Where(mask, x, zero)];
+    }
+
+    // indices (negative counts from depth) compared with arange(depth) on a new axis; values = [off, on].
+    private static Tensor?[] OneHot(NodeContext c)
+    {
+        var indices = c.In(0);
+        long depth = (long)c.In(1).To(DType.F32).ToArray<float>()[0];
+        var values = c.In(2);
+        long[] ids = indices.DType.IsFloat() ? [.. indices.ToFloatArray().Select(v => (long)v)] : c.HostInts(0)!;
+        for (int i = 0; i < ids.Length; i++) if (ids[i] < 0) ids[i] += depth;
+        int r = indices.Rank + 1;
+        int axis = c.Axis(c.Int("axis", -1), r);
+        using var idsT = Tensor.FromSpan<long>(c.Backend, ids, indices.Shape);
+        using var idsX = idsT.Unsqueeze(axis);
+        int[] arDims = [.. Enumerable.Range(0, r).Select(i => i == axis ? (int)depth : 1)];
+        using var ar0 = Tensor.Arange(c.Backend, 0, (int)depth, 1, DType.I64);
+        using var ar = ar0.Reshape(arDims);
+        using var mask = idsX.Eq(ar);
+        using var off = values.Narrow(0, 0, 1);
+        using var on = values.Narrow(0, 1, 1);
+        using var off0 = off.Reshape();
+        using var on0 = on.Reshape();
+        return [Tensor.Where(mask, on0, off0)];
+    }
+}
