@@ -33,6 +33,10 @@ internal static class ElementwiseOps
             return [x / d];
         };
         ops["Clip"] = Clip;
+        ops["Tan"] = c => { using var s = c.FloatIn(0).Map(UnaryOp.Sin); using var k = c.In(0).Map(UnaryOp.Cos); return [s / k]; };
+        ops["Sinh"] = c => [Hyperbolic(c.FloatIn(0), -1)];
+        ops["Cosh"] = c => [Hyperbolic(c.FloatIn(0), 1)];
+        ops["Shrink"] = Shrink;
         ops["Pow"] = Pow;
         ops["Identity"] = c => [c.In(0).Share()];
     }
@@ -151,5 +155,32 @@ internal static class ElementwiseOps
         using var y2 = y.To(x.DType);   // an integer exponent converts exactly (ONNX allows mixed types)
         using var p = ln * y2;
         return [p.Map(UnaryOp.Exp)];
+    }
+
+    // (e^x + sign e^-x) / 2: cosh for sign 1, sinh for -1.
+    private static Tensor Hyperbolic(Tensor x, int sign)
+    {
+        using var e = x.Map(UnaryOp.Exp);
+        using var nx = x.Map(UnaryOp.Neg);
+        using var en = nx.Map(UnaryOp.Exp);
+        using var ens = en.Affine(sign);
+        using var sum = e + ens;
+        return sum.Affine(0.5);
+    }
+
+    // x + bias below -lambd, x - bias above lambd, 0 between.
+    private static Tensor?[] Shrink(NodeContext c)
+    {
+        var x = c.FloatIn(0);
+        float lambd = c.Float("lambd", 0.5f), bias = c.Float("bias", 0f);
+        using var lo = c.Scalar(-lambd, x.DType);
+        using var hi = c.Scalar(lambd, x.DType);
+        using var zero = c.Scalar(0, x.DType);
+        using var below = x.Lt(lo);
+        using var above = x.Gt(hi);
+        using var up = x.Affine(1, bias);
+        using var down = x.Affine(1, -bias);
+        using var inner = Tensor.Where(above, down, zero);
+        return [Tensor.Where(below, up, inner)];
     }
 }

@@ -10,6 +10,7 @@ internal static class IndexOps
         ops["Range"] = Range;
         ops["Trilu"] = Trilu;
         ops["OneHot"] = OneHot;
+        ops["EyeLike"] = EyeLike;
     }
 
     // Along any axis (moved last and back); indices come back as I32, compared with ONNX's I64 by value.
@@ -80,5 +81,26 @@ internal static class IndexOps
         using var off0 = off.Reshape();
         using var on0 = on.Reshape();
         return [Tensor.Where(mask, on0, off0)];
+    }
+
+    // Ones where column - row == k: an Arange compare, then Where.
+    private static Tensor?[] EyeLike(NodeContext c)
+    {
+        var x = c.In(0);
+        long k = c.Int("k", 0);
+        DType dtype = c.Int("dtype", -1) switch
+        {
+            -1 => x.DType, 1 => DType.F32, 10 => DType.F16, 6 => DType.I32, 7 => DType.I64,
+            var t => throw new NotMappedException($"EyeLike dtype {t}"),
+        };
+        int n = x.Shape[0], m = x.Shape[1];
+        using var rows = Tensor.Arange(c.Backend, k, n, 1, DType.I64);
+        using var rowsK = rows.Reshape(n, 1);
+        using var cols0 = Tensor.Arange(c.Backend, 0, m, 1, DType.I64);
+        using var cols = cols0.Reshape(1, m);
+        using var mask = cols.Eq(rowsK);
+        using var one = c.Scalar(1, dtype);
+        using var zero = c.Scalar(0, dtype);
+        return [Tensor.Where(mask, one, zero)];
     }
 }

@@ -24,6 +24,7 @@ public static class OnnxOpTable
         ConstantOps.Register(ops);
         LogicOps.Register(ops);   // after ElementwiseOps: wraps its Max, Min and Clip for integer inputs
         IndexOps.Register(ops);
+        PadOp.Register(ops);
         return ops;
     }
 }

@@ -20,6 +20,7 @@ internal static class ShapeOps
         ops["DepthToSpace"] = DepthToSpace;
         ops["SpaceToDepth"] = SpaceToDepth;
         ops["Cast"] = Cast;
+        ops["CastLike"] = CastLike;
     }
 
     private static Tensor Dense(Tensor view) { using (view) return view.Contiguous(); }
@@ -185,9 +186,16 @@ internal static class ShapeOps
 
     // ONNX TensorProto.DataType numbers of the dtypes Tensor.To converts to. Float to integer is not mapped: To rounds
     // to nearest and saturates, ONNX's Cast truncates; an integer narrowing would saturate where ONNX wraps.
-    private static Tensor?[] Cast(NodeContext c)
+    private static Tensor?[] Cast(NodeContext c) => CastTo(c, c.Int("to", 0));
+
+    private static Tensor?[] CastLike(NodeContext c) => CastTo(c, c.In(1).DType switch
     {
-        long to = c.Int("to", 0);
+        DType.F32 => 1, DType.F16 => 10, DType.BF16 => 16, DType.U8 => 2, DType.I8 => 3, DType.I32 => 6, DType.I64 => 7,
+        var t => throw new NotMappedException($"CastLike to {t.Name()}"),
+    });
+
+    private static Tensor?[] CastTo(NodeContext c, long to)
+    {
         c.Int("saturate", 1);
         DType target = to switch
         {
