@@ -4,7 +4,7 @@ namespace Tessera.Models.Tests.OnnxNodes;
 /// fails when one of these starts passing (take it off the list) and when a test not listed here fails.</summary>
 public static class KnownFailures
 {
-    /// <summary>Test directory name -> why it fails.</summary>
+    /// <summary>Test directory name (with " (f32)" for a DOUBLE case narrowed to f32) -> why it fails.</summary>
     public static IReadOnlyDictionary<string, string> Reasons { get; } = new Dictionary<string, string>
     {
     };

@@ -16,8 +16,9 @@ public sealed record NodeOutcome(string Name, string Operator, NodeResult Result
 public static class NodeRunner
 {
     /// <summary>Runs the test directory <paramref name="name"/> under <see cref="NodeTestData.Root"/> with the mappings
-    /// of <see cref="OnnxOpTable"/> (or <paramref name="ops"/>, to prove that a wrong mapping is caught).</summary>
-    public static NodeOutcome Run(string name, IBackend backend, IReadOnlyDictionary<string, OnnxOp>? ops = null)
+    /// of <see cref="OnnxOpTable"/> (or <paramref name="ops"/>, to prove that a wrong mapping is caught); with
+    /// <paramref name="doubleAsF32"/>, DOUBLE tensors are narrowed to f32 (<see cref="DoubleData"/>).</summary>
+    public static NodeOutcome Run(string name, IBackend backend, IReadOnlyDictionary<string, OnnxOp>? ops = null, bool doubleAsF32 = false)
     {
         ops ??= OnnxOpTable.Ops;
         string dir = Path.Combine(NodeTestData.Root, name);
@@ -26,7 +27,7 @@ public static class NodeRunner
         string op = NodeTestData.Operator(name, graph);
         try
         {
-            string message = Execute(dir, graph, NodeTestData.Opset(model), backend, ops);
+            string message = Execute(dir, graph, NodeTestData.Opset(model), backend, ops, doubleAsF32);
             return new NodeOutcome(name, op, NodeResult.Passed, message);
         }
         catch (NotMappedException e) { return new NodeOutcome(name, op, NodeResult.NotMapped, e.Message); }
@@ -36,7 +37,7 @@ public static class NodeRunner
         }
     }
 
-    private static string Execute(string dir, OnnxGraph graph, int opset, IBackend backend, IReadOnlyDictionary<string, OnnxOp> ops)
+    private static string Execute(string dir, OnnxGraph graph, int opset, IBackend backend, IReadOnlyDictionary<string, OnnxOp> ops, bool doubleAsF32)
     {
         // Unmapped operators are reported before any data is read: their inputs may be sequences or strings.
         foreach (var n in graph.Nodes)
@@ -49,7 +50,7 @@ public static class NodeRunner
         for (int i = 0; i < graph.Inputs.Count; i++)
         {
             string file = Path.Combine(data, $"input_{i}.pb");
-            if (File.Exists(file)) values[graph.Inputs[i]] = Load(file, backend);
+            if (File.Exists(file)) values[graph.Inputs[i]] = Load(file, backend, doubleAsF32);
         }
         // Constant nodes' tensors (and any initializers), as OnnxFile reads them, under their output names.
         if (graph.Nodes.Any(n => n.OpType == "Constant"))
@@ -82,16 +83,16 @@ public static class NodeRunner
             if (!File.Exists(file)) continue;
             string name = graph.Outputs[i];
             if (!values.TryGetValue(name, out var got)) throw new InvalidDataException($"output '{name}' was not computed");
-            var want = Load(file, backend);
+            var want = Load(file, backend, doubleAsF32);
             report.Add($"{name} {want.DType.Name()} {want.Shape}: {Compare(name, got, want, tolerance)}");
         }
         if (report.Count == 0) throw new InvalidDataException("no output_N.pb to compare");
         return string.Join("; ", report);
     }
 
-    private static Tensor Load(string file, IBackend backend)
+    private static Tensor Load(string file, IBackend backend, bool doubleAsF32)
     {
-        try { return OnnxGraph.LoadTensor(file, backend); }
+        try { return doubleAsF32 ? DoubleData.Load(file, backend) : OnnxGraph.LoadTensor(file, backend); }
         catch (WeightFormatException e) { throw new NotMappedException($"{Path.GetFileName(file)}: {e.Message}"); }
     }
 

@@ -43,6 +43,30 @@ public class OnnxNodeTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The cases with DOUBLE data (not mapped above), but for the casts, whose point is the dtype.</summary>
+    public static TheoryData<string> DoubleCases()
+    {
+        var data = new TheoryData<string>();
+        if (NodeTestData.Missing is not null) data.Add("(libonnx-testdata missing)");
+        foreach (var name in NodeTestData.Names.Where(n => !n.StartsWith("test_cast", StringComparison.Ordinal) && DoubleData.Uses(n))) data.Add(name);
+        return data;
+    }
+
+    /// <summary>A DOUBLE case with its data narrowed to f32, compared with the f64 expected outputs (see <see cref="DoubleData"/>).</summary>
+    [SkippableTheory]
+    [MemberData(nameof(DoubleCases))]
+    public void Double_node_in_f32(string test)
+    {
+        Skip.If(NodeTestData.Missing is not null, NodeTestData.Missing);
+        var o = NodeRunner.Run(test, Cpu, doubleAsF32: true);
+        output.WriteLine($"{o.Operator}: {o.Result}: {o.Message}");
+        bool known = KnownFailures.Reasons.TryGetValue(test + " (f32)", out var reason);
+        Skip.If(o.Result == NodeResult.NotMapped, $"not mapped: {o.Message}");
+        Skip.If(o.Result == NodeResult.Failed && known, $"known failure: {reason} ({o.Message})");
+        Assert.True(o.Result == NodeResult.Passed, $"{test} ({o.Operator}) in f32: {o.Message}");
+        Assert.False(known, $"{test} (f32) is listed as a known failure ({reason}) but passes now: take it off KnownFailures");
+    }
+
     /// <summary>Runs every case again and prints, per operator, how many passed, failed and are not mapped, with each
     /// not-mapped reason; fails on an unexplained failure or a stale known-failure entry.</summary>
     [SkippableFact]
@@ -58,6 +82,14 @@ public class OnnxNodeTests(ITestOutputHelper output)
         output.WriteLine("");
         foreach (var o in outcomes.Where(o => o.Result != NodeResult.Passed))
             output.WriteLine($"{o.Name}: {(o.Result == NodeResult.Failed ? "FAILED" : "not mapped")}: {o.Message}");
+
+        var doubles = NodeTestData.Names.Where(n => !n.StartsWith("test_cast", StringComparison.Ordinal) && DoubleData.Uses(n))
+            .Select(n => NodeRunner.Run(n, Cpu, doubleAsF32: true) with { Name = n + " (f32)" }).ToList();
+        output.WriteLine("");
+        output.WriteLine($"DOUBLE cases narrowed to f32: {doubles.Count(o => o.Result == NodeResult.Passed)} passed, " +
+            $"{doubles.Count(o => o.Result == NodeResult.Failed)} failed, {doubles.Count(o => o.Result == NodeResult.NotMapped)} not mapped " +
+            $"({string.Join(", ", doubles.Where(o => o.Result == NodeResult.Passed).GroupBy(o => o.Operator).Select(g => $"{g.Key} {g.Count()}"))})");
+        outcomes.AddRange(doubles);
 
         var unexplained = outcomes.Where(o => o.Result == NodeResult.Failed && !KnownFailures.Reasons.ContainsKey(o.Name)).ToList();
         Assert.True(unexplained.Count == 0, "unexplained failures: " + string.Join("; ", unexplained.Select(o => $"{o.Name}: {o.Message}")));
