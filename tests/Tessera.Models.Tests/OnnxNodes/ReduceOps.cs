@@ -1,7 +1,8 @@
 namespace Tessera.Models.Tests.OnnxNodes;
 
 // The ONNX reductions over any set of axes, as one Tensor.Reduce per axis (Sum, Mean, Max, Min), composed with
-// element-wise ops for L1, L2, SumSquare, LogSum and LogSumExp; ArgMax directly and ArgMin as ArgMax of -x.
+// element-wise ops for L1, L2, SumSquare, LogSum and LogSumExp; ArgMax directly and ArgMin as ArgMax of -x; CumSum
+// as a matmul with a 0/1 triangular matrix built from Arange and Compare.
 internal static class ReduceOps
 {
     public static void Register(Dictionary<string, OnnxOp> ops)
@@ -18,6 +19,7 @@ internal static class ReduceOps
         ops["ReduceProd"] = _ => throw new NotMappedException("ReduceProd: Tessera's ReduceOp has no product");
         ops["ArgMax"] = c => [Arg(c, negate: false)];
         ops["ArgMin"] = c => [Arg(c, negate: true)];
+        ops["CumSum"] = CumSum;
     }
 
     /// <summary>Reduces each of <paramref name="axes"/> in turn, keeping them as size 1.</summary>
@@ -62,13 +64,52 @@ internal static class ReduceOps
         return result;
     }
 
+    // select_last_index: the first extreme of the reversed axis (an IndexSelect with descending ids) is the last one
+    // of the original, at n - 1 - i (computed in f32, exact for any index an axis can have here).
     private static Tensor Arg(NodeContext c, bool negate)
     {
         var x = c.FloatIn(0);
-        if (c.Int("select_last_index", 0) != 0) throw new NotMappedException($"{c.Node.OpType} select_last_index=1: Tessera's ArgMax picks the first");
         int axis = c.Axis(c.Int("axis", 0), x.Rank);
         bool keep = c.Int("keepdims", 1) != 0;
+        bool last = c.Int("select_last_index", 0) != 0;
         using var v = negate ? x.Map(UnaryOp.Neg) : x.Share();
-        return v.ArgMax(axis, keep);
+        if (!last) return v.ArgMax(axis, keep);
+        int n = x.Shape[axis];
+        using var reversed = Tensor.FromArray(c.Backend, Enumerable.Range(0, n).Reverse().ToArray(), n);
+        using var flipped = v.IndexSelect(axis, reversed);
+        using var i = flipped.ArgMax(axis, keep);
+        using var f = i.To(DType.F32);
+        using var back = f.Affine(-1, n - 1);
+        return back.To(DType.I32);
+    }
+
+    // y[..., j] = sum over i of x[..., i] m[i, j], m[i, j] = 1 when i <= j (i < j exclusive; >= and > reversed).
+    private static Tensor?[] CumSum(NodeContext c)
+    {
+        var x = c.FloatIn(0);
+        int axis = c.Axis(c.HostInts(1)![0], x.Rank);
+        bool exclusive = c.Int("exclusive", 0) != 0, reverse = c.Int("reverse", 0) != 0;
+        int n = x.Shape[axis];
+        using var i0 = Tensor.Arange(c.Backend, 0, n, 1, DType.I32);
+        using var rows = i0.Reshape(n, 1);
+        using var cols = i0.Reshape(1, n);
+        var op = (exclusive, reverse) switch
+        {
+            (false, false) => CompareOp.LessOrEqual,
+            (true, false) => CompareOp.Less,
+            (false, true) => CompareOp.GreaterOrEqual,
+            (true, true) => CompareOp.Greater,
+        };
+        using var mask = rows.Compare(op, cols);
+        using var one = c.Scalar(1, x.DType);
+        using var zero = c.Scalar(0, x.DType);
+        using var m = Tensor.Where(mask, one, zero);
+        return [Shapes.AlongLast(x, axis, t =>
+        {
+            if (t.Rank > 1) return t.MatMul(m);
+            using var row = t.Unsqueeze(0);   // matmul needs a matrix on the left
+            using var y = row.MatMul(m);
+            return y.Squeeze(0);
+        })];
     }
 }

@@ -93,8 +93,8 @@ internal static class ShapeOps
         return [.. x.Split(axis, split).Select(Dense)];
     }
 
-    // starts, ends, axes, steps as inputs (opset 10 on) or attributes (before); positive steps only (Tessera has no
-    // reversed view). ONNX clamps out-of-range bounds as Python slicing does.
+    // starts, ends, axes, steps as inputs (opset 10 on) or attributes (before). ONNX clamps out-of-range bounds as
+    // Python slicing does.
     private static Tensor?[] Slice(NodeContext c)
     {
         var x = c.In(0);
@@ -107,11 +107,24 @@ internal static class ShapeOps
         {
             int axis = c.Axis(axes?[i] ?? i, x.Rank);
             long step = steps?[i] ?? 1;
-            if (step <= 0) throw new NotMappedException($"Slice with step {step}: Tessera's views step forward only");
+            if (step == 0) throw new InvalidDataException("Slice with step 0");
             long dim = x.Shape[axis];
-            int Bound(long v) => (int)Math.Clamp(v, -dim, dim);
             using var prev = y;
-            y = prev.Slice(axis, Bound(starts[i]), Bound(ends[i]), checked((int)step));
+            if (step > 0)
+            {
+                int Bound(long v) => (int)Math.Clamp(v, -dim, dim);
+                y = prev.Slice(axis, Bound(starts[i]), Bound(ends[i]), checked((int)step));
+                continue;
+            }
+            // A negative step: Tessera's views step forward only, so pick the entries with IndexSelect. ONNX clamps
+            // start to [0, dim - 1] and end to [-1, dim - 1] after adding dim to negative values.
+            long s0 = starts[i] < 0 ? starts[i] + dim : starts[i], e0 = ends[i] < 0 ? ends[i] + dim : ends[i];
+            s0 = Math.Clamp(s0, 0, dim - 1);
+            e0 = Math.Clamp(e0, -1, dim - 1);
+            var ids = new List<long>();
+            for (long k = s0; k > e0; k += step) ids.Add(k);
+            using var idsT = Tensor.FromArray(c.Backend, ids.ToArray(), ids.Count);
+            y = prev.IndexSelect(axis, idsT);
         }
         return [Dense(y)];
     }
