@@ -37,11 +37,9 @@ internal static class IndexOps
     // max(ceil((limit - start) / delta), 0) values from start by delta, in the inputs' dtype.
     private static Tensor?[] Range(NodeContext c)
     {
-        var t = c.In(0);
-        double start = c.In(0).To(DType.F32).ToArray<float>()[0], limit = c.In(1).To(DType.F32).ToArray<float>()[0], delta = c.In(2).To(DType.F32).ToArray<float>()[0];
-        if (t.DType == DType.I64 || t.DType == DType.I32) { start = c.HostInts(0)![0]; limit = c.HostInts(1)![0]; delta = c.HostInts(2)![0]; }
+        double start = c.HostScalar(0), limit = c.HostScalar(1), delta = c.HostScalar(2);
         int count = (int)Math.Max(Math.Ceiling((limit - start) / delta), 0);
-        return [Tensor.Arange(c.Backend, start, count, delta, t.DType)];
+        return [Tensor.Arange(c.Backend, start, count, delta, c.In(0).DType)];
     }
 
     // upper: keep column j of row i when j - i >= k; lower: when j - i <= k. The mask is cols compared with rows + k.
@@ -64,7 +62,7 @@ internal static class IndexOps
     private static Tensor?[] OneHot(NodeContext c)
     {
         var indices = c.In(0);
-        long depth = (long)c.In(1).To(DType.F32).ToArray<float>()[0];
+        long depth = (long)c.HostScalar(1);
         var values = c.In(2);
         long[] ids = indices.DType.IsFloat() ? [.. indices.ToFloatArray().Select(v => (long)v)] : c.HostInts(0)!;
         for (int i = 0; i < ids.Length; i++) if (ids[i] < 0) ids[i] += depth;

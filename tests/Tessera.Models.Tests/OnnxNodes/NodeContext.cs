@@ -76,6 +76,9 @@ public sealed class NodeContext(OnnxNode node, int opset, IBackend backend, IRea
         };
     }
 
+    /// <summary>The first element of input <paramref name="k"/> (a float or integer scalar) read on the host.</summary>
+    public double HostScalar(int k) => In(k).DType.IsFloat() ? In(k).ToFloatArray()[0] : HostInts(k)![0];
+
     /// <summary>A float input read on the host, or null when omitted.</summary>
     public float[]? HostFloats(int k) => Opt(k)?.ToFloatArray();
 

@@ -20,10 +20,11 @@ internal static class ResizeOp
         float a = c.Float("cubic_coeff_a", -0.75f);
         bool exclude = c.Int("exclude_outside", 0) != 0;
         c.Float("extrapolation_value", 0f);   // only tf_crop_and_resize reads it, refused below
-        // Inputs: X, scales (opset 9-10); X, roi, scales, sizes (opset 11 on).
-        float[]? scales = c.Node.OpType == "Upsample" || c.Opset < 11 ? (c.Opset >= 9 ? c.HostFloats(1) : [.. c.Node.Attributes["scales"].Floats])
+        // Inputs: X, scales (Upsample, and Resize before opset 11); X, roi, scales, sizes (Resize from opset 11);
+        // Upsample before opset 9 has scales as an attribute.
+        float[]? scales = c.Node.OpType == "Upsample" && c.Opset < 9 ? (c.Has("scales") ? [.. c.Node.Attributes["scales"].Floats] : null)
+            : c.Node.OpType == "Upsample" || c.Opset < 11 ? c.HostFloats(1)
             : c.HostFloats(2) is { Length: > 0 } s ? s : null;
-        if (c.Node.OpType == "Upsample" && c.Opset < 9) c.Has("scales");
         long[]? sizes = c.Opset >= 11 && c.Node.OpType == "Resize" ? c.HostInts(3) : null;
         int h = x.Shape[2], w = x.Shape[3];
         int oh, ow;
