@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Tessera.Cpu;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 using Tessera.Models;
 using Tessera.Models.Ocr;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Tessera.Cpu;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 using Tessera.Models;
 using Tessera.Models.Ocr;
 
@@ -24,7 +24,7 @@ public static class PeerOcrPage
         bool cls = args.Int("cls", 1) != 0;
         var threadCounts = args.Str("threads", "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         string models = args.Str("models", PeerPpOcrRec.FindModels());
-        var pages = new List<(string Name, DecodedImage Image)> { ("sample", ImageDecoder.DecodeFile(Path.Combine(models, "sample.png"))) };
+        var pages = new List<(string Name, Image Image)> { ("sample", ImageDecoder.DecodeFile(Path.Combine(models, "sample.png"))) };
         if (PeerOcrCer.ToolsPresent())
             pages.Add(("page20", ImageDecoder.DecodeFile(PeerOcrCer.RenderPage(args.Str("dir", Path.Combine(Path.GetTempPath(), "tessera-ocr-cer"))).Path)));
         else Console.Error.WriteLine("ocr-page: without ImageMagick only sample.png is timed");

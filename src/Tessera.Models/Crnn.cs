@@ -1,5 +1,6 @@
 using System.Text;
 using Tessera.Formats;
+using Tessera.Models.Nn;
 
 namespace Tessera.Models;
 
@@ -14,7 +15,7 @@ namespace Tessera.Models;
 //   -> two BidirectionalLSTM blocks: nn.LSTM(bidirectional) then a linear over [fwd; bwd]: 512 -> 256 -> classes
 //   -> logits [T, B, classes], greedy CTC decoding with class 0 the blank and class k the alphabet's k-th character.
 //
-// Batch norms are folded into their convs when the model loads. PyTorch's LSTM gate blocks (i, f, g, o) are reordered
+// Weights come through the weight builder; batch norms are folded into their convs when the model loads (Nn.ConvFold). PyTorch's LSTM gate blocks (i, f, g, o) are reordered
 // into ONNX's (i, o, f, c), which Tessera's Lstm op takes, and both directions are stacked into one [2, 4H, I] weight.
 
 /// <summary>A CRNN's configuration: crnn.pytorch's <c>CRNN(imgH, nc, nclass, nh)</c> and its alphabet. Convolution
@@ -48,53 +49,51 @@ public sealed class Crnn : IDisposable
         Pool2dParams.Square(2), Pool2dParams.Square(2), null, new(2, 2, 2, 1, 0, 1), null, new(2, 2, 2, 1, 0, 1), null,
     ];
 
-    private readonly List<Tensor> _owned = [];
-    private readonly FoldedConv[] _convs;
+    private readonly WeightSet _weights;
+    private readonly Conv2dBn[] _convs;
     private readonly BiLstm[] _rnn;
 
     /// <summary>The configuration.</summary>
     public CrnnConfig Config { get; }
 
-    private Crnn(IWeightSource w, IBackend backend, CrnnConfig cfg)
+    private Crnn(WeightBuilder wb, CrnnConfig cfg)
     {
         Config = cfg;
-        var ld = new CrnnWeights(w, backend, _owned, w.Contains("module.cnn.conv0.weight") ? "module." : "");
-        try
+        var cnn = wb.Pp("cnn");
+        _convs = new Conv2dBn[Kernel.Length];
+        int channels = cfg.Channels;
+        for (int i = 0; i < _convs.Length; i++)
         {
-            _convs = new FoldedConv[Kernel.Length];
-            int channels = cfg.Channels;
-            for (int i = 0; i < _convs.Length; i++)
-            {
-                _convs[i] = ld.Conv(i, channels, Kernel[i], HasBatchNorm[i], cfg.BnEps);
-                channels = _convs[i].OutChannels;
-            }
-            var rnn = new List<BiLstm>();
-            for (int l = 0; ld.Contains($"rnn.{l}.rnn.weight_ih_l0"); l++)
-            {
-                rnn.Add(ld.BiLstm(l, channels, cfg.HiddenSize));
-                channels = rnn[^1].EmbW.Shape[0];
-            }
-            if (rnn.Count == 0) throw new TesseraException($"CRNN: {w.Path} has no tensor '{ld.Prefix}rnn.0.rnn.weight_ih_l0' (the first BidirectionalLSTM)");
-            if (channels != cfg.Classes)
-                throw new TesseraException($"CRNN: the last embedding gives {channels} classes, the alphabet {cfg.Classes} ({cfg.Classes - 1} characters and the blank)");
-            _rnn = [.. rnn];
+            var conv = cnn.Pp($"conv{i}");
+            var fold = ConvFold.Read(conv, ConvNames.Torch, true, false, -1, channels, Kernel[i], Kernel[i]);
+            if (HasBatchNorm[i]) fold.BatchNorm(cnn.Pp($"batchnorm{i}"), ConvNames.Torch, cfg.BnEps);
+            _convs[i] = Conv2dBn.Create(conv, fold);
+            channels = _convs[i].OutChannels;
         }
-        catch
+        var rnn = new List<BiLstm>();
+        for (int l = 0; wb.Contains($"rnn.{l}.rnn.weight_ih_l0"); l++)
         {
-            Dispose();
-            throw;
+            rnn.Add(BiLstm.Load(wb.Pp($"rnn.{l}"), channels, cfg.HiddenSize));
+            channels = rnn[^1].Embedding.OutFeatures;
         }
+        if (rnn.Count == 0) throw new TesseraException($"CRNN: {wb.Path} has no tensor 'rnn.0.rnn.weight_ih_l0' (the first BidirectionalLSTM)");
+        if (channels != cfg.Classes)
+            throw new TesseraException($"CRNN: the last embedding gives {channels} classes, the alphabet {cfg.Classes} ({cfg.Classes - 1} characters and the blank)");
+        _rnn = [.. rnn];
+        _weights = wb.Commit();
     }
 
-    /// <summary>Loads a checkpoint (safetensors, or any format <see cref="WeightFile"/> opens) with crnn.pytorch's names.</summary>
+    /// <summary>Loads a checkpoint (safetensors, or any format <see cref="WeightFile"/> opens) with crnn.pytorch's names
+    /// (also under DataParallel's "module." prefix, which the builder's default renames strip).</summary>
     public static Crnn Load(string path, IBackend backend, CrnnConfig config)
     {
-        using var w = WeightFile.Open(path);
-        return new Crnn(w, backend, config);
+        using var wb = WeightBuilder.Open(backend, path);
+        return Load(wb, config);
     }
 
-    /// <summary>Loads from an open weight source.</summary>
-    public static Crnn Load(IWeightSource weights, IBackend backend, CrnnConfig config) => new(weights, backend, config);
+    /// <summary>Loads through a weight builder; the model takes what it loads and disposes it, and nothing is kept
+    /// when loading fails.</summary>
+    public static Crnn Load(WeightBuilder weights, CrnnConfig config) => new(weights, config);
 
     /// <summary>Logits [T, B, classes] of images [B, channels, height, W] normalised to [-1, 1]; T = W / 4 + 1 for the
     /// published layout.</summary>
@@ -106,13 +105,13 @@ public sealed class Crnn : IDisposable
         var x = image;
         for (int i = 0; i < _convs.Length; i++)
         {
-            x = _convs[i].Run(x).Map(UnaryOp.Relu);
+            x = _convs[i].Forward(x, Activation.Relu);
             if (PoolAfter[i] is { } pool) x = x.MaxPool2d(pool);
         }
         if (x.Shape[2] != 1)
             throw new TesseraException($"CRNN: the CNN leaves feature maps {x.Shape} of height {x.Shape[2]}; the input height must bring it to 1");
         var seq = x.Squeeze(2).Permute(2, 0, 1); // [T, B, C]
-        foreach (var r in _rnn) seq = r.Run(seq);
+        foreach (var r in _rnn) seq = r.Forward(seq);
         return scope.Keep(seq);
     }
 
@@ -154,23 +153,52 @@ public sealed class Crnn : IDisposable
     }
 
     /// <summary>Releases the weights.</summary>
-    public void Dispose()
-    {
-        foreach (var t in _owned) t.Dispose();
-        _owned.Clear();
-    }
+    public void Dispose() => _weights.Dispose();
 
     // BidirectionalLSTM: nn.LSTM(bidirectional) then a linear over both directions' outputs.
-    internal sealed record BiLstm(Tensor W, Tensor R, Tensor B, Tensor EmbW, Tensor EmbB)
+    private sealed record BiLstm(Tensor W, Tensor R, Tensor B, Linear Embedding)
     {
         private static readonly LstmOptions Both = new() { Direction = LstmDirection.Bidirectional };
 
-        public Tensor Run(Tensor x)
+        public Tensor Forward(Tensor x)
         {
             int t = x.Shape[0], b = x.Shape[1];
             var y = x.Lstm(W, R, B, Both).Y;                                // [T, 2, B, H]
             var both = y.Permute(0, 2, 1, 3).Reshape(t, b, 2 * R.Shape[2]); // [T, B, 2H]: forward then backward
-            return both.Linear(EmbW, new MatMulEpilogue(EmbB));
+            return Embedding.Forward(both);
+        }
+
+        /// <summary>nn.LSTM's weight_ih_l0 [4H, I], weight_hh_l0 [4H, H], bias_ih_l0 and bias_hh_l0 [4H] and their
+        /// _reverse twins under <c>rnn.</c>, stacked into ONNX's W [2, 4H, I], R [2, 4H, H], B [2, 8H] with the gate
+        /// blocks reordered from PyTorch's i, f, g, o to ONNX's i, o, f, c (the Lstm op's layout); then
+        /// <c>embedding.weight</c> [out, 2H] and <c>embedding.bias</c> [out], as stored.</summary>
+        public static BiLstm Load(WeightBuilder wb, int input, int hidden)
+        {
+            int g4 = 4 * hidden;
+            var w = new float[2 * g4 * input];
+            var r = new float[2 * g4 * hidden];
+            var b = new float[2 * 2 * g4];
+            var lstm = wb.Pp("rnn");
+            for (int d = 0; d < 2; d++)
+            {
+                string sfx = d == 0 ? "_l0" : "_l0_reverse";
+                Reorder(lstm.GetHost($"weight_ih{sfx}", g4, input), input, hidden, w.AsSpan(d * g4 * input));
+                Reorder(lstm.GetHost($"weight_hh{sfx}", g4, hidden), hidden, hidden, r.AsSpan(d * g4 * hidden));
+                Reorder(lstm.GetHost($"bias_ih{sfx}", g4), 1, hidden, b.AsSpan(d * 2 * g4));
+                Reorder(lstm.GetHost($"bias_hh{sfx}", g4), 1, hidden, b.AsSpan(d * 2 * g4 + g4));
+            }
+            var emb = wb.Pp("embedding");
+            var embW = emb.Get("weight", -1, 2 * hidden);   // its output width comes from the checkpoint
+            return new BiLstm(wb.Upload(w, 2, g4, input), wb.Upload(r, 2, g4, hidden), wb.Upload(b, 2, 2 * g4),
+                new Linear(embW, emb.GetAs("bias", DType.F32, embW.Shape[0])));
+        }
+
+        // PyTorch's gate blocks i, f, g, o (rows of `cols` values, each block `hidden` rows) into ONNX's i, o, f, c.
+        private static void Reorder(float[] src, int cols, int hidden, Span<float> dst)
+        {
+            int block = hidden * cols;
+            ReadOnlySpan<int> fromTorch = [0, 3, 1, 2]; // ONNX block k comes from PyTorch block fromTorch[k]
+            for (int k = 0; k < 4; k++) src.AsSpan(fromTorch[k] * block, block).CopyTo(dst[(k * block)..]);
         }
     }
 }

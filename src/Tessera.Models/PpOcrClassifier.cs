@@ -1,4 +1,5 @@
 using Tessera.Formats;
+using Tessera.Models.Nn;
 
 namespace Tessera.Models;
 
@@ -14,7 +15,7 @@ namespace Tessera.Models;
 //
 // Weights are read by their PaddlePaddle names, numbered in order of construction: the stem is conv2d_0 with
 // batch_norm_0, then each unit takes the next convs and batch norms (the SE convs have bias and no norm), the last
-// 1x1 conv the ones after. Batch norms are folded into the convs at load.
+// 1x1 conv the ones after. Weights come through the weight builder; batch norms are folded into the convs at load.
 
 /// <summary>One residual unit of MobileNetV3: channel counts and kernel sizes come from the weights.</summary>
 /// <param name="StrideH">Vertical stride of the depthwise conv.</param>
@@ -55,55 +56,59 @@ public sealed record TextDirection(int Angle, float Score);
 /// to the probabilities of 0 and 180 degrees.</summary>
 public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
 {
-    private readonly List<Tensor> _owned = [];
-    private readonly FoldedConv _stem, _last;
+    private readonly WeightSet _weights;
+    private readonly Conv2dBn _stem, _last;
     private readonly Unit[] _units;
-    private readonly Tensor _fcW, _fcB;
+    private readonly Linear _fc;
 
     /// <summary>The configuration.</summary>
     public PpOcrClsConfig Config { get; }
 
-    private PpOcrClassifier(IWeightSource w, IBackend backend, PpOcrClsConfig cfg)
+    private PpOcrClassifier(WeightBuilder wb, PpOcrClsConfig cfg)
     {
         Config = cfg;
-        var ld = new PpOcrWeights(w, backend, _owned);
         int conv = cfg.FirstConv, bn = cfg.FirstBn;
-        _stem = ld.Conv($"conv2d_{conv++}", $"batch_norm_{bn++}", 2, 2, eps: cfg.BnEps);
+        Conv2dBn ConvBn(int strideH = 1, int strideW = 1, bool depthwise = false) =>
+            Conv2dBn.Load(wb.Pp($"conv2d_{conv++}"), wb.Pp($"batch_norm_{bn++}"), ConvNames.Paddle, strideH, strideW, depthwise, cfg.BnEps);
+        _stem = ConvBn(2, 2);
         _units = new Unit[cfg.Units.Count];
         int channels = _stem.OutChannels;
         for (int i = 0; i < _units.Length; i++)
         {
             var u = cfg.Units[i];
-            var expand = ld.Conv($"conv2d_{conv++}", $"batch_norm_{bn++}", eps: cfg.BnEps);
-            var depthwise = ld.Conv($"conv2d_{conv++}", $"batch_norm_{bn++}", u.StrideH, u.StrideW, depthwise: true, eps: cfg.BnEps);
+            var expand = ConvBn();
+            var depthwise = ConvBn(u.StrideH, u.StrideW, depthwise: true);
             // PaddleOCR's SEModule: hardsigmoid(slope 0.2, offset 0.5), had as Tessera's 1/6 slope on a 1.2-scaled conv.
-            var se = u.Se ? new SqueezeExcite(ld.Conv($"conv2d_{conv++}", null), ld.Conv($"conv2d_{conv++}", null, scale: 1.2), Shortcut: false) : null;
-            var linear = ld.Conv($"conv2d_{conv++}", $"batch_norm_{bn++}", eps: cfg.BnEps);
+            SqueezeExcite? se = null;
+            if (u.Se)
+            {
+                se = SqueezeExcite.Load(wb, $"conv2d_{conv}", $"conv2d_{conv + 1}", slope02: true, shortcut: false);
+                conv += 2;
+            }
+            var linear = ConvBn();
             if (expand.InChannels != channels || depthwise.OutChannels != expand.OutChannels || linear.InChannels != depthwise.OutChannels)
-                throw new TesseraException($"PP-OCR cls: unit {i}'s convs {expand.W.Shape}, {depthwise.W.Shape}, {linear.W.Shape} do not chain from {channels} channels");
+                throw new TesseraException($"PP-OCR cls: unit {i}'s convs {expand.Weight.Shape}, {depthwise.Weight.Shape}, {linear.Weight.Shape} do not chain from {channels} channels");
             bool residual = u.StrideH == 1 && u.StrideW == 1 && linear.OutChannels == channels;
-            _units[i] = new Unit(expand, depthwise, se, linear, u.HardSwish, residual);
+            _units[i] = new Unit(expand, depthwise, se, linear, u.HardSwish ? Activation.HardSwish : Activation.Relu, residual);
             channels = linear.OutChannels;
         }
-        _last = ld.Conv($"conv2d_{conv}", $"batch_norm_{bn}", eps: cfg.BnEps);
-        var (fw, fd) = ld.Host($"{cfg.Fc}.w_0");
-        var (fb, _) = ld.Host($"{cfg.Fc}.b_0");
-        if (fd.Length != 2 || fd[0] != _last.OutChannels || fd[1] != cfg.Labels.Length || fb.Length != fd[1])
-            throw new TesseraException($"{ld.Path}: {cfg.Fc} is [{string.Join(", ", fd)}] with bias {fb.Length}, expected [{_last.OutChannels}, {cfg.Labels.Length}]");
-        _fcW = ld.Upload(fw, fd);
-        _fcB = ld.Upload(fb, [fb.Length]);
+        _last = ConvBn();
+        // fc_0 is stored [in, out] as PaddlePaddle stores linears.
+        _fc = Linear.Load(wb.Pp(cfg.Fc), _last.OutChannels, cfg.Labels.Length, true, "w_0", "b_0", LinearLayout.InOut);
+        _weights = wb.Commit();
     }
 
     /// <summary>Loads the classifier from its ONNX export (weights only).</summary>
     public static PpOcrClassifier Load(string onnxPath, IBackend backend, PpOcrClsConfig? config = null)
     {
-        using var w = WeightFile.Open(onnxPath);
-        return new PpOcrClassifier(w, backend, config ?? PpOcrClsConfig.ChMobileV20);
+        using var wb = WeightBuilder.Open(backend, onnxPath);
+        return Load(wb, config);
     }
 
-    /// <summary>Loads from an open weight source.</summary>
-    public static PpOcrClassifier Load(IWeightSource weights, IBackend backend, PpOcrClsConfig? config = null) =>
-        new(weights, backend, config ?? PpOcrClsConfig.ChMobileV20);
+    /// <summary>Loads through a weight builder (PaddlePaddle's names at its prefix); the classifier takes what it
+    /// loads and disposes it, and nothing is kept when loading fails.</summary>
+    public static PpOcrClassifier Load(WeightBuilder weights, PpOcrClsConfig? config = null) =>
+        new(weights, config ?? PpOcrClsConfig.ChMobileV20);
 
     /// <summary>Class probabilities [B, 2] (0 and 180 degrees) of normalised line images [B, 3, H, W]
     /// (PaddleOCR feeds 48 x 192).</summary>
@@ -112,10 +117,10 @@ public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
         if (batch.Rank != 4 || batch.Shape[1] != 3 || batch.Shape[2] < 32 || batch.Shape[3] < 4)
             throw new TesseraException($"PP-OCR cls needs line images [B, 3, H >= 32, W >= 4] ({Config.ImageHeight} x {Config.ImageWidth} as PaddleOCR feeds them), got {batch.Shape}");
         using var scope = TensorScope.Begin();
-        var x = _stem.Run(batch).HardSwish();
-        foreach (var u in _units) x = u.Run(x);
-        x = _last.Run(x).HardSwish().MaxPool2d(Pool2dParams.Square(2)).GlobalAvgPool2d();   // [B, C, 1, 1]
-        var logits = x.Reshape(x.Shape[0], x.Shape[1]).MatMul(_fcW, new MatMulEpilogue(_fcB));
+        var x = _stem.Forward(batch, Activation.HardSwish);
+        foreach (var u in _units) x = u.Forward(x);
+        x = _last.Forward(x, Activation.HardSwish).MaxPool2d(Pool2dParams.Square(2)).GlobalAvgPool2d();   // [B, C, 1, 1]
+        var logits = _fc.Forward(x.Reshape(x.Shape[0], x.Shape[1]));
         return scope.Keep(logits.Softmax());
     }
 
@@ -136,23 +141,17 @@ public sealed class PpOcrClassifier : Ocr.IDirectionClassifier
     }
 
     /// <summary>Releases the weights.</summary>
-    public void Dispose()
-    {
-        foreach (var t in _owned) t.Dispose();
-        _owned.Clear();
-    }
+    public void Dispose() => _weights.Dispose();
 
-    private sealed record Unit(FoldedConv Expand, FoldedConv Depthwise, SqueezeExcite? Se, FoldedConv Linear, bool HardSwish, bool Residual)
+    private sealed record Unit(Conv2dBn Expand, Conv2dBn Depthwise, SqueezeExcite? Se, Conv2dBn Linear, Activation Act, bool Residual)
     {
-        public Tensor Run(Tensor x)
+        public Tensor Forward(Tensor x)
         {
-            var y = Act(Expand.Run(x));
-            y = Act(Depthwise.Run(y));
-            if (Se is not null) y = Se.Run(y);
-            y = Linear.Run(y);
+            var y = Expand.Forward(x, Act);
+            y = Depthwise.Forward(y, Act);
+            if (Se is not null) y = Se.Forward(y);
+            y = Linear.Forward(y);
             return Residual ? x + y : y;
         }
-
-        private Tensor Act(Tensor t) => HardSwish ? t.HardSwish() : t.Map(UnaryOp.Relu);
     }
 }

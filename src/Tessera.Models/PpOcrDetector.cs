@@ -1,4 +1,5 @@
 using Tessera.Formats;
+using Tessera.Models.Nn;
 
 namespace Tessera.Models;
 
@@ -16,8 +17,8 @@ namespace Tessera.Models;
 //   -> DB head (binarize branch): conv 3x3 96->24 + BN + ReLU, transposed conv 2x2/2 (+BN, ReLU), transposed
 //      conv 2x2/2 24->1, sigmoid: the probability map [B, 1, H, W].
 //
-// Weights are read by the names the ONNX export gives them (see PpOcrDetNames); batch norms and affines are
-// folded into the convs at load. The graph itself is never interpreted.
+// Weights come through the weight builder by the names the ONNX export gives them (see PpOcrDetNames); batch norms
+// and affines are folded into the convs at load (Nn.ConvFold). The graph itself is never interpreted.
 
 /// <summary>The names of the detector's weights in the ONNX file (PaddlePaddle's auto-numbered parameter names):
 /// <list type="bullet">
@@ -75,75 +76,53 @@ public sealed record PpOcrDetConfig(IReadOnlyList<PpLcNetBlock> Blocks, int[] Ou
 /// probability map (pre- and post-processing live elsewhere).</summary>
 public sealed class PpOcrDetector : Ocr.ITextDetector
 {
-    private readonly List<Tensor> _owned = [];
-    private readonly FoldedConv _stem;
-    private readonly Block[] _blocks;
-    private readonly FoldedConv[] _outs;
+    private readonly WeightSet _weights;
+    private readonly PpLcNetV3 _backbone;
+    private readonly Conv2dBn[] _outs;
     private readonly RseConv[] _ins, _inp;
-    private readonly FoldedConv _headConv;
-    private readonly Tensor _deconv1W, _deconv1B, _deconv2W, _deconv2B;
+    private readonly Conv2dBn _headConv;
+    private readonly ConvTranspose2dBn _deconv1, _deconv2;
 
     /// <summary>The configuration.</summary>
     public PpOcrDetConfig Config { get; }
 
-    private PpOcrDetector(IWeightSource w, IBackend backend, PpOcrDetConfig cfg)
+    private PpOcrDetector(WeightBuilder wb, PpOcrDetConfig cfg)
     {
         Config = cfg;
         var n = cfg.Names;
-        var ld = new PpOcrWeights(w, backend, _owned);
-        _stem = ld.Conv(n.StemConv, n.StemBn, 2, 2, eps: cfg.BnEps);
-        _blocks = new Block[cfg.Blocks.Count];
-        for (int i = 0; i < _blocks.Length; i++)
-        {
-            var b = cfg.Blocks[i];
-            int dw = n.FirstBlockConv + 2 * i;
-            // PaddleOCR's LearnableRepLayer skips its activation (and the activation's affine) when stride == 2.
-            bool dwAct = !(b.StrideH == 2 && b.StrideW == 2);
-            var dwAffine = dwAct ? Act(ld, $"whswish_b_{2 * i + 1}") : (1f, 0f);
-            // Without squeeze-and-excitation between them, the depthwise activation's affine folds into the 1x1 conv.
-            bool fold = dwAct && !b.Se;
-            var depthwise = new Rep(ld.RepConv($"conv2d_{dw}", $"mobile_one_block_{2 * i}", b.StrideH, b.StrideW, depthwise: true),
-                dwAct, fold ? (1f, 0f) : dwAffine);
-            var pointwise = new Rep(ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", 1, 1, depthwise: false, fold ? dwAffine : null),
-                true, Act(ld, $"whswish_b_{2 * i + 2}"));
-            SqueezeExcite? se = null;
-            if (b.Se)
-            {
-                if (!n.Se.TryGetValue(i, out var s)) throw new TesseraException($"PP-OCR det config: block {i} has squeeze-and-excitation but no weight names for it");
-                se = new SqueezeExcite(ld.Conv(s.Reduce, null), ld.Conv(s.Expand, null), Shortcut: false);
-            }
-            _blocks[i] = new Block(depthwise, se, pointwise);
-        }
+        _backbone = PpLcNetV3.Load(wb, cfg.Blocks, n.StemConv, n.StemBn, n.FirstBlockConv, n.Se, cfg.BnEps, "PP-OCR det");
         int levels = cfg.Outputs.Length;
-        _outs = new FoldedConv[levels];
+        _outs = new Conv2dBn[levels];
         _ins = new RseConv[levels];
         _inp = new RseConv[levels];
         for (int k = 0; k < levels; k++)
         {
-            _outs[k] = ld.Conv($"conv2d_{n.FirstOutConv + k}", null);
+            _outs[k] = Conv2dBn.Load(wb.Pp($"conv2d_{n.FirstOutConv + k}"), null, ConvNames.Paddle);
             int c = n.FirstNeckConv + 6 * k;
-            _ins[k] = Rse(ld, c);
-            _inp[k] = Rse(ld, c + 3);
-            if (_outs[k].InChannels != _blocks[cfg.Outputs[k]].Pointwise.Conv.OutChannels || _ins[k].Conv.InChannels != _outs[k].OutChannels)
-                throw new TesseraException($"PP-OCR det: level {k}'s convs ({_outs[k].W.Shape}, {_ins[k].Conv.W.Shape}) do not fit block {cfg.Outputs[k]}");
+            _ins[k] = RseConv.Load(wb, c);
+            _inp[k] = RseConv.Load(wb, c + 3);
+            if (_outs[k].InChannels != _backbone.Channels(cfg.Outputs[k]) || _ins[k].Conv.InChannels != _outs[k].OutChannels)
+                throw new TesseraException($"PP-OCR det: level {k}'s convs ({_outs[k].Weight.Shape}, {_ins[k].Conv.Weight.Shape}) do not fit block {cfg.Outputs[k]}");
         }
-        _headConv = ld.Conv(n.HeadConv, n.HeadBns[0], eps: cfg.BnEps);
-        (_deconv1W, _deconv1B) = ld.ConvTransposeBn(n.Deconvs[0], n.HeadBns[1], cfg.BnEps);
-        (_deconv2W, _deconv2B) = ld.ConvTransposeBn(n.Deconvs[1], null);
-        if (_headConv.InChannels != levels * _inp[0].Conv.OutChannels || _deconv2W.Shape[1] != 1)
-            throw new TesseraException($"PP-OCR det: head conv {_headConv.W.Shape} and last transposed conv {_deconv2W.Shape} do not fit the neck");
+        _headConv = Conv2dBn.Load(wb.Pp(n.HeadConv), wb.Pp(n.HeadBns[0]), ConvNames.Paddle, eps: cfg.BnEps);
+        _deconv1 = ConvTranspose2dBn.Load(wb.Pp(n.Deconvs[0]), wb.Pp(n.HeadBns[1]), ConvNames.Paddle, ConvTranspose2dParams.Square(2), cfg.BnEps);
+        _deconv2 = ConvTranspose2dBn.Load(wb.Pp(n.Deconvs[1]), null, ConvNames.Paddle, ConvTranspose2dParams.Square(2));
+        if (_headConv.InChannels != levels * _inp[0].Conv.OutChannels || _deconv2.OutChannels != 1)
+            throw new TesseraException($"PP-OCR det: head conv {_headConv.Weight.Shape} and last transposed conv {_deconv2.Weight.Shape} do not fit the neck");
+        _weights = wb.Commit();
     }
 
     /// <summary>Loads the detector from its ONNX export (weights only).</summary>
     public static PpOcrDetector Load(string onnxPath, IBackend backend, PpOcrDetConfig? config = null)
     {
-        using var w = WeightFile.Open(onnxPath);
-        return new PpOcrDetector(w, backend, config ?? PpOcrDetConfig.ChPpOcrV4);
+        using var wb = WeightBuilder.Open(backend, onnxPath);
+        return Load(wb, config);
     }
 
-    /// <summary>Loads from an open weight source.</summary>
-    public static PpOcrDetector Load(IWeightSource weights, IBackend backend, PpOcrDetConfig? config = null) =>
-        new(weights, backend, config ?? PpOcrDetConfig.ChPpOcrV4);
+    /// <summary>Loads through a weight builder (PaddlePaddle's names at its prefix); the detector takes what it loads
+    /// and disposes it, and nothing is kept when loading fails.</summary>
+    public static PpOcrDetector Load(WeightBuilder weights, PpOcrDetConfig? config = null) =>
+        new(weights, config ?? PpOcrDetConfig.ChPpOcrV4);
 
     /// <summary>Text probability map [B, 1, H, W] of normalised images [B, 3, H, W], H and W multiples of 32.</summary>
     public Tensor Forward(Tensor image)
@@ -151,70 +130,36 @@ public sealed class PpOcrDetector : Ocr.ITextDetector
         if (image.Rank != 4 || image.Shape[1] != 3 || image.Shape[2] % 32 != 0 || image.Shape[3] % 32 != 0 || image.Shape[2] == 0 || image.Shape[3] == 0)
             throw new TesseraException($"PP-OCR det needs images [B, 3, H, W] with H and W positive multiples of 32, got {image.Shape}");
         using var scope = TensorScope.Begin();
-        var x = _stem.Run(image);
-        int levels = _outs.Length;
-        var feats = new Tensor[levels];
-        for (int i = 0, k = 0; i < _blocks.Length; i++)
-        {
-            x = _blocks[i].Run(x);
-            if (k < levels && Config.Outputs[k] == i) feats[k] = _outs[k++].Run(x);
-        }
+        var feats = _backbone.Forward(image, Config.Outputs);
+        int levels = feats.Length;
         // RSE-FPN: lateral convs, top-down sums, output convs, all brought to stride 4 and concatenated.
         var lat = new Tensor[levels];
-        for (int k = 0; k < levels; k++) lat[k] = _ins[k].Run(feats[k]);
+        for (int k = 0; k < levels; k++) lat[k] = _ins[k].Forward(_outs[k].Forward(feats[k]));
         for (int k = levels - 2; k >= 0; k--) lat[k] = lat[k + 1].UpsampleNearestAdd(lat[k], 2);   // lat[k] + up2(lat[k + 1]) in one pass
         var parts = new Tensor[levels];
         for (int k = 0; k < levels; k++)
         {
-            var p = _inp[k].Run(lat[k]);
+            var p = _inp[k].Forward(lat[k]);
             parts[levels - 1 - k] = k == 0 ? p : p.UpsampleNearest(1 << k);   // coarsest first, as PaddleOCR concatenates
         }
         var fuse = Tensor.Concat(1, parts);
         // DB head, binarize branch.
-        var y = _headConv.Run(fuse).Map(UnaryOp.Relu);
-        y = y.ConvTranspose2d(_deconv1W, _deconv1B, ConvTranspose2dParams.Square(2)).Map(UnaryOp.Relu);
-        y = y.ConvTranspose2d(_deconv2W, _deconv2B, ConvTranspose2dParams.Square(2)).Map(UnaryOp.Sigmoid);
+        var y = _headConv.Forward(fuse, Activation.Relu);
+        y = _deconv1.Forward(y).Map(UnaryOp.Relu);
+        y = _deconv2.Forward(y).Map(UnaryOp.Sigmoid);
         return scope.Keep(y);
     }
 
     /// <summary>Releases the weights.</summary>
-    public void Dispose()
-    {
-        foreach (var t in _owned) t.Dispose();
-        _owned.Clear();
-    }
-
-    private static (float Scale, float Bias) Act(PpOcrWeights ld, string name) => (ld.Scalar($"{name}.w_0"), ld.Scalar($"{name}.w_1"));
+    public void Dispose() => _weights.Dispose();
 
     // RSELayer: a conv (no bias, "same" padding) and a residual squeeze-and-excitation with hardsigmoid slope 0.2.
-    private static RseConv Rse(PpOcrWeights ld, int conv) =>
-        new(ld.Conv($"conv2d_{conv}", null), new SqueezeExcite(ld.Conv($"conv2d_{conv + 1}", null), ld.Conv($"conv2d_{conv + 2}", null, scale: 1.2), Shortcut: true));
-
-    private sealed record RseConv(FoldedConv Conv, SqueezeExcite Se)
+    private sealed record RseConv(Conv2dBn Conv, SqueezeExcite Se)
     {
-        public Tensor Run(Tensor x) => Se.Run(Conv.Run(x));
-    }
+        public Tensor Forward(Tensor x) => Se.Forward(Conv.Forward(x));
 
-    // A learnable rep layer with its affine folded in; then, unless it is a stride-2 depthwise conv, hardswish and
-    // the activation's scalar affine: a * hardswish(conv(x)) + c (left out when folded into the next conv: 1, 0).
-    private sealed record Rep(FoldedConv Conv, bool HardSwish, (float Scale, float Bias) Affine)
-    {
-        public Tensor Run(Tensor x)
-        {
-            var y = Conv.Run(x);
-            if (!HardSwish) return y;
-            y = y.HardSwish();
-            return Affine == (1f, 0f) ? y : y.Affine(Affine.Scale, Affine.Bias);
-        }
-    }
-
-    private sealed record Block(Rep Depthwise, SqueezeExcite? Se, Rep Pointwise)
-    {
-        public Tensor Run(Tensor x)
-        {
-            x = Depthwise.Run(x);
-            if (Se is not null) x = Se.Run(x);
-            return Pointwise.Run(x);
-        }
+        public static RseConv Load(WeightBuilder wb, int conv) =>
+            new(Conv2dBn.Load(wb.Pp($"conv2d_{conv}"), null, ConvNames.Paddle),
+                SqueezeExcite.Load(wb, $"conv2d_{conv + 1}", $"conv2d_{conv + 2}", slope02: true, shortcut: true));
     }
 }

@@ -1,29 +1,5 @@
+using Tessera.Imaging;
 namespace Tessera.Models;
-
-/// <summary>A decoded image held on the host: interleaved 8-bit pixels, row by row.</summary>
-/// <param name="Pixels">Height * Width * Channels bytes.</param>
-/// <param name="Width">Width in pixels.</param>
-/// <param name="Height">Height in pixels.</param>
-/// <param name="Channels">1 (gray), 3 (RGB or BGR) or 4 (RGBA or BGRA; alpha is ignored, as cv2.imread does).</param>
-/// <param name="Bgr">Whether the colour channels are in B, G, R order (OpenCV's); false for RGB (StbImageSharp's).</param>
-public sealed record LineImage(byte[] Pixels, int Width, int Height, int Channels, bool Bgr = false)
-{
-    /// <summary>The value of channel c (0 = B, 1 = G, 2 = R, OpenCV's order) at (x, y).</summary>
-    internal byte Bgr8(int x, int y, int c)
-    {
-        int at = (y * Width + x) * Channels;
-        if (Channels == 1) return Pixels[at];
-        return Pixels[at + (Bgr ? c : 2 - c)];
-    }
-
-    internal void Validate()
-    {
-        if (Width <= 0 || Height <= 0 || Channels is not (1 or 3 or 4))
-            throw new TesseraException($"a line image must have a positive size and 1, 3 or 4 channels, got {Width}x{Height}x{Channels}");
-        if ((long)Width * Height * Channels != Pixels.Length)
-            throw new TesseraException($"a {Width}x{Height}x{Channels} line image needs {(long)Width * Height * Channels} bytes, got {Pixels.Length}");
-    }
-}
 
 /// <summary>PaddleOCR's preprocessing of text-line crops for recognition (tools/infer/predict_rec.py,
 /// resize_norm_img): each crop is resized to height 48 keeping its aspect ratio (width ceil(48 w / h), at most the
@@ -34,7 +10,7 @@ public sealed record LineImage(byte[] Pixels, int Width, int Height, int Channel
 public static class PpOcrPreprocess
 {
     /// <summary>The batch width PaddleOCR chooses for these crops.</summary>
-    public static int BatchWidth(IReadOnlyList<LineImage> lines, int height = 48, int minWidth = 320)
+    public static int BatchWidth(IReadOnlyList<Image> lines, int height = 48, int minWidth = 320)
     {
         double ratio = (double)minWidth / height;
         foreach (var l in lines) ratio = Math.Max(ratio, (double)l.Width / l.Height);
@@ -42,7 +18,7 @@ public static class PpOcrPreprocess
     }
 
     /// <summary>The crops as one normalised batch [N, 3, height, BatchWidth].</summary>
-    public static Tensor Batch(IBackend backend, IReadOnlyList<LineImage> lines, int height = 48, int minWidth = 320)
+    public static Tensor Batch(IBackend backend, IReadOnlyList<Image> lines, int height = 48, int minWidth = 320)
     {
         if (lines.Count == 0) throw new TesseraException("PP-OCR preprocessing: no line images");
         foreach (var l in lines) l.Validate();
@@ -68,7 +44,7 @@ public static class PpOcrPreprocess
     /// <summary>cv2.resize(img, (w, h)) with INTER_LINEAR on 8-bit BGR pixels: half-pixel centres, edges clamped,
     /// 11-bit fixed-point weights and a rounded 8-bit result, after OpenCV's scalar reference path (its SIMD path
     /// rounds the vertical pass slightly differently, so a value may differ from it by one level).</summary>
-    public static byte[] ResizeBilinear(LineImage img, int w, int h)
+    public static byte[] ResizeBilinear(Image img, int w, int h)
     {
         img.Validate();
         const int Bits = 11, One = 1 << Bits;

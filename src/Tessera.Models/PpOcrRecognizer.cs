@@ -1,4 +1,6 @@
+using Tessera.Imaging;
 using Tessera.Formats;
+using Tessera.Models.Nn;
 
 namespace Tessera.Models;
 
@@ -15,9 +17,10 @@ namespace Tessera.Models;
 //   -> CTC head: linear 120 -> 6625 classes, softmax: [B, W/8, 6625]
 //
 // Every batch norm and every learnable affine that follows a conv is folded into that conv's weight and bias
-// when the model loads; what runs is conv -> hardswish -> affine. Weights are read by the names the ONNX export
-// gives them (PaddlePaddle's auto-numbered parameter names, listed in PpOcrRecNames), never by interpreting
-// the ONNX graph.
+// when the model loads (Nn.ConvFold); what runs is conv -> hardswish -> affine. The SVTR blocks are the shared
+// Nn.TransformerBlock, the CTC head an Nn.Linear (Paddle stores linears [in, out]). Weights come through the weight
+// builder by the names the ONNX export gives them (PaddlePaddle's auto-numbered parameter names, listed in
+// PpOcrRecNames), never by interpreting the ONNX graph.
 
 /// <summary>One PPLCNetV3 block: a depthwise conv of the given stride, optional squeeze-and-excitation, a 1x1
 /// conv. Channel counts and kernel sizes come from the weights.</summary>
@@ -98,12 +101,13 @@ public sealed record RecognizedText(string Text, float Confidence);
 /// per-step class probabilities, <see cref="Decode"/> turns those into text by greedy CTC decoding.</summary>
 public sealed class PpOcrRecognizer : IDisposable
 {
-    private readonly List<Tensor> _owned = [];
-    private readonly Conv _stem;
-    private readonly Block[] _blocks;
-    private readonly Conv[] _neck;
-    private readonly Transformer[] _transformers;
-    private readonly Tensor _normW, _normB, _headW, _headB;
+    private readonly WeightSet _weights;
+    private readonly PpLcNetV3 _backbone;
+    private readonly int[] _lastBlock;
+    private readonly Conv2dBn[] _neck;
+    private readonly TransformerBlock[] _transformers;
+    private readonly LayerNorm _norm;
+    private readonly Linear _head;
 
     /// <summary>The configuration.</summary>
     public PpOcrRecConfig Config { get; }
@@ -112,71 +116,45 @@ public sealed class PpOcrRecognizer : IDisposable
     public IReadOnlyList<string> Characters { get; }
 
     /// <summary>Number of output classes (6625 for the Chinese dictionary).</summary>
-    public int Classes => _headB.Shape[0];
+    public int Classes => _head.OutFeatures;
 
-    private PpOcrRecognizer(IWeightSource w, IBackend backend, PpOcrRecConfig cfg, IReadOnlyList<string> characters)
+    private PpOcrRecognizer(WeightBuilder wb, PpOcrRecConfig cfg, IReadOnlyList<string> characters)
     {
         Config = cfg;
         Characters = characters;
         var n = cfg.Names;
-        var ld = new Loader(w, backend, _owned);
-        _stem = ld.ConvBn(n.StemConv, n.StemBn, cfg.BnEps, 2, 2);
-        _blocks = new Block[cfg.Blocks.Count];
-        for (int i = 0; i < _blocks.Length; i++)
-        {
-            var b = cfg.Blocks[i];
-            int dw = n.FirstBlockConv + 2 * i;
-            // Without squeeze-and-excitation between them, the depthwise activation's affine folds into the 1x1 conv.
-            var depthwise = ld.RepConv($"conv2d_{dw}", $"mobile_one_block_{2 * i}", $"whswish_b_{2 * i + 1}", b.StrideH, b.StrideW, depthwise: true);
-            var pointwise = ld.RepConv($"conv2d_{dw + 1}", $"mobile_one_block_{2 * i + 1}", $"whswish_b_{2 * i + 2}", 1, 1, depthwise: false,
-                b.Se ? null : (depthwise.ActScale, depthwise.ActBias));
-            if (!b.Se) depthwise = depthwise with { ActScale = 1, ActBias = 0 };
-            Se? se = null;
-            if (b.Se)
-            {
-                if (!n.Se.TryGetValue(i, out var s)) throw new TesseraException($"PP-OCR rec config: block {i} has squeeze-and-excitation but no weight names for it");
-                se = new Se(ld.Get($"{s.Reduce}.w_0"), ld.Get($"{s.Reduce}.b_0"), ld.Get($"{s.Expand}.w_0"), ld.Get($"{s.Expand}.b_0"));
-            }
-            _blocks[i] = new Block(depthwise, se, pointwise);
-        }
-        _neck = new Conv[5];
-        for (int k = 0; k < 5; k++) _neck[k] = ld.ConvBn(n.NeckConvs[k], n.NeckBns[k], cfg.BnEps, 1, 1);
-        int dim = _neck[1].W.Shape[0];
+        _backbone = PpLcNetV3.Load(wb, cfg.Blocks, n.StemConv, n.StemBn, n.FirstBlockConv, n.Se, cfg.BnEps, "PP-OCR rec");
+        _lastBlock = [cfg.Blocks.Count - 1];
+        _neck = new Conv2dBn[5];
+        for (int k = 0; k < 5; k++) _neck[k] = Conv2dBn.Load(wb.Pp(n.NeckConvs[k]), wb.Pp(n.NeckBns[k]), ConvNames.Paddle, eps: cfg.BnEps);
+        int dim = _neck[1].OutChannels;
         if (dim % cfg.Heads != 0) throw new TesseraException($"PP-OCR rec: the neck width {dim} does not divide into {cfg.Heads} heads");
         // Blocks are counted by their norms: block j has norms FirstLayerNorm + 2j and + 2j + 1, the final norm follows.
         int depth = 0;
-        while (w.Contains($"layer_norm_{n.FirstLayerNorm + 2 * depth + 2}.w_0")) depth++;
-        _transformers = new Transformer[depth];
+        while (wb.Contains($"layer_norm_{n.FirstLayerNorm + 2 * depth + 2}.w_0")) depth++;
+        _transformers = new TransformerBlock[depth];
         for (int j = 0; j < depth; j++)
-        {
-            string Ln(int k) => $"layer_norm_{n.FirstLayerNorm + 2 * j + k}";
-            string Li(int k) => $"linear_{n.FirstLinear + 4 * j + k}";
-            _transformers[j] = new Transformer(
-                ld.Get($"{Ln(0)}.w_0"), ld.Get($"{Ln(0)}.b_0"), ld.Get($"{Li(0)}.w_0"), ld.Get($"{Li(0)}.b_0"), ld.Get($"{Li(1)}.w_0"), ld.Get($"{Li(1)}.b_0"),
-                ld.Get($"{Ln(1)}.w_0"), ld.Get($"{Ln(1)}.b_0"), ld.Get($"{Li(2)}.w_0"), ld.Get($"{Li(2)}.b_0"), ld.Get($"{Li(3)}.w_0"), ld.Get($"{Li(3)}.b_0"));
-        }
-        string norm = $"layer_norm_{n.FirstLayerNorm + 2 * depth}", head = $"linear_{n.FirstLinear + 4 * depth}";
-        _normW = ld.Get($"{norm}.w_0");
-        _normB = ld.Get($"{norm}.b_0");
-        _headW = ld.Get($"{head}.w_0");
-        _headB = ld.Get($"{head}.b_0");
-        if (_headW.Rank != 2 || _headW.Shape[0] != dim || _headB.Shape[0] != _headW.Shape[1])
-            throw new TesseraException($"PP-OCR rec: CTC head {head} is {_headW.Shape} with bias {_headB.Shape}, expected [{dim}, classes] and [classes]");
+            _transformers[j] = LoadSvtrBlock(wb, n.FirstLayerNorm + 2 * j, n.FirstLinear + 4 * j, dim, cfg.Heads, cfg.BlockNormEps);
+        _norm = LayerNorm.Load(wb.Pp($"layer_norm_{n.FirstLayerNorm + 2 * depth}"), dim, cfg.FinalNormEps, true, true, "w_0", "b_0");
+        _head = InOutLinear(wb.Pp($"linear_{n.FirstLinear + 4 * depth}"), dim);   // the CTC head
         if (characters.Count != Classes)
             throw new TesseraException($"PP-OCR rec: the dictionary gives {characters.Count} classes (blank + {characters.Count - 2} characters + space), the CTC head has {Classes}");
+        _weights = wb.Commit();
     }
 
     /// <summary>Loads the recogniser from an ONNX export (weights only) and its character dictionary
     /// (one character a line; the blank and the space class are added as PaddleOCR does with use_space_char).</summary>
     public static PpOcrRecognizer Load(string modelPath, string dictionaryPath, IBackend backend, PpOcrRecConfig? config = null)
     {
-        using var w = WeightFile.Open(modelPath);
-        return new PpOcrRecognizer(w, backend, config ?? PpOcrRecConfig.ChPpOcrV4, ReadDictionary(dictionaryPath));
+        var characters = ReadDictionary(dictionaryPath);
+        using var wb = WeightBuilder.Open(backend, modelPath);
+        return Load(wb, characters, config);
     }
 
-    /// <summary>Loads from an open weight source and a list of classes (blank first).</summary>
-    public static PpOcrRecognizer Load(IWeightSource weights, IReadOnlyList<string> characters, IBackend backend, PpOcrRecConfig? config = null) =>
-        new(weights, backend, config ?? PpOcrRecConfig.ChPpOcrV4, characters);
+    /// <summary>Loads through a weight builder (PaddlePaddle's names at its prefix) with a list of classes (blank
+    /// first); the recogniser takes what it loads and disposes it, and nothing is kept when loading fails.</summary>
+    public static PpOcrRecognizer Load(WeightBuilder weights, IReadOnlyList<string> characters, PpOcrRecConfig? config = null) =>
+        new(weights, config ?? PpOcrRecConfig.ChPpOcrV4, characters);
 
     /// <summary>PaddleOCR's character list: "" (the CTC blank), each dictionary line without its line break, " ".</summary>
     public static IReadOnlyList<string> ReadDictionary(string path)
@@ -194,29 +172,28 @@ public sealed class PpOcrRecognizer : IDisposable
         if (image.Rank != 4 || image.Shape[1] != 3 || image.Shape[2] != Config.ImageHeight || image.Shape[3] < 16)
             throw new TesseraException($"PP-OCR rec needs images [B, 3, {Config.ImageHeight}, W >= 16], got {image.Shape}");
         using var scope = TensorScope.Begin();
-        var x = _stem.Run(image, Activation.None);
-        foreach (var b in _blocks) x = b.Run(x);
+        var x = _backbone.Forward(image, _lastBlock)[0];
         // PPLCNetV3 (rec) ends with F.avg_pool2d(x, [3, 2]) at inference: [B, 480, 3, W/4] -> [B, 480, 1, W/8].
         x = x.AvgPool2d(new Pool2dParams(3, 2, 3, 2));
         var seq = Neck(x);                                            // [B, T, 120]
-        var logits = seq.MatMul(_headW, new MatMulEpilogue(_headB)); // CTC head, weight stored [in, out]
+        var logits = _head.Forward(seq);                              // CTC head
         return scope.Keep(logits.Softmax());
     }
 
     // EncoderWithSVTR: local convs, global mixing by transformer blocks, then the shortcut concat and two convs.
     private Tensor Neck(Tensor x)
     {
-        var z = _neck[0].Run(x, Activation.Silu);
-        z = _neck[1].Run(z, Activation.Silu);                           // [B, C, H, W]
+        var z = _neck[0].Forward(x, Activation.Silu);
+        z = _neck[1].Forward(z, Activation.Silu);                          // [B, C, H, W]
         int b = z.Shape[0], c = z.Shape[1], h = z.Shape[2], w = z.Shape[3];
         var seq = z.Reshape(b, c, h * w).Transpose(1, 2);                // [B, HW, C]
-        foreach (var t in _transformers) seq = t.Run(seq, Config.Heads, Config.BlockNormEps);
-        seq = seq.LayerNorm(_normW, _normB, Config.FinalNormEps);
+        foreach (var t in _transformers) seq = t.Forward(seq);
+        seq = _norm.Forward(seq);
         z = seq.Reshape(b, h, w, c).Permute(0, 3, 1, 2);                 // [B, C, H, W]
-        z = _neck[2].Run(z, Activation.Silu);
+        z = _neck[2].Forward(z, Activation.Silu);
         z = Tensor.Concat(1, x, z);
-        z = _neck[3].Run(z, Activation.Silu);
-        z = _neck[4].Run(z, Activation.Silu);                            // [B, C, 1, T]
+        z = _neck[3].Forward(z, Activation.Silu);
+        z = _neck[4].Forward(z, Activation.Silu);                           // [B, C, 1, T]
         return z.Squeeze(2).Transpose(1, 2);                              // Im2Seq: [B, T, C]
     }
 
@@ -259,7 +236,7 @@ public sealed class PpOcrRecognizer : IDisposable
 
     /// <summary>Recognises text-line crops: preprocesses them into one batch (padded to the widest), runs the
     /// network and decodes.</summary>
-    public IReadOnlyList<RecognizedText> Recognize(IReadOnlyList<LineImage> lines, IBackend backend)
+    public IReadOnlyList<RecognizedText> Recognize(IReadOnlyList<Image> lines, IBackend backend)
     {
         using var batch = PpOcrPreprocess.Batch(backend, lines, Config.ImageHeight, Config.MinImageWidth);
         using var probs = Forward(batch);
@@ -267,136 +244,24 @@ public sealed class PpOcrRecognizer : IDisposable
     }
 
     /// <summary>Releases the weights.</summary>
-    public void Dispose()
+    public void Dispose() => _weights.Dispose();
+
+    // SVTR's pre-LN block as the shared TransformerBlock: layer_norm_{ln} (norm1) and _{ln + 1} (norm2); linears
+    // stored [in, out]: linear_{li} (the packed qkv [C, 3C]), _{li + 1} (proj), _{li + 2} (fc1), _{li + 3} (fc2), swish.
+    private static TransformerBlock LoadSvtrBlock(WeightBuilder wb, int ln, int li, int dim, int heads, float eps)
     {
-        foreach (var t in _owned) t.Dispose();
-        _owned.Clear();
+        LayerNorm Norm(int k) => LayerNorm.Load(wb.Pp($"layer_norm_{ln + k}"), dim, eps, true, true, "w_0", "b_0");
+        Linear Lin(int k, int inF, int outF) => Linear.Load(wb.Pp($"linear_{li + k}"), inF, outF, true, "w_0", "b_0", LinearLayout.InOut);
+        var attention = new MultiHeadAttention(new AttentionConfig(dim, heads), Lin(0, dim, 3 * dim), Lin(1, dim, dim));
+        var fc1 = InOutLinear(wb.Pp($"linear_{li + 2}"), dim);   // the MLP's width comes from the weights
+        var mlp = new Mlp(fc1, Lin(3, fc1.OutFeatures, dim), Activation.Silu);
+        return new TransformerBlock(Norm(0), attention, Norm(1), mlp);
     }
 
-    // A conv with folded normalisation: weight [O, C/groups, kH, kW], bias [O]; padding keeps the size ("same").
-    // act(conv(x) + b) * scale + shift in one op: the backend applies the activation and affine to each output tile.
-    private sealed record Conv(Tensor W, Tensor B, int StrideH, int StrideW, int Groups)
+    // A Paddle linear "w_0" [in, out] with bias "b_0" [out], of any output width.
+    private static Linear InOutLinear(WeightBuilder wb, int inFeatures)
     {
-        public Tensor Run(Tensor x, Activation act, float scale = 1f, float shift = 0f) =>
-            x.Conv2d(W, B, new Conv2dParams(StrideH, StrideW, (W.Shape[2] - 1) / 2, (W.Shape[3] - 1) / 2, Groups: Groups,
-                Activation: act, OutScale: scale, OutShift: shift));
-    }
-
-    // A re-parameterised conv of PPLCNetV3 (LearnableRepLayer with its LearnableAffineBlock folded in), then
-    // hardswish and the activation's own scalar affine: a * hardswish(conv(x)) + c (1, 0 once folded into the next conv).
-    private sealed record RepConv(Conv Conv, float ActScale, float ActBias)
-    {
-        public Tensor Run(Tensor x) => Conv.Run(x, Activation.HardSwish, ActScale, ActBias);
-    }
-
-    // Squeeze-and-excitation: x * hardsigmoid(conv(relu(conv(mean_hw(x))))).
-    private sealed record Se(Tensor ReduceW, Tensor ReduceB, Tensor ExpandW, Tensor ExpandB)
-    {
-        public Tensor Run(Tensor x)
-        {
-            var s = x.GlobalAvgPool2d().Conv2d(ReduceW, ReduceB).Map(UnaryOp.Relu).Conv2d(ExpandW, ExpandB).HardSigmoid();
-            return x * s;
-        }
-    }
-
-    private sealed record Block(RepConv Depthwise, Se? Se, RepConv Pointwise)
-    {
-        public Tensor Run(Tensor x)
-        {
-            x = Depthwise.Run(x);
-            if (Se is not null) x = Se.Run(x);
-            return Pointwise.Run(x);
-        }
-    }
-
-    // A pre-LN transformer block of SVTR: x + attn(norm1(x)), then + mlp(norm2(x)); linears stored [in, out].
-    private sealed record Transformer(Tensor Norm1W, Tensor Norm1B, Tensor QkvW, Tensor QkvB, Tensor ProjW, Tensor ProjB,
-        Tensor Norm2W, Tensor Norm2B, Tensor Fc1W, Tensor Fc1B, Tensor Fc2W, Tensor Fc2B)
-    {
-        public Tensor Run(Tensor x, int heads, float eps)
-        {
-            int b = x.Shape[0], n = x.Shape[1], c = x.Shape[2], hd = c / heads;
-            var qkv = x.LayerNorm(Norm1W, Norm1B, eps).MatMul(QkvW, new MatMulEpilogue(QkvB));   // [B, N, 3C]
-            var r = qkv.Reshape(b, n, 3, heads, hd).Permute(2, 0, 3, 1, 4);                    // [3, B, h, N, hd]
-            var q = r.Select(0, 0);
-            var k = r.Select(0, 1);
-            var v = r.Select(0, 2);
-            var att = q.MatMul(k.Transpose(-2, -1)).Softmax(scale: 1f / MathF.Sqrt(hd));         // [B, h, N, N]
-            var o = att.MatMul(v).Transpose(1, 2).Reshape(b, n, c);                             // [B, N, C]
-            x = o.MatMul(ProjW, new MatMulEpilogue(ProjB, Residual: x));
-            var m = x.LayerNorm(Norm2W, Norm2B, eps).MatMul(Fc1W, new MatMulEpilogue(Fc1B, Activation.Silu));
-            return m.MatMul(Fc2W, new MatMulEpilogue(Fc2B, Residual: x));
-        }
-    }
-
-    // Reads weights by name, folds normalisation into convs on the host (in double) and uploads the results.
-    private sealed class Loader(IWeightSource w, IBackend backend, List<Tensor> owned)
-    {
-        // Weights are declared constant, so a backend may keep derived forms (the CPU packs matmul panels once).
-        // Read through the host so that subnormal weights are flushed (see PpOcrWeights.FlushDenormals).
-        public Tensor Get(string name)
-        {
-            var (d, dims) = Host(name);
-            return Upload(d, dims);
-        }
-
-        private (float[] Data, int[] Dims) Host(string name)
-        {
-            using var t = w.Load(name, backend);
-            return (t.ToFloatArray(), t.Shape.Dims.ToArray());
-        }
-
-        private float Scalar(string name)
-        {
-            var (d, dims) = Host(name);
-            if (d.Length != 1) throw new TesseraException($"{w.Path}: '{name}' should hold one value, it is [{string.Join(", ", dims)}]");
-            return d[0];
-        }
-
-        private Tensor Upload(float[] data, int[] dims)
-        {
-            using var t = Tensor.FromArray(backend, PpOcrWeights.FlushDenormals(data), dims);
-            var c = t.AsConstant();
-            owned.Add(c);
-            return c;
-        }
-
-        // conv (no bias) then batch norm: w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps).
-        public Conv ConvBn(string conv, string bn, float eps, int strideH, int strideW)
-        {
-            var (wt, dims) = Host($"{conv}.w_0");
-            var gamma = Host($"{bn}.w_0").Data;
-            var beta = Host($"{bn}.b_0").Data;
-            var mean = Host($"{bn}.w_1").Data;
-            var var_ = Host($"{bn}.w_2").Data;
-            int o = dims[0];
-            if (dims.Length != 4 || gamma.Length != o || beta.Length != o || mean.Length != o || var_.Length != o)
-                throw new TesseraException($"{w.Path}: conv '{conv}' [{string.Join(", ", dims)}] and batch norm '{bn}' [{gamma.Length}] do not fit");
-            var bias = new float[o];
-            int per = wt.Length / o;
-            for (int i = 0; i < o; i++)
-            {
-                double s = gamma[i] / Math.Sqrt(var_[i] + (double)eps);
-                for (int j = 0; j < per; j++) wt[i * per + j] = (float)(wt[i * per + j] * s);
-                bias[i] = (float)(beta[i] - mean[i] * s);
-            }
-            return new Conv(Upload(wt, dims), Upload(bias, [o]), strideH, strideW, 1);
-        }
-
-        // LearnableRepLayer (reparameterised conv with bias) * s + t, folded: w' = w s, b' = b s + t.
-        public RepConv RepConv(string conv, string lab, string actLab, int strideH, int strideW, bool depthwise, (float S, float T)? input = null)
-        {
-            var (wt, dims) = Host($"{conv}.w_0");
-            var bias = Host($"{conv}.b_0").Data;
-            float s = Scalar($"{lab}.w_0"), t = Scalar($"{lab}.w_1");
-            int o = dims[0];
-            if (dims.Length != 4 || bias.Length != o || (depthwise && dims[1] != 1))
-                throw new TesseraException($"{w.Path}: '{conv}' is [{string.Join(", ", dims)}] with bias [{bias.Length}], expected a {(depthwise ? "depthwise [C, 1, k, k]" : "[O, C, 1, 1]")} conv");
-            for (int i = 0; i < wt.Length; i++) wt[i] *= s;
-            for (int i = 0; i < o; i++) bias[i] = bias[i] * s + t;
-            if (input is { } ia) PpOcrWeights.FoldInputAffine(wt, bias, dims, ia.S, ia.T, $"{w.Path}: '{conv}'");
-            var c = new Conv(Upload(wt, dims), Upload(bias, [o]), strideH, strideW, depthwise ? o : 1);
-            return new RepConv(c, Scalar($"{actLab}.w_0"), Scalar($"{actLab}.w_1"));
-        }
+        var w = wb.Get("w_0", inFeatures, -1);
+        return new Linear(w, wb.GetAs("b_0", DType.F32, w.Shape[1]), LinearLayout.InOut);
     }
 }

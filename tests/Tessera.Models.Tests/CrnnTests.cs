@@ -40,7 +40,7 @@ public sealed class CrnnTests(ITestOutputHelper log) : IDisposable
     /// <summary>Gate blocks concatenated in the given order ("ifgo" for PyTorch, "iofg" for ONNX's i, o, f, c).</summary>
     private static float[] Cat(Dictionary<char, float[]> gates, string order) => [.. order.SelectMany(g => gates[g])];
 
-    private static (string Checkpoint, string Onnx) Build(string dir, int seed, bool dropRunningVar = false)
+    private static (string Checkpoint, string Onnx) Build(string dir, int seed, bool dropRunningVar = false, string prefix = "")
     {
         var m = new Maker(seed);
         var g = m.Graph;
@@ -114,8 +114,8 @@ public sealed class CrnnTests(ITestOutputHelper log) : IDisposable
             ch = outN;
         }
         g.Output("logits", -1, -1, Config.Classes);
-        string ckpt = Path.Combine(dir, $"crnn{seed}.safetensors"), onnx = Path.Combine(dir, $"crnn{seed}.onnx");
-        SafetensorsWriter.Write(ckpt, m.Checkpoint);
+        string ckpt = Path.Combine(dir, $"crnn{seed}{prefix}.safetensors"), onnx = Path.Combine(dir, $"crnn{seed}.onnx");
+        SafetensorsWriter.Write(ckpt, [.. m.Checkpoint.Select(t => t with { Name = prefix + t.Name })]);
         File.WriteAllBytes(onnx, g.Model());
         return (ckpt, onnx);
     }
@@ -176,17 +176,67 @@ public sealed class CrnnTests(ITestOutputHelper log) : IDisposable
     {
         var be = new CpuBackend(new CpuBackendOptions(Threads: 1));
         var (ckpt, _) = Build(_dir, seed: 3, dropRunningVar: true);
-        var e = Assert.Throws<TesseraException>(() => Crnn.Load(ckpt, be, Config));
-        Assert.Contains("no tensor 'cnn.batchnorm4.running_var'", e.Message);
+        TesseraException e = Assert.Throws<WeightFormatException>(() => Crnn.Load(ckpt, be, Config));
+        Assert.Contains("tensor 'cnn.batchnorm4.running_var': no such tensor", e.Message);
 
         (ckpt, _) = Build(_dir, seed: 4);
-        e = Assert.Throws<TesseraException>(() => Crnn.Load(ckpt, be, Config with { HiddenSize = 12 }));
-        Assert.Contains("tensor 'rnn.0.rnn.weight_ih_l0' is [40, 24], expected [48, 24]", e.Message);
+        e = Assert.Throws<WeightFormatException>(() => Crnn.Load(ckpt, be, Config with { HiddenSize = 12 }));
+        Assert.Contains("tensor 'rnn.0.rnn.weight_ih_l0': is f32 [40, 24], expected [48, 24]", e.Message);
         e = Assert.Throws<TesseraException>(() => Crnn.Load(ckpt, be, Config with { Alphabet = "abc" }));
         Assert.Contains("the last embedding gives 7 classes, the alphabet 4", e.Message);
         using var model = Crnn.Load(ckpt, be, Config);
         using var bad = Tensor.Zeros(be, DType.F32, new Shape(1, 1, 48, 24));
         e = Assert.Throws<TesseraException>(() => model.Forward(bad));
         Assert.Contains("[B, 1, 32, W]", e.Message);
+    }
+
+    [Fact]
+    public void A_DataParallel_checkpoint_loads_under_its_module_prefix()
+    {
+        // crnn.pytorch's published crnn.pth was saved from nn.DataParallel: every name starts with "module.".
+        var be = new CpuBackend(new CpuBackendOptions(Threads: 1));
+        var (plain, _) = Build(_dir, seed: 9);
+        var (wrapped, _) = Build(_dir, seed: 9, prefix: "module.");
+        using var a = Crnn.Load(plain, be, Config);
+        using var b = Crnn.Load(wrapped, be, Config);
+        var img = Image(2, 16, 4);
+        using var x = Tensor.FromArray(be, img, 2, 1, 32, 16);
+        using var la = a.Forward(x);
+        using var lb = b.Forward(x);
+        Assert.Equal(la.ToFloatArray(), lb.ToFloatArray());
+    }
+
+    [Fact]
+    public void A_load_that_fails_halfway_keeps_nothing_and_a_model_disposes_what_it_loaded()
+    {
+        var be = new CpuBackend(new CpuBackendOptions(Threads: 1));
+        var (bad, _) = Build(_dir, seed: 3, dropRunningVar: true);
+        var wb = WeightBuilder.Open(be, bad);
+        int loaded = -1;
+        try
+        {
+            Assert.Throws<WeightFormatException>(() => Crnn.Load(wb, Config));
+            loaded = wb.Weights.Count;
+        }
+        finally
+        {
+            wb.Dispose();
+        }
+        Assert.True(loaded > 0, "the convs before batchnorm4 were loaded before the failure");
+        Assert.Equal(0, wb.Weights.Count);   // disposed with the builder
+
+        var (good, _) = Build(_dir, seed: 4);
+        WeightSet set;
+        Crnn model;
+        using (var wb2 = WeightBuilder.Open(be, good))
+        {
+            model = Crnn.Load(wb2, Config);
+            set = wb2.Weights;
+        }
+        Assert.True(set.Count > 0);            // committed: the builder's disposal left the model's weights alone
+        using (var x = Tensor.Zeros(be, DType.F32, new Shape(1, 1, 32, 8)))
+        using (model.Forward(x)) { }
+        model.Dispose();
+        Assert.Equal(0, set.Count);
     }
 }

@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 using Tessera.Cpu;
 
 namespace Tessera.Models.Tests;
@@ -48,8 +49,8 @@ public sealed class CtcAndPreprocessTests : IDisposable
     [Fact]
     public void Batch_width_is_48_times_the_widest_ratio_and_at_least_320()
     {
-        var small = new LineImage(new byte[10 * 20 * 3], 20, 10, 3);   // ratio 2
-        var wide = new LineImage(new byte[10 * 100 * 3], 100, 10, 3);  // ratio 10
+        var small = new Image(new byte[10 * 20 * 3], 20, 10, 3);   // ratio 2
+        var wide = new Image(new byte[10 * 100 * 3], 100, 10, 3);  // ratio 10
         Assert.Equal(320, PpOcrPreprocess.BatchWidth([small]));
         Assert.Equal(480, PpOcrPreprocess.BatchWidth([small, wide]));
     }
@@ -60,7 +61,7 @@ public sealed class CtcAndPreprocessTests : IDisposable
         // A 2x4 RGB image of one colour: resized to 48 x 96 (ceil(48 * 4 / 2)) inside a 320-wide canvas.
         var px = new byte[2 * 4 * 3];
         for (int i = 0; i < 8; i++) { px[3 * i] = 255; px[3 * i + 1] = 0; px[3 * i + 2] = 51; } // R, G, B
-        using var t = PpOcrPreprocess.Batch(_cpu, [new LineImage(px, 4, 2, 3)]);
+        using var t = PpOcrPreprocess.Batch(_cpu, [new Image(px, 4, 2, 3)]);
         Assert.Equal([1, 3, 48, 320], t.Shape.Dims.ToArray());
         var v = t.ToFloatArray();
         float At(int c, int y, int x) => v[(c * 48 + y) * 320 + x];
@@ -74,18 +75,18 @@ public sealed class CtcAndPreprocessTests : IDisposable
     [Fact]
     public void Bgr_and_gray_inputs_give_the_same_channel_order()
     {
-        var rgb = new LineImage([10, 20, 30], 1, 1, 3);
-        var bgr = new LineImage([30, 20, 10], 1, 1, 3, Bgr: true);
+        var rgb = new Image([10, 20, 30], 1, 1, 3);
+        var bgr = new Image([30, 20, 10], 1, 1, 3, Bgr: true);
         Assert.Equal(PpOcrPreprocess.ResizeBilinear(rgb, 2, 2), PpOcrPreprocess.ResizeBilinear(bgr, 2, 2));
         Assert.Equal(new byte[] { 30, 20, 10 }, PpOcrPreprocess.ResizeBilinear(rgb, 1, 1));
-        Assert.Equal(new byte[] { 7, 7, 7 }, PpOcrPreprocess.ResizeBilinear(new LineImage([7], 1, 1, 1), 1, 1));
+        Assert.Equal(new byte[] { 7, 7, 7 }, PpOcrPreprocess.ResizeBilinear(new Image([7], 1, 1, 1), 1, 1));
     }
 
     [Fact]
     public void Bilinear_resize_matches_opencv_half_pixel_rule()
     {
         // One row 0, 100, 200 upsampled x2 horizontally: cv2.resize gives 0, 25, 75, 125, 175, 200.
-        var img = new LineImage([0, 100, 200], 3, 1, 1);
+        var img = new Image([0, 100, 200], 3, 1, 1);
         var r = PpOcrPreprocess.ResizeBilinear(img, 6, 1);
         Assert.Equal(new byte[] { 0, 25, 75, 125, 175, 200 }, Enumerable.Range(0, 6).Select(i => r[i * 3]).ToArray());
     }
@@ -93,8 +94,8 @@ public sealed class CtcAndPreprocessTests : IDisposable
     [Fact]
     public void Malformed_images_are_refused()
     {
-        Assert.Throws<TesseraException>(() => PpOcrPreprocess.Batch(_cpu, [new LineImage(new byte[5], 2, 1, 3)]));
-        Assert.Throws<TesseraException>(() => PpOcrPreprocess.Batch(_cpu, [new LineImage([], 0, 1, 3)]));
+        Assert.Throws<TesseraException>(() => PpOcrPreprocess.Batch(_cpu, [new Image(new byte[5], 2, 1, 3)]));
+        Assert.Throws<TesseraException>(() => PpOcrPreprocess.Batch(_cpu, [new Image([], 0, 1, 3)]));
         Assert.Throws<TesseraException>(() => PpOcrPreprocess.Batch(_cpu, []));
     }
 }

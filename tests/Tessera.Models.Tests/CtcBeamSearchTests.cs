@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 using Tessera.Cpu;
 using Tessera.Models.Ocr;
 
@@ -206,7 +207,7 @@ public sealed class CtcBeamSearchTests(OcrRecFixture f) : IClassFixture<OcrRecFi
         Assert.Equal(greedy.Confidence, beam.Confidence, 5);
 
         // And through the pipeline, recognition only, where BeamWidth chooses the decoder.
-        var img = new LineImage(line.Pixels, line.Width, line.Height, 3);
+        var img = new Image(line.Pixels, line.Width, line.Height, 3);
         using var p1 = new OcrPipeline(f.Cpu, new OcrOptions { RecognitionOnly = true }, f.Rec, null, ownsModels: false);
         using var p5 = new OcrPipeline(f.Cpu, new OcrOptions { RecognitionOnly = true, BeamWidth = 5 }, f.Rec, null, ownsModels: false);
         var l1 = Assert.Single(p1.Run(img).Lines);

@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 using Tessera.Cpu;
 using Tessera.Models.Ocr;
 
@@ -6,11 +7,11 @@ namespace Tessera.Models.Tests;
 /// <summary>Detector input sizes, perspective crops and turns.</summary>
 public sealed class OcrCropTests
 {
-    private static LineImage Noise(int w, int h, int seed)
+    private static Image Noise(int w, int h, int seed)
     {
         var px = new byte[w * h * 3];
         new Random(seed).NextBytes(px);
-        return new LineImage(px, w, h, 3, Bgr: true);
+        return new Image(px, w, h, 3, Bgr: true);
     }
 
     [Theory]
@@ -29,7 +30,7 @@ public sealed class OcrCropTests
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 1));
         var px = new byte[64 * 32 * 3];
         for (int i = 0; i < 64 * 32; i++) { px[3 * i] = 10; px[3 * i + 1] = 128; px[3 * i + 2] = 250; } // B, G, R
-        using var t = OcrImageOps.DetInput(cpu, new LineImage(px, 64, 32, 3, Bgr: true), new OcrOptions(), out int w, out int h);
+        using var t = OcrImageOps.DetInput(cpu, new Image(px, 64, 32, 3, Bgr: true), new OcrOptions(), out int w, out int h);
         Assert.Equal((64, 32), (w, h));
         var v = t.ToFloatArray();
         Assert.Equal((10 / 255f - 0.485f) / 0.229f, v[0], 4);
@@ -74,7 +75,7 @@ public sealed class OcrCropTests
     public void ClsBatch_IsLeftAlignedAt48x192()
     {
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 1));
-        var white = new LineImage(Enumerable.Repeat((byte)255, 48 * 96 * 3).ToArray(), 96, 48, 3, Bgr: true);
+        var white = new Image(Enumerable.Repeat((byte)255, 48 * 96 * 3).ToArray(), 96, 48, 3, Bgr: true);
         using var t = OcrImageOps.ClsBatch(cpu, [white]);
         Assert.Equal([1, 3, 48, 192], t.Shape.Dims.ToArray());
         var v = t.ToFloatArray();

@@ -1,5 +1,5 @@
 using Tessera.Cpu;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 using Tessera.Models.Ocr;
 using Xunit.Abstractions;
 
@@ -16,7 +16,7 @@ public sealed class OcrEndToEndTests(ITestOutputHelper log)
 
     private static string ModelDir => Path.GetDirectoryName(ModelFiles.Rec)!;
 
-    private string[] Read(DecodedImage img, OcrOptions options)
+    private string[] Read(Image img, OcrOptions options)
     {
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
         using var pipeline = OcrPipeline.Load(ModelDir, cpu, options);
@@ -40,8 +40,8 @@ public sealed class OcrEndToEndTests(ITestOutputHelper log)
     public void UpsideDownSample_IsTurnedByTheClassifier()
     {
         var img = ImageDecoder.DecodeFile(OcrRecFixture.Sample);
-        var turned = OcrImageOps.Rotate180(new LineImage(img.Pixels, img.Width, img.Height, 3));
-        var flipped = new DecodedImage(turned.Pixels, img.Width, img.Height);
+        var turned = OcrImageOps.Rotate180(new Image(img.Pixels, img.Width, img.Height, 3));
+        var flipped = new Image(turned.Pixels, img.Width, img.Height);
         Assert.Equal(OcrRecFixture.Expected.Reverse().ToArray(), Read(flipped, new OcrOptions { UseAngleClassifier = true }));
     }
 }

@@ -1,9 +1,9 @@
 using StbImageWriteSharp;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 
 namespace Tessera.Models.Tests;
 
-/// <summary>Image decoding (Tessera.Formats.Images) of PNG, JPEG and BMP, and its errors. The files under Data/ were
+/// <summary>Image decoding (Tessera.Imaging) of PNG, JPEG and BMP, and its errors. The files under Data/ were
 /// written by ImageMagick when the tests were authored: a 6 x 4 white image with pixel (1, 1) = (200, 30, 10) and
 /// pixel (4, 2) = (0, 0, 255).</summary>
 public sealed class OcrImageDecodeTests
@@ -18,7 +18,7 @@ public sealed class OcrImageDecodeTests
         throw new FileNotFoundException("test image not found above " + AppContext.BaseDirectory, name);
     }
 
-    private static (byte R, byte G, byte B) At(DecodedImage img, int x, int y)
+    private static (byte R, byte G, byte B) At(Image img, int x, int y)
     {
         int i = (y * img.Width + x) * 3;
         return (img.Pixels[i], img.Pixels[i + 1], img.Pixels[i + 2]);

@@ -1,5 +1,5 @@
 using Tessera.Cpu;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 using Tessera.Models.Ocr;
 using Xunit.Abstractions;
 
@@ -119,7 +119,7 @@ public sealed class OcrPipelineTests(OcrRecFixture f, ITestOutputHelper log) : I
         var px = new byte[w * h * 3];
         for (int y = 0; y < h; y++) Array.Copy(img.Pixels, ((y + 25) * img.Width + 10) * 3, px, y * w * 3, w * 3);
         using var p = new OcrPipeline(f.Cpu, new OcrOptions { RecognitionOnly = true }, f.Rec, null, ownsModels: false);
-        var l = Assert.Single(p.Run(new DecodedImage(px, w, h)).Lines);
+        var l = Assert.Single(p.Run(new Image(px, w, h)).Lines);
         Assert.Equal(OcrRecFixture.Expected[0], l.Text);
         Assert.Equal(new OcrPoint(w, h), l.Box[2]);
     }
@@ -130,7 +130,7 @@ public sealed class OcrPipelineTests(OcrRecFixture f, ITestOutputHelper log) : I
         // A classifier that calls every crop upside down, sure of it: the pipeline turns each crop before
         // recognition, so an upside-down page reads correctly.
         var img = ImageDecoder.DecodeFile(OcrRecFixture.Sample);
-        var flipped = OcrImageOps.Rotate180(new LineImage(img.Pixels, img.Width, img.Height, 3));
+        var flipped = OcrImageOps.Rotate180(new Image(img.Pixels, img.Width, img.Height, 3));
         using var p = new OcrPipeline(f.Cpu, new OcrOptions { UseAngleClassifier = true }, f.Rec, new InkBandDetector(f.Cpu),
             new AlwaysUpsideDown(f.Cpu), ownsModels: false);
         Assert.Equal(OcrRecFixture.Expected.Reverse().ToArray(), p.Run(flipped).Lines.Select(l => l.Text).ToArray());

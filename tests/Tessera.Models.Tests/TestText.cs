@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 namespace Tessera.Models.Tests;
 
 /// <summary>Renders text lines the tests can read back: a 5x7 bitmap font (digits and capitals, drawn here),
@@ -28,7 +29,7 @@ public static class TestText
 
     /// <summary>The text at <paramref name="scale"/> pixels a font dot, one dot between glyphs, a margin of
     /// two dots; ink (30, 30, 40) on paper (235, 235, 225).</summary>
-    public static LineImage Render(string text, int scale = 4)
+    public static Image Render(string text, int scale = 4)
     {
         int cols = text.Length * 6 - 1 + 4, rows = 7 + 4;
         int w = cols * scale, h = rows * scale;
@@ -50,6 +51,6 @@ public static class TestText
                         }
                 }
         }
-        return new LineImage(px, w, h, 3);
+        return new Image(px, w, h, 3);
     }
 }

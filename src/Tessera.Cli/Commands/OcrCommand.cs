@@ -3,9 +3,8 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Cpu;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 using Tessera.Models;
-using Tessera.Models.Imaging;
 using Tessera.Models.Ocr;
 
 namespace Tessera.Cli.Commands;
@@ -71,7 +70,7 @@ internal static class OcrCommand
         foreach (var file in files)
         {
             var decoded = ImageDecoder.DecodeFile(file);
-            var image = new LineImage(decoded.Pixels, decoded.Width, decoded.Height, 3, Bgr: false);
+            var image = new Image(decoded.Pixels, decoded.Width, decoded.Height, 3, Bgr: false);
             // The preprocessor keeps the image's 3 channels (a gray result is copied into each), as the networks need.
             var pre = preprocessor?.Apply(image);
             var result = pipeline.Run(pre?.Image ?? image);

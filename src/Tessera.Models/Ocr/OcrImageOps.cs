@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 namespace Tessera.Models.Ocr;
 
 /// <summary>The image operations of PaddleOCR's system pipeline on 8-bit images: the detector's input
@@ -11,7 +12,7 @@ internal static class OcrImageOps
     private static readonly float[] Std = [0.229f, 0.224f, 0.225f];
 
     /// <summary>The image as packed B, G, R bytes (a copy unless it already is).</summary>
-    public static LineImage ToBgr(LineImage img)
+    public static Image ToBgr(Image img)
     {
         img.Validate();
         if (img.Channels == 3 && img.Bgr) return img;
@@ -20,7 +21,7 @@ internal static class OcrImageOps
             for (int x = 0; x < img.Width; x++)
                 for (int c = 0; c < 3; c++)
                     px[(y * img.Width + x) * 3 + c] = img.Bgr8(x, y, c);
-        return new LineImage(px, img.Width, img.Height, 3, Bgr: true);
+        return new Image(px, img.Width, img.Height, 3, Bgr: true);
     }
 
     /// <summary>DetResizeForTest (resize_image_type0) sizes: scale so the longer side is at most (limit type "max")
@@ -41,7 +42,7 @@ internal static class OcrImageOps
 
     /// <summary>The detector's input [1, 3, H, W]: the B, G, R image resized (cv2.resize, bilinear) to
     /// <see cref="DetSize"/>, scaled to [0, 1], minus the mean and over the standard deviation per channel, CHW.</summary>
-    public static Tensor DetInput(IBackend backend, LineImage bgr, OcrOptions o, out int width, out int height)
+    public static Tensor DetInput(IBackend backend, Image bgr, OcrOptions o, out int width, out int height)
     {
         (width, height) = DetSize(bgr.Width, bgr.Height, o.DetLimitSideLen, o.DetLimitType);
         var resized = PpOcrPreprocess.ResizeBilinear(bgr, width, height);
@@ -61,7 +62,7 @@ internal static class OcrImageOps
     /// tall as its longer vertical edge (truncated), sampling bilinearly with replicated borders (PaddleOCR uses
     /// cv2.INTER_CUBIC; on an axis-aligned box both give the plain crop). A crop at least 1.5 times as tall as wide
     /// is turned 90 degrees counter-clockwise (np.rot90), as vertical text is.</summary>
-    public static LineImage CropQuad(LineImage bgr, IReadOnlyList<P> box)
+    public static Image CropQuad(Image bgr, IReadOnlyList<P> box)
     {
         int w = (int)Math.Max((box[0] - box[1]).Length, (box[2] - box[3]).Length);
         int h = (int)Math.Max((box[0] - box[3]).Length, (box[1] - box[2]).Length);
@@ -77,12 +78,12 @@ internal static class OcrImageOps
                 double sx = (m[0] * u + m[1] * v + m[2]) / den, sy = (m[3] * u + m[4] * v + m[5]) / den;
                 SampleBilinear(bgr, sx, sy, px.AsSpan((v * w + u) * 3, 3));
             }
-        var crop = new LineImage(px, w, h, 3, Bgr: true);
+        var crop = new Image(px, w, h, 3, Bgr: true);
         return h >= 1.5 * w ? Rotate90Ccw(crop) : crop;
     }
 
     /// <summary>np.rot90: the image turned 90 degrees counter-clockwise.</summary>
-    public static LineImage Rotate90Ccw(LineImage img)
+    public static Image Rotate90Ccw(Image img)
     {
         int w = img.Width, h = img.Height, c = img.Channels;
         var px = new byte[img.Pixels.Length];
@@ -94,7 +95,7 @@ internal static class OcrImageOps
     }
 
     /// <summary>cv2.rotate(img, ROTATE_180).</summary>
-    public static LineImage Rotate180(LineImage img)
+    public static Image Rotate180(Image img)
     {
         int n = img.Width * img.Height, c = img.Channels;
         var px = new byte[img.Pixels.Length];
@@ -104,7 +105,7 @@ internal static class OcrImageOps
 
     /// <summary>The direction classifier's batch [N, 3, 48, 192]: each crop resized to height 48 keeping its aspect
     /// ratio (width ceil(48 w / h), at most 192), (x / 255 - 0.5) / 0.5, left-aligned on a zero canvas.</summary>
-    public static Tensor ClsBatch(IBackend backend, IReadOnlyList<LineImage> crops, int height = 48, int width = 192)
+    public static Tensor ClsBatch(IBackend backend, IReadOnlyList<Image> crops, int height = 48, int width = 192)
     {
         int plane = height * width;
         var data = new float[crops.Count * 3 * plane];
@@ -126,7 +127,7 @@ internal static class OcrImageOps
 
     // cv2.warpPerspective's sampling of one output pixel: bilinear, coordinates clamped to the image
     // (BORDER_REPLICATE), rounded to 8 bits.
-    private static void SampleBilinear(LineImage img, double x, double y, Span<byte> dst)
+    private static void SampleBilinear(Image img, double x, double y, Span<byte> dst)
     {
         x = Math.Clamp(x, 0, img.Width - 1);
         y = Math.Clamp(y, 0, img.Height - 1);

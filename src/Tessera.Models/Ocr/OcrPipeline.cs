@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Tessera.Formats.Images;
+using Tessera.Imaging;
 
 namespace Tessera.Models.Ocr;
 
@@ -88,17 +88,14 @@ public sealed class OcrPipeline : IDisposable
         }
     }
 
-    /// <summary>Reads the text of a decoded image (RGB).</summary>
-    public OcrResult Run(DecodedImage image)
+    /// <summary>Reads the text of an image: its lines in reading order, with boxes, confidences and timings.
+    /// <paramref name="cancellationToken"/> is checked between the stages and between the classifier's and the
+    /// recogniser's batches; a cancelled run throws <see cref="OperationCanceledException"/> with every tensor it
+    /// made disposed.</summary>
+    public OcrResult Run(Image image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return Run(new LineImage(image.Pixels, image.Width, image.Height, 3, Bgr: false));
-    }
-
-    /// <summary>Reads the text of an image: its lines in reading order, with boxes, confidences and timings.</summary>
-    public OcrResult Run(LineImage image)
-    {
-        ArgumentNullException.ThrowIfNull(image);
+        cancellationToken.ThrowIfCancellationRequested();
         var total = Stopwatch.StartNew();
         var bgr = OcrImageOps.ToBgr(image);
         double detMs = 0, clsMs = 0;
@@ -113,6 +110,7 @@ public sealed class OcrPipeline : IDisposable
         {
             var sw = Stopwatch.StartNew();
             boxes = Detect(bgr);
+            cancellationToken.ThrowIfCancellationRequested();
             detMs = sw.Elapsed.TotalMilliseconds;
             if (Options.DetectionOnly)
             {
@@ -127,11 +125,11 @@ public sealed class OcrPipeline : IDisposable
         if (Options.UseAngleClassifier && _cls is not null && crops.Count > 0)
         {
             var sw = Stopwatch.StartNew();
-            Classify(crops);
+            Classify(crops, cancellationToken);
             clsMs = sw.Elapsed.TotalMilliseconds;
         }
         recWatch.Restart();
-        var texts = Recognize(crops);
+        var texts = Recognize(crops, cancellationToken);
         double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
 
         var lines = new List<OcrLine>();
@@ -144,7 +142,7 @@ public sealed class OcrPipeline : IDisposable
         return new OcrResult(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds));
     }
 
-    private List<DetectedBox> Detect(LineImage bgr)
+    private List<DetectedBox> Detect(Image bgr)
     {
         using var input = OcrImageOps.DetInput(_backend, bgr, Options, out int w, out int h);
         using var map = _det!.Forward(input);
@@ -157,10 +155,11 @@ public sealed class OcrPipeline : IDisposable
 
     // predict_cls: batches of cls_batch_num crops; a crop whose best label is 180 degrees with a probability above
     // cls_thresh is turned.
-    private void Classify(List<LineImage> crops)
+    private void Classify(List<Image> crops, CancellationToken cancellationToken)
     {
         for (int start = 0; start < crops.Count; start += Options.ClsBatchSize)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int n = Math.Min(Options.ClsBatchSize, crops.Count - start);
             using var batch = OcrImageOps.ClsBatch(_backend, crops.GetRange(start, n));
             using var probs = _cls!.Forward(batch);
@@ -175,12 +174,13 @@ public sealed class OcrPipeline : IDisposable
 
     // predict_rec: crops sorted by width / height so that a batch (rec_batch_num) pads little, each batch as wide
     // as its widest crop needs; results returned in the crops' order. Decoding is greedy or a beam search.
-    private RecognizedText[] Recognize(List<LineImage> crops)
+    private RecognizedText[] Recognize(List<Image> crops, CancellationToken cancellationToken)
     {
         var result = new RecognizedText[crops.Count];
         var order = Enumerable.Range(0, crops.Count).OrderBy(i => (double)crops[i].Width / crops[i].Height).ToArray();
         for (int start = 0; start < order.Length; start += Options.RecBatchSize)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var idx = order.AsSpan(start, Math.Min(Options.RecBatchSize, order.Length - start)).ToArray();
             using var batch = PpOcrPreprocess.Batch(_backend, idx.Select(i => crops[i]).ToList(), _rec!.ImageHeight, _rec.MinImageWidth);
             using var probs = _rec.Forward(batch);

@@ -1,3 +1,4 @@
+using Tessera.Imaging;
 using System.Runtime.CompilerServices;
 
 // The OCR geometry and post-processing are internal; their tests check them directly.
@@ -17,7 +18,7 @@ public readonly record struct OcrPoint(float X, float Y);
 /// <param name="Box">The line's quadrilateral in the original image: top-left first, then clockwise.</param>
 public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoint> Box);
 
-/// <summary>Wall-clock milliseconds of each stage of one <see cref="OcrPipeline.Run(LineImage)"/>.</summary>
+/// <summary>Wall-clock milliseconds of each stage of one <see cref="OcrPipeline.Run(Image, CancellationToken)"/>.</summary>
 /// <param name="DetectionMs">Detection: resize, network and DB post-processing (0 in recognition-only mode).</param>
 /// <param name="ClassificationMs">Direction classification (0 when it is off).</param>
 /// <param name="RecognitionMs">Cropping and recognition of all lines.</param>

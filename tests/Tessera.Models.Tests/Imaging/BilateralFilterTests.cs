@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using static Tessera.Models.Tests.Imaging.ImagingReference;
 
 namespace Tessera.Models.Tests.Imaging;
@@ -8,7 +8,7 @@ namespace Tessera.Models.Tests.Imaging;
 /// |difference|, reflect-101 borders.</summary>
 public sealed class BilateralFilterTests
 {
-    private static int[] Naive(LineImage img, int d, double sc, double ss)
+    private static int[] Naive(Image img, int d, double sc, double ss)
     {
         int r = d > 0 ? d / 2 : (int)Math.Round(ss * 1.5);
         r = Math.Max(r, 1);
@@ -56,7 +56,7 @@ public sealed class BilateralFilterTests
     [Fact]
     public void ConstantImage_IsUnchanged()
     {
-        var img = new LineImage(Enumerable.Repeat((byte)13, 33 * 9 * 3).ToArray(), 33, 9, 3);
+        var img = new Image(Enumerable.Repeat((byte)13, 33 * 9 * 3).ToArray(), 33, 9, 3);
         Assert.Equal(img.Pixels, new BilateralFilter().Apply(img).Pixels);
     }
 
@@ -67,7 +67,7 @@ public sealed class BilateralFilterTests
         int w = 40, h = 10;
         var px = new byte[w * h];
         for (int i = 0; i < px.Length; i++) px[i] = i % w < 20 ? (byte)20 : (byte)220;
-        var img = new LineImage(px, w, h, 1);
+        var img = new Image(px, w, h, 1);
         Assert.Equal(px, new BilateralFilter(9, 20, 5).Apply(img).Pixels);
         Assert.NotEqual(px, new GaussianBlur(2).Apply(img).Pixels);
     }

@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using static Tessera.Models.Tests.Imaging.ImagingReference;
 
 namespace Tessera.Models.Tests.Imaging;
@@ -10,7 +10,7 @@ public sealed class ClaheTests
 {
     // Returns the rounded result and, per pixel, whether it sits on a rounding tie (of its value or of a mapping it
     // blends), where OpenCV's float arithmetic may round either way.
-    private static (int[] Values, bool[] Tie) Naive(LineImage gray, double clipLimit, int gx, int gy)
+    private static (int[] Values, bool[] Tie) Naive(Image gray, double clipLimit, int gx, int gy)
     {
         int w = gray.Width, h = gray.Height;
         bool exact = w % gx == 0 && h % gy == 0;
@@ -62,7 +62,7 @@ public sealed class ClaheTests
 
     private static bool NearTie(double v) => Math.Abs(v - Math.Floor(v) - 0.5) < 1e-3;
 
-    private static void AssertMatches(LineImage gray, double clip, int gx, int gy)
+    private static void AssertMatches(Image gray, double clip, int gx, int gy)
     {
         var (want, tie) = Naive(gray, clip, gx, gy);
         var got = new Clahe(clip, gx, gy).Apply(gray);
@@ -96,7 +96,7 @@ public sealed class ClaheTests
     public void UniformImage_MapsToItsClosedForm()
     {
         // 64x48 in 8x8 tiles: 8x6 = 48 pixels a tile, all of value 100.
-        var img = new LineImage(Enumerable.Repeat((byte)100, 64 * 48).ToArray(), 64, 48, 1);
+        var img = new Image(Enumerable.Repeat((byte)100, 64 * 48).ToArray(), 64, 48, 1);
         // No clipping: each tile's cumulative histogram reaches the whole tile at 100, so everything maps to 255.
         Assert.All(new Clahe(0, 8, 8).Apply(img).Pixels, v => Assert.Equal(255, v));
         // Clip limit 2: floor(2 * 48 / 256) = 0, so the limit is 1; the other 47 counts go one a bin from bin 0 at a

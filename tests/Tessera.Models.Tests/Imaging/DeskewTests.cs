@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 
 namespace Tessera.Models.Tests.Imaging;
 
@@ -9,7 +9,7 @@ public sealed class DeskewTests
     private static readonly string[] Lines = ["HELLO 2024", "THE 0123 LATE", "9 ALE 77", "TOTAL 4567 80", "HOLE 31 AT 5", "LOT 8 THE 6"];
 
     /// <summary>A 3-channel page of text lines with generous margins.</summary>
-    internal static LineImage Page(int scale = 3)
+    internal static Image Page(int scale = 3)
     {
         var rendered = Lines.Select(l => TestText.Render(l, scale)).ToArray();
         int w = rendered.Max(r => r.Width) + 160, lineH = rendered[0].Height + 6 * scale, h = lineH * Lines.Length + 160;
@@ -21,12 +21,12 @@ public sealed class DeskewTests
             for (int y = 0; y < r.Height; y++)
                 Array.Copy(r.Pixels, y * r.Width * 3, px, ((80 + k * lineH + y) * w + 80) * 3, r.Width * 3);
         }
-        return new LineImage(px, w, h, 3);
+        return new Image(px, w, h, 3);
     }
 
     /// <summary>The image turned <paramref name="degrees"/> counter-clockwise on screen about its centre: output
     /// (u, v) samples the input at the point the inverse turn takes it to; outside the page takes the top-left pixel's colour (paper).</summary>
-    internal static LineImage Rotate(LineImage img, double degrees)
+    internal static Image Rotate(Image img, double degrees)
     {
         double a = degrees * Math.PI / 180, cx = (img.Width - 1) / 2.0, cy = (img.Height - 1) / 2.0;
         int w = img.Width, h = img.Height, c = img.Channels;
@@ -78,7 +78,7 @@ public sealed class DeskewTests
     [Fact]
     public void BlankPage_HasNoSkew()
     {
-        var blank = new LineImage(Enumerable.Repeat((byte)240, 50 * 40 * 3).ToArray(), 50, 40, 3);
+        var blank = new Image(Enumerable.Repeat((byte)240, 50 * 40 * 3).ToArray(), 50, 40, 3);
         var r = new Deskew().Run(blank);
         Assert.Equal(0, r.AngleDegrees);
         Assert.Equal(blank.Pixels, r.Image.Pixels);

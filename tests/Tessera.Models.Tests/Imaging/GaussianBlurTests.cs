@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using static Tessera.Models.Tests.Imaging.ImagingReference;
 
 namespace Tessera.Models.Tests.Imaging;
@@ -14,7 +14,7 @@ public sealed class GaussianBlurTests
         return g.Select(v => v / s).ToArray();
     }
 
-    private static int[] Naive(LineImage img, double[] k)
+    private static int[] Naive(Image img, double[] k)
     {
         int r = k.Length / 2, w = img.Width, h = img.Height, c = img.Channels;
         var outPx = new int[w * h * c];
@@ -70,7 +70,7 @@ public sealed class GaussianBlurTests
         int w = 31, h = 25;
         var px = new byte[w * h];
         px[12 * w + 15] = 255;
-        var got = new GaussianBlur(1.5).Apply(new LineImage(px, w, h, 1));
+        var got = new GaussianBlur(1.5).Apply(new Image(px, w, h, 1));
         var k = Kernel(11, 1.5); // round(6 * 1.5 + 1) | 1 = 11 taps
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
@@ -84,7 +84,7 @@ public sealed class GaussianBlurTests
     [Fact]
     public void ConstantImage_IsUnchanged()
     {
-        var img = new LineImage(Enumerable.Repeat((byte)200, 23 * 19 * 3).ToArray(), 23, 19, 3);
+        var img = new Image(Enumerable.Repeat((byte)200, 23 * 19 * 3).ToArray(), 23, 19, 3);
         Assert.Equal(img.Pixels, new GaussianBlur(2.5).Apply(img).Pixels);
     }
 }

@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using static Tessera.Models.Tests.Imaging.ImagingReference;
 
 namespace Tessera.Models.Tests.Imaging;
@@ -28,7 +28,7 @@ public sealed class GrayscaleTests
     [Fact]
     public void PureColours_AndExpansion()
     {
-        var img = new LineImage([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255], 4, 1, 3);
+        var img = new Image([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255], 4, 1, 3);
         Assert.Equal(new byte[] { 76, 150, 29, 255 }, Grayscale.ToGray(img).Pixels);
         var back = Grayscale.Expand(Grayscale.ToGray(img), 3);
         Assert.Equal(new byte[] { 76, 76, 76, 150, 150, 150, 29, 29, 29, 255, 255, 255 }, back.Pixels);

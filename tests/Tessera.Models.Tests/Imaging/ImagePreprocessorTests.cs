@@ -1,6 +1,5 @@
 using Tessera.Cpu;
-using Tessera.Formats.Images;
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using Tessera.Models.Ocr;
 using Xunit.Abstractions;
 
@@ -67,7 +66,7 @@ public sealed class ImagePreprocessorTests(ITestOutputHelper log)
         Assert.Null(ImagePreprocessor.Parse("median:3").Apply(page).DeskewAngle);
     }
 
-    private string[] Read(LineImage img)
+    private string[] Read(Image img)
     {
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
         using var pipeline = OcrPipeline.Load(Path.GetDirectoryName(ModelFiles.Rec)!, cpu, new OcrOptions());
@@ -85,7 +84,7 @@ public sealed class ImagePreprocessorTests(ITestOutputHelper log)
     public void Ocr_StillReadsTheSample_AfterPreprocessing(string spec)
     {
         var img = ImageDecoder.DecodeFile(OcrRecFixture.Sample);
-        var r = ImagePreprocessor.Parse(spec).Apply(new LineImage(img.Pixels, img.Width, img.Height, 3));
+        var r = ImagePreprocessor.Parse(spec).Apply(new Image(img.Pixels, img.Width, img.Height, 3));
         Assert.Equal(OcrRecFixture.Expected.Select(NoSpaces), Read(r.Image).Select(NoSpaces));
     }
 
@@ -93,7 +92,7 @@ public sealed class ImagePreprocessorTests(ITestOutputHelper log)
     public void Ocr_ReadsATurnedSample_AfterDeskew()
     {
         var img = ImageDecoder.DecodeFile(OcrRecFixture.Sample);
-        var turned = DeskewTests.Rotate(new LineImage(img.Pixels, img.Width, img.Height, 3), 3.0);
+        var turned = DeskewTests.Rotate(new Image(img.Pixels, img.Width, img.Height, 3), 3.0);
         var r = ImagePreprocessor.Parse("deskew:10").Apply(turned);
         Assert.True(Math.Abs(r.DeskewAngle!.Value - 3.0) < 0.3, $"angle {r.DeskewAngle}");
         Assert.Equal(OcrRecFixture.Expected.Select(NoSpaces), Read(r.Image).Select(NoSpaces));

@@ -1,20 +1,21 @@
+using Tessera.Imaging;
 namespace Tessera.Models.Tests.Imaging;
 
 /// <summary>What the imaging tests share, written apart from src/: random images, pixel access, the border rules
 /// (as OpenCV's borderInterpolate defines them, by their periodic formulas) and image comparison.</summary>
 internal static class ImagingReference
 {
-    public static LineImage Random(int w, int h, int c, int seed, bool bgr = false)
+    public static Image Random(int w, int h, int c, int seed, bool bgr = false)
     {
         var rng = new Random(seed);
         var px = new byte[w * h * c];
         rng.NextBytes(px);
-        return new LineImage(px, w, h, c, bgr);
+        return new Image(px, w, h, c, bgr);
     }
 
     /// <summary>A smooth random image (a few random blobs plus a little noise): realistic input for filters whose
     /// behaviour depends on local contrast.</summary>
-    public static LineImage Smooth(int w, int h, int c, int seed)
+    public static Image Smooth(int w, int h, int c, int seed)
     {
         var rng = new Random(seed);
         var px = new byte[w * h * c];
@@ -27,10 +28,10 @@ internal static class ImagingReference
                     foreach (var b in blobs) v += b.V * (ch + 1) / c * Math.Exp(-((x - b.X) * (x - b.X) + (y - b.Y) * (y - b.Y)) / (b.R * b.R));
                     px[(y * w + x) * c + ch] = (byte)Math.Clamp(v, 0, 255);
                 }
-        return new LineImage(px, w, h, c);
+        return new Image(px, w, h, c);
     }
 
-    public static int At(LineImage img, int x, int y, int ch) => img.Pixels[(y * img.Width + x) * img.Channels + ch];
+    public static int At(Image img, int x, int y, int ch) => img.Pixels[(y * img.Width + x) * img.Channels + ch];
 
     /// <summary>BORDER_REFLECT_101 by its period 2n - 2: ...gfedcb|abcdefgh|gfedcba...</summary>
     public static int Reflect101(int i, int n)
@@ -46,7 +47,7 @@ internal static class ImagingReference
 
     /// <summary>Asserts every byte is within <paramref name="tol"/> of the reference and at most
     /// <paramref name="maxOffFraction"/> of them differ at all; reports the first mismatch.</summary>
-    public static void AssertClose(int[] expected, LineImage got, int tol, double maxOffFraction, string what)
+    public static void AssertClose(int[] expected, Image got, int tol, double maxOffFraction, string what)
     {
         Assert.Equal(expected.Length, got.Pixels.Length);
         int off = 0;

@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using static Tessera.Models.Tests.Imaging.ImagingReference;
 
 namespace Tessera.Models.Tests.Imaging;
@@ -7,7 +7,7 @@ namespace Tessera.Models.Tests.Imaging;
 /// comparator network and Huang's sliding histogram.</summary>
 public sealed class MedianFilterTests
 {
-    private static int[] Naive(LineImage img, int k)
+    private static int[] Naive(Image img, int k)
     {
         int r = k / 2, w = img.Width, h = img.Height, c = img.Channels;
         var outPx = new int[w * h * c];
@@ -50,7 +50,7 @@ public sealed class MedianFilterTests
     [Fact]
     public void ConstantImage_IsUnchanged()
     {
-        var img = new LineImage(Enumerable.Repeat((byte)77, 41 * 17 * 3).ToArray(), 41, 17, 3);
+        var img = new Image(Enumerable.Repeat((byte)77, 41 * 17 * 3).ToArray(), 41, 17, 3);
         foreach (var k in new[] { 3, 5, 7, 9 }) Assert.Equal(img.Pixels, new MedianFilter(k).Apply(img).Pixels);
     }
 
@@ -67,7 +67,7 @@ public sealed class MedianFilterTests
             for (int x = 1 + rng.Next(2); x < w; x += 3 + rng.Next(2))
                 if (rng.Next(2) == 0) { px[y * w + x] = rng.Next(2) == 0 ? (byte)0 : (byte)255; noisy++; }
         Assert.True(noisy > 50);
-        var got = new MedianFilter(3).Apply(new LineImage(px, w, h, 1));
+        var got = new MedianFilter(3).Apply(new Image(px, w, h, 1));
         Assert.All(got.Pixels, v => Assert.Equal(128, v));
     }
 }

@@ -1,4 +1,4 @@
-using Tessera.Models.Imaging;
+using Tessera.Imaging;
 using static Tessera.Models.Tests.Imaging.ImagingReference;
 
 namespace Tessera.Models.Tests.Imaging;
@@ -45,7 +45,7 @@ public sealed class SauvolaBinarizationTests
         int w = 41, h = 19;
         var px = new byte[w * h];
         for (int i = 0; i < px.Length; i++) px[i] = i % w < 20 ? (byte)50 : (byte)200;
-        var got = new SauvolaBinarization(15, 0.2, 128).Apply(new LineImage(px, w, h, 1));
+        var got = new SauvolaBinarization(15, 0.2, 128).Apply(new Image(px, w, h, 1));
         for (int x = 0; x < w; x++)
         {
             int x0 = Math.Max(0, x - 7), x1 = Math.Min(w - 1, x + 7);
@@ -64,7 +64,7 @@ public sealed class SauvolaBinarizationTests
     [Fact]
     public void ConstantImage_IsAllPaper()
     {
-        var img = new LineImage(Enumerable.Repeat((byte)90, 17 * 13).ToArray(), 17, 13, 1);
+        var img = new Image(Enumerable.Repeat((byte)90, 17 * 13).ToArray(), 17, 13, 1);
         Assert.All(new SauvolaBinarization().Apply(img).Pixels, v => Assert.Equal(255, v));
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.Intrinsics;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>cv2.bilateralFilter on 8-bit images: each pixel becomes the weighted mean of the pixels within a disc of
 /// radius r around it (offsets with i^2 + j^2 &lt;= r^2), weighted by exp(-(i^2 + j^2) / (2 sigmaSpace^2)) times
@@ -33,7 +33,7 @@ public sealed record BilateralFilter(int Diameter = 9, double SigmaColor = 75, d
     }
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image)
+    public Image Apply(Image image)
     {
         ImageRows.Check(image, "bilateral");
         Validate();
@@ -194,7 +194,7 @@ public sealed record BilateralFilter(int Diameter = 9, double SigmaColor = 75, d
     }
 
     // One float plane per channel, padded by r with BORDER_REFLECT_101.
-    private static float[][] PaddedPlanes(LineImage image, int r)
+    private static float[][] PaddedPlanes(Image image, int r)
     {
         int w = image.Width, h = image.Height, c = image.Channels, pw = w + 2 * r, ph = h + 2 * r;
         var planes = new float[c][];

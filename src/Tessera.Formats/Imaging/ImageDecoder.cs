@@ -1,6 +1,6 @@
 using StbImageSharp;
 
-namespace Tessera.Formats.Images;
+namespace Tessera.Imaging;
 
 /// <summary>Decodes PNG, JPEG and BMP (and the other formats stb_image reads: TGA, GIF's first frame, PSD, HDR, PIC)
 /// into 8-bit RGB with StbImageSharp, a managed port of stb_image. The header is read first, so an image whose
@@ -16,7 +16,7 @@ public static class ImageDecoder
     /// <summary>Reads and decodes the file at <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">the file cannot be read, is empty, is not a supported image, is
     /// truncated or corrupt, or is larger than <paramref name="maxPixels"/>.</exception>
-    public static DecodedImage DecodeFile(string path, long maxPixels = DefaultMaxPixels)
+    public static Image DecodeFile(string path, long maxPixels = DefaultMaxPixels)
     {
         byte[] bytes;
         try
@@ -35,7 +35,7 @@ public static class ImageDecoder
 
     /// <summary>Decodes an encoded image held in memory; <paramref name="source"/> names it in error messages.</summary>
     /// <exception cref="ImageFormatException">see <see cref="DecodeFile"/>.</exception>
-    public static DecodedImage Decode(byte[] encoded, string source = "image", long maxPixels = DefaultMaxPixels)
+    public static Image Decode(byte[] encoded, string source = "image", long maxPixels = DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(encoded);
         if (encoded.Length == 0) throw new ImageFormatException(source, "empty file (0 bytes)");
@@ -57,7 +57,7 @@ public static class ImageDecoder
         }
         if (result.Width != width || result.Height != height || result.Data is null || result.Data.Length != (long)width * height * 3)
             throw new ImageFormatException(source, $"decoder returned {result.Width}x{result.Height} with {result.Data?.Length ?? 0} bytes for a {width}x{height} header");
-        return new DecodedImage(result.Data, width, height);
+        return new Image(result.Data, width, height);
     }
 
     /// <summary>The width and height from the image's header, without decoding its pixels.</summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>Sauvola's local threshold (Sauvola and Pietikäinen, 2000) on gray (a colour image is converted to gray
 /// first): T = m (1 + k (s / R - 1)), with m and s the mean and standard deviation (population) of the
@@ -24,7 +24,7 @@ public sealed record SauvolaBinarization(int Window = 25, double K = 0.2, double
     }
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image)
+    public Image Apply(Image image)
     {
         Validate();
         var gray = Grayscale.ToGray(image);
@@ -65,6 +65,6 @@ public sealed record SauvolaBinarization(int Window = 25, double K = 0.2, double
                 }
             }
         });
-        return new LineImage(dst, w, h, 1, gray.Bgr);
+        return new Image(dst, w, h, 1, gray.Bgr);
     }
 }

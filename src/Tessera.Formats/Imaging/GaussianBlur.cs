@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>cv2.GaussianBlur on 8-bit images, per channel: a separable kernel
 /// g(i) = exp(-(i - (n - 1) / 2)^2 / (2 sigma^2)), normalised to sum 1 (cv2.getGaussianKernel), across rows then
@@ -35,7 +35,7 @@ public sealed record GaussianBlur(double Sigma, int KernelSize = 0) : IImageOper
     }
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image)
+    public Image Apply(Image image)
     {
         ImageRows.Check(image, "gaussian");
         var k = Kernel();

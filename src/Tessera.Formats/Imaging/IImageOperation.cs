@@ -1,7 +1,7 @@
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
-/// <summary>One image preprocessing step: an 8-bit image in, an 8-bit image out. Images are <see cref="LineImage"/>s:
-/// interleaved bytes with 1, 3 or 4 channels (<see cref="LineImage.Bgr"/> says the colour order). Each operation
+/// <summary>One image preprocessing step: an 8-bit image in, an 8-bit image out. Images are <see cref="Image"/>s:
+/// interleaved bytes with 1, 3 or 4 channels (<see cref="Image.Bgr"/> says the colour order). Each operation
 /// documents whether it works per channel or on gray; none changes the image's size.</summary>
 public interface IImageOperation
 {
@@ -12,5 +12,5 @@ public interface IImageOperation
     void Validate();
 
     /// <summary>The processed image (a new image; the input is not changed).</summary>
-    LineImage Apply(LineImage image);
+    Image Apply(Image image);
 }

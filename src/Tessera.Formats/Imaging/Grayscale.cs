@@ -1,4 +1,4 @@
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>Colour to gray as OpenCV's cv2.cvtColor(BGR2GRAY) on 8-bit images: Y = 0.299 R + 0.587 G + 0.114 B, in
 /// OpenCV's 14-bit fixed point (4899 R + 9617 G + 1868 B + 8192) >> 14, which is within one level of the rounded real
@@ -12,10 +12,10 @@ public sealed record Grayscale : IImageOperation
     public void Validate() { }
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image) => ToGray(image);
+    public Image Apply(Image image) => ToGray(image);
 
     /// <summary>The one-channel gray image of <paramref name="image"/> (the same object when it already is gray).</summary>
-    public static LineImage ToGray(LineImage image)
+    public static Image ToGray(Image image)
     {
         ImageRows.Check(image, "gray");
         if (image.Channels == 1) return image;
@@ -32,12 +32,12 @@ public sealed record Grayscale : IImageOperation
                 gray[i] = (byte)((src[at] * w0 + src[at + 1] * 9617 + src[at + 2] * w2 + 8192) >> 14);
             }
         });
-        return new LineImage(gray, image.Width, image.Height, 1, image.Bgr);
+        return new Image(gray, image.Width, image.Height, 1, image.Bgr);
     }
 
     /// <summary>A gray image with its value copied into each of <paramref name="channels"/> channels (alpha, the
     /// fourth, is set to 255); the image itself when it already has that many channels.</summary>
-    public static LineImage Expand(LineImage image, int channels)
+    public static Image Expand(Image image, int channels)
     {
         ImageRows.Check(image, "gray expand");
         if (image.Channels == channels) return image;
@@ -53,6 +53,6 @@ public sealed record Grayscale : IImageOperation
             px[at] = v; px[at + 1] = v; px[at + 2] = v;
             if (channels == 4) px[at + 3] = 255;
         }
-        return new LineImage(px, image.Width, image.Height, channels, image.Bgr);
+        return new Image(px, image.Width, image.Height, channels, image.Bgr);
     }
 }

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>The median of n values by a comparator network, run on whole vectors of bytes at once: Batcher's odd-even
 /// merge sort for n (comparators past n dropped, as if those values were +infinity), then pruned backwards to the

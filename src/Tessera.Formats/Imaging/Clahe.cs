@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>Contrast-limited adaptive histogram equalisation as cv2.createCLAHE(clipLimit, tileGridSize).apply on a
 /// gray image (a colour image is converted to gray first; the result has one channel). The image is cut into
@@ -27,7 +27,7 @@ public sealed record Clahe(double ClipLimit = 2.0, int TilesX = 8, int TilesY = 
     }
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image)
+    public Image Apply(Image image)
     {
         Validate();
         var gray = Grayscale.ToGray(image);
@@ -93,7 +93,7 @@ public sealed record Clahe(double ClipLimit = 2.0, int TilesX = 8, int TilesY = 
                 }
             }
         });
-        return new LineImage(dst, w, h, 1, gray.Bgr);
+        return new Image(dst, w, h, 1, gray.Bgr);
     }
 
     // OpenCV's clipping: cut every bin at the limit, spread the excess evenly, then the remainder from bin 0 at a step.

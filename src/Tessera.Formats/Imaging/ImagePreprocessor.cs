@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>What <see cref="ImagePreprocessor.Apply"/> made.</summary>
 /// <param name="Image">The processed image, with as many channels as the input (a gray result is copied into each
@@ -9,7 +9,7 @@ namespace Tessera.Models.Imaging;
 /// <param name="DeskewAngle">The skew angle found by <c>deskew</c> in degrees (counter-clockwise positive; the sum
 /// when there are several), or null when the pipeline has no deskew.</param>
 /// <param name="ElapsedMs">Wall-clock milliseconds of the whole preprocessing.</param>
-public sealed record PreprocessResult(LineImage Image, double? DeskewAngle, double ElapsedMs);
+public sealed record PreprocessResult(Image Image, double? DeskewAngle, double ElapsedMs);
 
 /// <summary>An ordered list of image operations applied one after the other, parsed from a spec such as
 /// <c>gray,median:3,gaussian:1.2,bilateral:9:75:75,clahe:2.0:8,sauvola:25:0.2,deskew:15</c>: operations separated by
@@ -80,7 +80,7 @@ public sealed class ImagePreprocessor
     }
 
     /// <summary>Runs the operations in order on <paramref name="image"/>; the result has the input's channel count.</summary>
-    public PreprocessResult Apply(LineImage image)
+    public PreprocessResult Apply(Image image)
     {
         ArgumentNullException.ThrowIfNull(image);
         ImageRows.Check(image, "preprocess");

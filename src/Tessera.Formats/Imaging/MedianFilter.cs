@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>cv2.medianBlur: each channel's value becomes the median of the <see cref="Window"/> x
 /// <see cref="Window"/> square around it, borders replicated (BORDER_REPLICATE). Windows up to
@@ -16,7 +16,7 @@ public sealed record MedianFilter(int Window = 3) : IImageOperation
     public string Spec => $"median:{Window}";
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image) => Apply(image, Window <= NetworkMaxWindow);
+    public Image Apply(Image image) => Apply(image, Window <= NetworkMaxWindow);
 
     /// <inheritdoc/>
     public void Validate()
@@ -25,7 +25,7 @@ public sealed record MedianFilter(int Window = 3) : IImageOperation
             throw new TesseraException($"median: the window must be odd, 1 to 255, got {Window}");
     }
 
-    internal unsafe LineImage Apply(LineImage image, bool network)
+    internal unsafe Image Apply(Image image, bool network)
     {
         ImageRows.Check(image, "median");
         Validate();

@@ -1,10 +1,10 @@
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>What the filters share: input checks, border index rules and the split of rows over cores.</summary>
 internal static class ImageRows
 {
     /// <summary>Throws unless <paramref name="image"/> is a consistent 1, 3 or 4 channel image.</summary>
-    public static void Check(LineImage image, string op)
+    public static void Check(Image image, string op)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.Width <= 0 || image.Height <= 0 || image.Channels is not (1 or 3 or 4))
@@ -35,7 +35,7 @@ internal static class ImageRows
 
     /// <summary>The image padded by <paramref name="r"/> pixels on every side, borders filled by
     /// <paramref name="border"/> (an index rule such as <see cref="Replicate"/>).</summary>
-    public static byte[] Pad(LineImage image, int r, Func<int, int, int> border)
+    public static byte[] Pad(Image image, int r, Func<int, int, int> border)
     {
         int w = image.Width, h = image.Height, c = image.Channels, pw = w + 2 * r;
         var padded = new byte[(long)pw * (h + 2 * r) * c];

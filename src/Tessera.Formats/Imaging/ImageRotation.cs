@@ -1,4 +1,4 @@
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>Rotation of an image about its centre ((w - 1) / 2, (h - 1) / 2), keeping its size, as
 /// cv2.warpAffine(img, cv2.getRotationMatrix2D(centre, angle, 1), (w, h), INTER_LINEAR, BORDER_REPLICATE): each
@@ -7,7 +7,7 @@ namespace Tessera.Models.Imaging;
 public static class ImageRotation
 {
     /// <summary>The image turned by <paramref name="degrees"/> counter-clockwise as it appears on screen (y down).</summary>
-    public static LineImage Rotate(LineImage image, double degrees)
+    public static Image Rotate(Image image, double degrees)
     {
         ImageRows.Check(image, "rotate");
         if (!double.IsFinite(degrees)) throw new TesseraException($"rotate: the angle must be finite, got {degrees}");

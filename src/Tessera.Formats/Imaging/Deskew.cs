@@ -1,12 +1,12 @@
 using System.Globalization;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary>What <see cref="Deskew.Run"/> found and made.</summary>
 /// <param name="Image">The straightened image (same size and channels as the input).</param>
 /// <param name="AngleDegrees">The skew found: the text's lines rose by this angle counter-clockwise (as seen on
 /// screen); the image was turned back by it. 0 when no ink was found.</param>
-public sealed record DeskewResult(LineImage Image, double AngleDegrees);
+public sealed record DeskewResult(Image Image, double AngleDegrees);
 
 /// <summary>Skew correction by projection profiles (Postl's method): the ink of the page (the smaller class of an Otsu
 /// threshold of its gray) is projected onto rows after turning by each candidate angle in
@@ -29,10 +29,10 @@ public sealed record Deskew(double MaxAngle = 15) : IImageOperation
     }
 
     /// <inheritdoc/>
-    public LineImage Apply(LineImage image) => Run(image).Image;
+    public Image Apply(Image image) => Run(image).Image;
 
     /// <summary>The straightened image and the skew angle found.</summary>
-    public DeskewResult Run(LineImage image)
+    public DeskewResult Run(Image image)
     {
         Validate();
         double angle = FindAngle(image);
@@ -40,7 +40,7 @@ public sealed record Deskew(double MaxAngle = 15) : IImageOperation
     }
 
     /// <summary>The skew of <paramref name="image"/> in degrees (counter-clockwise positive), without turning it.</summary>
-    public double FindAngle(LineImage image)
+    public double FindAngle(Image image)
     {
         Validate();
         var gray = Grayscale.ToGray(image);
@@ -79,7 +79,7 @@ public sealed record Deskew(double MaxAngle = 15) : IImageOperation
     }
 
     // Ink pixels relative to the centre: the smaller side of Otsu's threshold, evenly thinned to at most MaxPoints.
-    private static (float[] Xs, float[] Ys) InkPoints(LineImage gray)
+    private static (float[] Xs, float[] Ys) InkPoints(Image gray)
     {
         var px = gray.Pixels;
         Span<long> hist = stackalloc long[256];

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Tessera.Models.Imaging;
+namespace Tessera.Imaging;
 
 /// <summary><see cref="BilateralFilter"/>'s inner loops for 16 output pixels at once with 512-bit vectors, on gray and
 /// 3-channel images (the 256-bit ones, for 8 pixels and any channel count, are in BilateralFilter.cs).</summary>

@@ -1,0 +1,87 @@
+using Tessera.Formats;
+
+namespace Tessera.Models.Nn;
+
+/// <summary>Rotary position embedding tables (cos and sin [MaxPositions, RotaryDim/2], f32) and their application to
+/// queries and keys by position id. One instance is shared by every layer of a model.</summary>
+public sealed class RotaryEmbedding
+{
+    /// <summary>cos of every position's angles [MaxPositions, RotaryDim/2].</summary>
+    public Tensor Cos { get; }
+
+    /// <summary>sin of every position's angles [MaxPositions, RotaryDim/2].</summary>
+    public Tensor Sin { get; }
+
+    /// <summary>How channels are paired.</summary>
+    public RopeMode Mode { get; }
+
+    /// <summary>Channels rotated (the rest of a head passes through).</summary>
+    public int RotaryDim => 2 * Cos.Dim(1);
+
+    /// <summary>Positions the tables cover.</summary>
+    public int MaxPositions => Cos.Dim(0);
+
+    /// <summary>Rotary tables over tensors the caller owns.</summary>
+    public RotaryEmbedding(Tensor cos, Tensor sin, RopeMode mode = RopeMode.RotateHalf)
+    {
+        ArgumentNullException.ThrowIfNull(cos);
+        ArgumentNullException.ThrowIfNull(sin);
+        if (cos.Rank != 2 || !cos.Shape.Equals(sin.Shape) || cos.DType != DType.F32 || sin.DType != DType.F32)
+            throw new TesseraException($"rotary embedding: cos and sin must be f32 [positions, rotaryDim/2], got {cos.DType.Name()} {cos.Shape} and {sin.DType.Name()} {sin.Shape}");
+        (Cos, Sin, Mode) = (cos, sin, mode);
+    }
+
+    /// <summary>Builds the 1-D tables (angle = p * theta^(-2i/rotaryDim), as LLaMA's) and registers them with the
+    /// builder's set, so they live and die with the model's weights.</summary>
+    public static RotaryEmbedding Create(WeightBuilder wb, int rotaryDim, int maxPositions, double theta = 10000, RopeMode mode = RopeMode.RotateHalf)
+    {
+        ArgumentNullException.ThrowIfNull(wb);
+        if (maxPositions <= 0) throw new TesseraException($"rotary embedding: max positions must be positive, got {maxPositions}");
+        var (cos, sin) = RopeTables.Build1D(maxPositions, rotaryDim, theta);
+        return new RotaryEmbedding(wb.Upload(cos, maxPositions, rotaryDim / 2), wb.Upload(sin, maxPositions, rotaryDim / 2), mode);
+    }
+
+    /// <summary>Rotates x [B, H, S, D] (any strided view). <paramref name="positions"/> i32/i64 [S] or [B, S] picks
+    /// each token's table row; null means positions start .. start + S - 1.</summary>
+    public Tensor Apply(Tensor x, Tensor? positions = null, int start = 0)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 4 || x.Dim(3) < RotaryDim)
+            throw new TesseraException($"rotary embedding: x must be [B, H, S, D] with D >= {RotaryDim}, got {x.Shape}");
+        int b = x.Dim(0), s = x.Dim(2);
+        if (positions is null)
+        {
+            if (start < 0 || start + s > MaxPositions)
+                throw new TesseraException($"rotary embedding: positions {start}..{start + s - 1} are outside the table's {MaxPositions}");
+            using var c = Cos.Narrow(0, start, s);
+            using var sn = Sin.Narrow(0, start, s);
+            return x.Rope(c, sn, Mode);
+        }
+        if (positions.Rank == 1 && positions.Dim(0) == s) return RopeAt(x, positions);
+        if (positions.Rank == 2 && positions.Dim(0) == b && positions.Dim(1) == s)
+        {
+            // Each sequence of the batch at its own positions: one rotation per sequence.
+            var parts = new Tensor[b];
+            try
+            {
+                for (int i = 0; i < b; i++)
+                {
+                    using var xi = x.Narrow(0, i, 1);
+                    using var pi = positions.Select(0, i);
+                    parts[i] = RopeAt(xi, pi);
+                }
+                return Tensor.Concat(0, parts);
+            }
+            finally { foreach (var p in parts) p?.Dispose(); }
+        }
+        throw new TesseraException($"rotary embedding: positions must be [S] or [B, S] = [{s}] or [{b}, {s}] for x {x.Shape}, got {positions.DType.Name()} {positions.Shape}");
+    }
+
+    private Tensor RopeAt(Tensor x, Tensor positions)
+    {
+        // The table rows of these positions; the gather names an id outside the table.
+        using var c = Cos.Gather(positions);
+        using var sn = Sin.Gather(positions);
+        return x.Rope(c, sn, Mode);
+    }
+}
