@@ -26,9 +26,9 @@ public sealed partial class Tensor
         if (Rank != 4) throw new TesseraException($"{name} needs x [B, C, H, W], got {Shape}");
         if (p.KernelH <= 0 || p.KernelW <= 0 || p.StrideH <= 0 || p.StrideW <= 0 || p.PadH < 0 || p.PadW < 0)
             throw new TesseraException($"{name} of {Shape}: invalid parameters {p}");
-        // As ONNX and PyTorch require: a window never lies wholly in the padding.
-        if (p.PadH * 2 > p.KernelH || p.PadW * 2 > p.KernelW)
-            throw new TesseraException($"{name} of {Shape}: padding must be at most half the window ({p})");
+        // As ONNX requires (pads smaller than the window): a window never lies wholly in the padding.
+        if (p.PadH >= p.KernelH || p.PadW >= p.KernelW)
+            throw new TesseraException($"{name} of {Shape}: padding must be smaller than the window ({p})");
         int oh, ow;
         try
         {
