@@ -57,31 +57,8 @@ public sealed class RotaryEmbedding
             using var sn = Sin.Narrow(0, start, s);
             return x.Rope(c, sn, Mode);
         }
-        if (positions.Rank == 1 && positions.Dim(0) == s) return RopeAt(x, positions);
-        if (positions.Rank == 2 && positions.Dim(0) == b && positions.Dim(1) == s)
-        {
-            // Each sequence of the batch at its own positions: one rotation per sequence.
-            var parts = new Tensor[b];
-            try
-            {
-                for (int i = 0; i < b; i++)
-                {
-                    using var xi = x.Narrow(0, i, 1);
-                    using var pi = positions.Select(0, i);
-                    parts[i] = RopeAt(xi, pi);
-                }
-                return Tensor.Concat(0, parts);
-            }
-            finally { foreach (var p in parts) p?.Dispose(); }
-        }
+        if (positions.Rank == 1 && positions.Dim(0) == s || positions.Rank == 2 && positions.Dim(0) == b && positions.Dim(1) == s)
+            return x.Rope(Cos, Sin, Mode, positions); // rows gathered by position; an id outside the table is named
         throw new TesseraException($"rotary embedding: positions must be [S] or [B, S] = [{s}] or [{b}, {s}] for x {x.Shape}, got {positions.DType.Name()} {positions.Shape}");
-    }
-
-    private Tensor RopeAt(Tensor x, Tensor positions)
-    {
-        // The table rows of these positions; the gather names an id outside the table.
-        using var c = Cos.Gather(positions);
-        using var sn = Sin.Gather(positions);
-        return x.Rope(c, sn, Mode);
     }
 }
