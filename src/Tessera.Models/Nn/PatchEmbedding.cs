@@ -46,12 +46,13 @@ public sealed class PatchEmbedding
         ArgumentNullException.ThrowIfNull(config);
         int d = config.Dim, n = config.GridRows * config.GridCols + (config.ClassToken ? 1 : 0);
         var proj = wb.Pp(config.ProjectionName);
-        var w = proj.Get("weight", d, config.Channels, config.Patch, config.Patch);
-        var b = config.ProjectionBias ? proj.GetAs("bias", w.DType, d) : null;
+        // The conv, class token and positions are small and meet f32 pixels: kept in f32 whatever the stored dtype.
+        var w = proj.GetAs("weight", DType.F32, d, config.Channels, config.Patch, config.Patch);
+        var b = config.ProjectionBias ? proj.GetAs("bias", DType.F32, d) : null;
         Tensor? cls = null, pos = null;
         if (config.ClassToken)
         {
-            var c = wb.GetAs(config.ClassTokenName, w.DType, wb.Info(config.ClassTokenName).Dims.Count == 1 ? [d] : [1, 1, d]);
+            var c = wb.GetAs(config.ClassTokenName, DType.F32, wb.Info(config.ClassTokenName).Dims.Count == 1 ? [d] : [1, 1, d]);
             cls = wb.Own(c.Reshape(1, 1, d));
         }
         if (config.Positions)
