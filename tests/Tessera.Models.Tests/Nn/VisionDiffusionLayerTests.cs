@@ -31,10 +31,17 @@ public sealed class VisionDiffusionLayerTests(VisionDiffusionLayerTests.Cases ca
                 foreach (var (h, w) in new[] { (GridRows, GridCols), (4, 6) })
                 {
                     string name = $"patch_{(cls ? "cls" : "nocls")}_{h}x{w}";
-                    r.Random($"{name}.pe.patch_embedding.weight", 0.3f, D, 3, P, P);
-                    if (!cls) r.Random($"{name}.pe.patch_embedding.bias", 0.3f, D);
-                    else r.Random($"{name}.pe.class_embedding", 1f, D);
-                    r.Random($"{name}.pe.position_embedding.weight", 1f, GridRows * GridCols + (cls ? 1 : 0), D);
+                    var proj = r.Random($"{name}.pe.patch_embedding.weight", 0.3f, D, 3, P, P);
+                    var extra = cls ? r.Random($"{name}.pe.class_embedding", 1f, D) : r.Random($"{name}.pe.patch_embedding.bias", 0.3f, D);
+                    int n = GridRows * GridCols + (cls ? 1 : 0);
+                    var pos = r.Random($"{name}.pe.position_embedding.weight", 1f, n, D);
+                    if (cls)
+                    {
+                        // The same values under Hugging Face ViT's names and shapes (cls_token [1, 1, D], position_embeddings [1, N, D]).
+                        r.Add($"{name}.vit.patch_embeddings.projection.weight", proj, D, 3, P, P);
+                        r.Add($"{name}.vit.cls_token", extra, 1, 1, D);
+                        r.Add($"{name}.vit.position_embeddings", pos, 1, n, D);
+                    }
                     r.Random($"{name}.pixels", 1f, B, 3, h * P, w * P);
                     r.Case(name, new() { ["kind"] = "patch", ["dim"] = D, ["patch"] = P, ["gridRows"] = GridRows, ["gridCols"] = GridCols, ["classToken"] = cls });
                 }
@@ -109,6 +116,10 @@ public sealed class VisionDiffusionLayerTests(VisionDiffusionLayerTests.Cases ca
         using var y = pe.Forward(c.Get("pixels"));
         Assert.Equal(new Shape(B, rows * cols + (cls ? 1 : 0), D), y.Shape);
         NnAssert.Close(name, y, Ref.Expected(name + ".y"));
+        if (!cls) return;
+        var vit = PatchEmbedding.Load(c.Pp("vit"), PatchEmbeddingConfig.Vit(3, D, P, GridRows) with { GridCols = GridCols, ProjectionBias = false });
+        using var yVit = vit.Forward(c.Get("pixels"));
+        NnAssert.Close(name + " (ViT names)", yVit, Ref.Expected(name + ".y"));
     }
 
     [SkippableTheory]
