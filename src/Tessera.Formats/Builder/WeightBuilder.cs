@@ -93,7 +93,9 @@ public sealed class WeightBuilder : IDisposable
     /// axis). The dtype follows the options (stored dtype by default).</summary>
     public Tensor Get(string name, params int[] shape) => Load(name, shape, null);
 
-    /// <summary>Loads a tensor converted to <paramref name="dtype"/> (no copy when it already has it).</summary>
+    /// <summary>Loads a tensor converted to <paramref name="dtype"/> (no copy when it already has it): float to float,
+    /// block-quantized to float (ggml's dequantizers), or float to a block type such as Q8_0 (ggml's reference
+    /// quantizers; the last dimension must be a multiple of the block).</summary>
     public Tensor GetAs(string name, DType dtype, params int[] shape) => Load(name, shape, dtype);
 
     /// <summary>Like <see cref="Get(string, int[])"/>, or null when the tensor is absent (a present tensor of the wrong
@@ -110,7 +112,9 @@ public sealed class WeightBuilder : IDisposable
         var (source, stored) = Locate(name);
         using var t = source.Load(stored, Backend);
         CheckShape(name, source, stored, t.Shape, shape, t.DType);
-        return t.ToFloatArray();
+        if (!t.DType.IsBlock()) return t.ToFloatArray();
+        using var f = BlockConversion.Convert(t, DType.F32, source.Info(stored).File, FullName(name));
+        return f.ToArray<float>();
     }
 
     /// <summary>A tensor that holds exactly one value, read on the host.</summary>
@@ -165,7 +169,7 @@ public sealed class WeightBuilder : IDisposable
             var target = dtype ?? Options.TargetFor(t.DType);
             if (target is { } d && d != t.DType)
             {
-                var converted = t.To(d);
+                var converted = BlockConversion.Convert(t, d, source.Info(stored).File, FullName(name));
                 t.Dispose();
                 t = converted;
             }
