@@ -9,7 +9,7 @@ namespace Tessera.Models.Tests.Nn;
 /// <summary>Linear over GGUF block-quantized weights: the builder keeps Q8_0 / Q4_0 / Q4_K as stored and the layer goes
 /// through the quantized matmul, compared with a naive double-precision product over the dequantized weights. The
 /// bound is that of the 8-bit activation quantization the quantized matmul applies (nmse &lt; 1e-4, as in
-/// QuantizedMatMulTests). Also: the SwiGLU gate's Multiplier epilogue on that path.</summary>
+/// QuantizedMatMulTests). Also: the SwiGLU gate's Multiplier epilogue on that path, and a quantized embedding table.</summary>
 public sealed class QuantizedLinearTests
 {
     [Theory]
@@ -34,6 +34,12 @@ public sealed class QuantizedLinearTests
             using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
             using var wb = WeightBuilder.Open(cpu, path);
             var lin = Linear.Load(wb.Pp("lin"), inF, outF);
+
+            // The same blocks as an embedding table: dequantized at load, rows equal to the dequantized weights.
+            var table = Embedding.Load(wb.Pp("lin"), outF, inF);
+            Assert.Equal(DType.F32, table.Weight.DType);
+            using var rowsOut = table.Forward([16, 0, 5]);
+            Assert.Equal(new[] { 16, 0, 5 }.SelectMany(i => wq.Skip(i * inF).Take(inF)).ToArray(), rowsOut.ToFloatArray());
             Assert.Equal(type, lin.Weight.DType);
             using var xt = Tensor.FromArray(cpu, x, 1, rows, inF);
             using var y = lin.Forward(xt);
