@@ -83,13 +83,19 @@ public sealed class WeightBuilder : IDisposable
     public bool Contains(string name) => _root.Find(FullName(name)) is not null;
 
     /// <summary>The stored tensor's type and shape; throws naming the tensor when absent.</summary>
-    public TensorInfo Info(string name) => Locate(name).Source.Info(Locate(name).Stored);
+    public TensorInfo Info(string name)
+    {
+        var (source, stored) = Locate(name);
+        return source.Info(stored);
+    }
 
     /// <summary>Loads a tensor, checking its shape when <paramref name="shape"/> is given (a -1 accepts any size on that
     /// axis). The dtype follows the options (stored dtype by default).</summary>
     public Tensor Get(string name, params int[] shape) => Load(name, shape, null);
 
-    /// <summary>Loads a tensor converted to <paramref name="dtype"/> (no copy when it already has it).</summary>
+    /// <summary>Loads a tensor converted to <paramref name="dtype"/> (no copy when it already has it): float to float,
+    /// block-quantized to float (ggml's dequantizers), or float to a block type such as Q8_0 (ggml's reference
+    /// quantizers; the last dimension must be a multiple of the block).</summary>
     public Tensor GetAs(string name, DType dtype, params int[] shape) => Load(name, shape, dtype);
 
     /// <summary>Like <see cref="Get(string, int[])"/>, or null when the tensor is absent (a present tensor of the wrong
@@ -105,8 +111,10 @@ public sealed class WeightBuilder : IDisposable
     {
         var (source, stored) = Locate(name);
         using var t = source.Load(stored, Backend);
-        CheckShape(name, source, t.Shape, shape, t.DType);
-        return t.ToFloatArray();
+        CheckShape(name, source, stored, t.Shape, shape, t.DType);
+        if (!t.DType.IsBlock()) return t.ToFloatArray();
+        using var f = BlockConversion.Convert(t, DType.F32, source.Info(stored).File, FullName(name));
+        return f.ToArray<float>();
     }
 
     /// <summary>A tensor that holds exactly one value, read on the host.</summary>
@@ -122,11 +130,16 @@ public sealed class WeightBuilder : IDisposable
     public Tensor Own(Tensor t) => _root.Set.Add(t);
 
     /// <summary>Uploads host values as a constant weight owned by the set (subnormal values flushed to zero: an FMA on
-    /// one takes a microcode assist on x86, and no f32 result changes).</summary>
+    /// one takes a microcode assist on x86, and no f32 result changes). The caller's array is left as it was.</summary>
     public Tensor Upload(float[] values, params int[] shape)
     {
-        for (int i = 0; i < values.Length; i++)
-            if (float.IsSubnormal(values[i])) values[i] = 0;
+        ArgumentNullException.ThrowIfNull(values);
+        if (Array.Exists(values, float.IsSubnormal))
+        {
+            values = (float[])values.Clone();
+            for (int i = 0; i < values.Length; i++)
+                if (float.IsSubnormal(values[i])) values[i] = 0;
+        }
         using var t = Tensor.FromArray(Backend, values, shape);
         return Own(t.AsConstant());
     }
@@ -152,11 +165,11 @@ public sealed class WeightBuilder : IDisposable
         var t = source.Load(stored, Backend);
         try
         {
-            CheckShape(name, source, t.Shape, shape, t.DType);
+            CheckShape(name, source, stored, t.Shape, shape, t.DType);
             var target = dtype ?? Options.TargetFor(t.DType);
             if (target is { } d && d != t.DType)
             {
-                var converted = t.To(d);
+                var converted = BlockConversion.Convert(t, d, source.Info(stored).File, FullName(name));
                 t.Dispose();
                 t = converted;
             }
@@ -176,14 +189,17 @@ public sealed class WeightBuilder : IDisposable
         return _root.Find(full) ?? throw new WeightFormatException(_root.Sources[0].Path, full, _root.MissingMessage(full));
     }
 
-    private void CheckShape(string name, IWeightSource source, Shape found, int[] expected, DType dtype)
+    private void CheckShape(string name, IWeightSource source, string stored, Shape found, int[] expected, DType dtype)
     {
         if (expected.Length == 0) return;
         bool ok = found.Rank == expected.Length;
         for (int i = 0; ok && i < expected.Length; i++) ok = expected[i] < 0 || expected[i] == found[i];
-        if (!ok)
-            throw new WeightFormatException(source.Path, FullName(name),
-                $"is {dtype.Name()} {found}, expected [{string.Join(", ", expected.Select(e => e < 0 ? "*" : e.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]");
+        if (ok) return;
+        string full = FullName(name);
+        string storedAs = stored == full ? "" : $" (stored as '{stored}')";
+        string want = string.Join(", ", expected.Select(e => e < 0 ? "*" : e.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // The shard's path, not the index's, for a sharded checkpoint.
+        throw new WeightFormatException(source.Info(stored).File, full, $"is {dtype.Name()} {found}{storedAs}, expected [{want}]");
     }
 
     private static string Join(string prefix, string name) =>
@@ -212,10 +228,8 @@ public sealed class WeightBuilder : IDisposable
         {
             var tried = Options.Renames.Candidates(full).Distinct().ToList();
             string also = tried.Count > 1 ? $" (also tried {string.Join(", ", tried.Skip(1).Select(t => $"'{t}'"))})" : "";
-            // The nearest stored names help when a prefix is off by one level ("model." or "module.").
-            string leaf = full[(full.LastIndexOf('.') + 1)..];
-            var near = Sources.SelectMany(s => s.Names).Where(n => n.EndsWith(full, StringComparison.Ordinal) || full.EndsWith(n, StringComparison.Ordinal)).Take(3).ToList();
-            if (near.Count == 0) near = Sources.SelectMany(s => s.Names).Where(n => n.EndsWith("." + leaf, StringComparison.Ordinal)).Take(3).ToList();
+            // The nearest stored names help when a prefix is off by one level or a name is misspelt.
+            var near = NearNames.Find(full, Sources.SelectMany(s => s.Names));
             string hint = near.Count > 0 ? $"; stored names like it: {string.Join(", ", near.Select(n => $"'{n}'"))}" : "";
             return $"no such tensor in {string.Join(" or ", Sources.Select(s => s.Path))}{also}{hint}";
         }

@@ -16,6 +16,11 @@ public sealed class WeightRenames
     /// <summary>"module." and "model." prefixes added or removed.</summary>
     public static WeightRenames CommonPrefixes { get; } = None.WithPrefixes("module.", "model.");
 
+    /// <summary>The common prefixes plus llama.cpp's GGUF names for Hugging Face's LLaMA names and back
+    /// (<see cref="GgufLlamaNames"/>): a model written with <c>model.layers.{i}.self_attn.q_proj.weight</c> loads a GGUF
+    /// file's <c>blk.{i}.attn_q.weight</c>, and the other way round.</summary>
+    public static WeightRenames GgufLlama { get; } = CommonPrefixes.WithGgufLlama();
+
     /// <summary>The candidates for a name, the name itself first.</summary>
     public IEnumerable<string> Candidates(string name)
     {
@@ -31,6 +36,9 @@ public sealed class WeightRenames
     /// <summary>These rules plus: each prefix removed when the name has it, added when it has not.</summary>
     public WeightRenames WithPrefixes(params string[] prefixes) => With(name =>
         prefixes.Select(p => name.StartsWith(p, StringComparison.Ordinal) ? name[p.Length..] : p + name));
+
+    /// <summary>These rules plus the GGUF &lt;-&gt; Hugging Face LLaMA name map.</summary>
+    public WeightRenames WithGgufLlama() => With(GgufLlamaNames.Rule);
 
     /// <summary>These rules plus plain substring replacements, applied together (<c>("self_attn.q_proj", "attn_q")</c>).</summary>
     public WeightRenames WithReplacements(params (string From, string To)[] pairs) => With(name =>

@@ -71,6 +71,9 @@ public sealed record AttentionNames(string Q = "q_proj", string K = "k_proj", st
     /// <summary>PyTorch's nn.MultiheadAttention: in_proj_weight [3D, D], in_proj_bias, out_proj.</summary>
     public static AttentionNames TorchPacked { get; } = new(PackedWeight: "in_proj_weight", PackedBias: "in_proj_bias");
 
+    /// <summary>GGUF (llama.cpp) names: attn_q, attn_k, attn_v, attn_output (directly under the block's prefix).</summary>
+    public static AttentionNames Gguf { get; } = new("attn_q", "attn_k", "attn_v", "attn_output");
+
     /// <summary>timm's ViT blocks and SVTR: qkv.weight, qkv.bias, proj.</summary>
     public static AttentionNames Timm { get; } = new(Out: "proj", PackedWeight: "qkv.weight", PackedBias: "qkv.bias");
 }

@@ -47,8 +47,8 @@ public sealed class ContiguousKvCache : IKvCache, IDisposable
             throw new TesseraException($"kv cache layer {layer}: k {k.Shape} and v {v.Shape} must both be [B, KvHeads, S, HeadDim] matching the cache {buf.Shape}");
         if (at + s > MaxLength)
             throw new TesseraException($"kv cache layer {layer}: {at} stored + {s} new positions exceed the cache's {MaxLength}");
-        using (var kSlot = buf.Narrow(2, at, s)) buf.Backend.Copy(k, kSlot);
-        using (var vSlot = _v[layer].Narrow(2, at, s)) buf.Backend.Copy(v, vSlot);
+        using (var kSlot = buf.Narrow(2, at, s)) k.CopyInto(kSlot);
+        using (var vSlot = _v[layer].Narrow(2, at, s)) v.CopyInto(vSlot);
         _length[layer] = at + s;
         return (buf.Narrow(2, 0, at + s), _v[layer].Narrow(2, 0, at + s));
     }

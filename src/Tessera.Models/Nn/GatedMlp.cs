@@ -23,9 +23,9 @@ public sealed record GatedMlp(Linear Gate, Linear Up, Linear Down, Activation Ac
     /// <inheritdoc/>
     public Tensor Forward(Tensor x, Tensor? residual = null)
     {
+        // act(gate(x)) * up(x) in the gate projection's epilogue: one pass over the hidden activations.
         using var u = Up.Forward(x);
-        using var g = Gate.Forward(x, new MatMulEpilogue(Activation: Activation));
-        using var h = g * u;
+        using var h = Gate.Forward(x, new MatMulEpilogue(Activation: Activation, Multiplier: u));
         return Down.Forward(h, new MatMulEpilogue(Residual: residual));
     }
 }

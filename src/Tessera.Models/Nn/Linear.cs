@@ -64,7 +64,7 @@ public sealed class Linear
         return new Linear(w, b, layout);
     }
 
-    /// <summary>y = epilogue(x W^T + b): the layer's bias is added first, then the epilogue's activation and residual
+    /// <summary>y = epilogue(x W^T + b): the layer's bias is added first, then the epilogue's activation, multiplier and residual
     /// (the epilogue may not bring a bias of its own when the layer has one).</summary>
     public Tensor Forward(Tensor x, MatMulEpilogue? epilogue = null)
     {

@@ -41,6 +41,29 @@ public sealed class RotaryEmbedding
         return new RotaryEmbedding(wb.Upload(cos, maxPositions, rotaryDim / 2), wb.Upload(sin, maxPositions, rotaryDim / 2), mode);
     }
 
+    /// <summary>2-D tables for image patches at (rowIds[i], colIds[i]) (<see cref="RopeTables.Build2D(ReadOnlySpan{int},
+    /// ReadOnlySpan{int}, int, double)"/>: the first half of the pairs turn with the row, the second with the column),
+    /// registered with the builder's set. Table row i belongs to patch i: apply with no positions to a sequence of those
+    /// patches in that order. <see cref="Grid"/> gives a whole grid in row-major order.</summary>
+    public static RotaryEmbedding Create2D(WeightBuilder wb, ReadOnlySpan<int> rowIds, ReadOnlySpan<int> colIds, int rotaryDim,
+        double theta = 10000, RopeMode mode = RopeMode.RotateHalf)
+    {
+        ArgumentNullException.ThrowIfNull(wb);
+        if (rowIds.Length == 0) throw new TesseraException("2-D rotary embedding: no patch positions given");
+        var (cos, sin) = RopeTables.Build2D(rowIds, colIds, rotaryDim, theta);
+        return new RotaryEmbedding(wb.Upload(cos, rowIds.Length, rotaryDim / 2), wb.Upload(sin, rowIds.Length, rotaryDim / 2), mode);
+    }
+
+    /// <summary>2-D tables for a rows x cols patch grid in row-major order (see <see cref="Create2D"/>).</summary>
+    public static RotaryEmbedding Grid(WeightBuilder wb, int rows, int cols, int rotaryDim, double theta = 10000, RopeMode mode = RopeMode.RotateHalf)
+    {
+        if (rows <= 0 || cols <= 0) throw new TesseraException($"2-D rotary embedding: grid {rows}x{cols} must be positive");
+        var r = new int[rows * cols];
+        var c = new int[rows * cols];
+        for (int i = 0; i < r.Length; i++) (r[i], c[i]) = (i / cols, i % cols);
+        return Create2D(wb, r, c, rotaryDim, theta, mode);
+    }
+
     /// <summary>Rotates x [B, H, S, D] (any strided view). <paramref name="positions"/> i32/i64 [S] or [B, S] picks
     /// each token's table row; null means positions start .. start + S - 1.</summary>
     public Tensor Apply(Tensor x, Tensor? positions = null, int start = 0)
@@ -57,31 +80,8 @@ public sealed class RotaryEmbedding
             using var sn = Sin.Narrow(0, start, s);
             return x.Rope(c, sn, Mode);
         }
-        if (positions.Rank == 1 && positions.Dim(0) == s) return RopeAt(x, positions);
-        if (positions.Rank == 2 && positions.Dim(0) == b && positions.Dim(1) == s)
-        {
-            // Each sequence of the batch at its own positions: one rotation per sequence.
-            var parts = new Tensor[b];
-            try
-            {
-                for (int i = 0; i < b; i++)
-                {
-                    using var xi = x.Narrow(0, i, 1);
-                    using var pi = positions.Select(0, i);
-                    parts[i] = RopeAt(xi, pi);
-                }
-                return Tensor.Concat(0, parts);
-            }
-            finally { foreach (var p in parts) p?.Dispose(); }
-        }
+        if (positions.Rank == 1 && positions.Dim(0) == s || positions.Rank == 2 && positions.Dim(0) == b && positions.Dim(1) == s)
+            return x.Rope(Cos, Sin, Mode, positions); // rows gathered by position; an id outside the table is named
         throw new TesseraException($"rotary embedding: positions must be [S] or [B, S] = [{s}] or [{b}, {s}] for x {x.Shape}, got {positions.DType.Name()} {positions.Shape}");
-    }
-
-    private Tensor RopeAt(Tensor x, Tensor positions)
-    {
-        // The table rows of these positions; the gather names an id outside the table.
-        using var c = Cos.Gather(positions);
-        using var sn = Sin.Gather(positions);
-        return x.Rope(c, sn, Mode);
     }
 }

@@ -64,6 +64,10 @@ public sealed record BlockNames(string Norm1, string Attention, string Norm2, st
     /// <summary>LLaMA decoder layers: input_layernorm, self_attn, post_attention_layernorm, mlp.gate_proj/up_proj/down_proj.</summary>
     public static BlockNames Llama { get; } = new("input_layernorm", "self_attn", "post_attention_layernorm", "mlp");
 
+    /// <summary>GGUF (llama.cpp) blocks "blk.{i}": attn_norm, ffn_norm, ffn_gate/ffn_up/ffn_down, the attention directly
+    /// under the block (use <see cref="AttentionNames.Gguf"/>).</summary>
+    public static BlockNames Gguf { get; } = new("attn_norm", "", "ffn_norm", "", Gate: "ffn_gate", Up: "ffn_up", Down: "ffn_down");
+
     /// <summary>timm ViT blocks (and SVTR): norm1, attn, norm2, mlp.fc1/fc2.</summary>
     public static BlockNames Timm { get; } = new("norm1", "attn", "norm2", "mlp");
 }

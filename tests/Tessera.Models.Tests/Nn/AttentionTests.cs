@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using Tessera.Formats;
 using Tessera.Models.Nn;
 
@@ -8,7 +9,7 @@ namespace Tessera.Models.Tests.Nn;
 /// repeat_kv for grouped-query heads, bottom-right causal masking) for grouped-query 6/2 heads with per-sequence
 /// position ids, partial interleaved rotary with 3 heads of 11, cross-attention over a 17-wide context, a KV cache
 /// filled by prefill and decode steps, and pre-LN blocks of both kinds (CLIP and LLaMA). Batch 2, sequence 7, width 33.</summary>
-public sealed class AttentionTests(AttentionTests.Cases cases) : IClassFixture<AttentionTests.Cases>
+public sealed class AttentionTests(AttentionTests.Cases cases, ITestOutputHelper output) : IClassFixture<AttentionTests.Cases>
 {
     private const int B = 2, S = 7, D = 33;
 
@@ -193,7 +194,29 @@ public sealed class AttentionTests(AttentionTests.Cases cases) : IClassFixture<A
         var block = TransformerBlock.Load(wb.Pp(name).Pp("block"), cfg, rope);
         Assert.IsType(llama ? typeof(RmsNorm) : typeof(LayerNorm), block.Norm1);
         using var y = block.Forward(wb.Pp(name).Get("x"));
-        NnAssert.Close(name + " block", y, Ref.Expected(name + ".y"));
+        var (worst, measured) = NnAssert.Close(name + " block", y, Ref.Expected(name + ".y"));
+        output.WriteLine($"{name} block, f32: nmse {measured:E2}, max |diff| {worst:E2}");
+    }
+
+    [SkippableTheory]
+    [InlineData("clip", DType.BF16, 1e-5), InlineData("llama", DType.BF16, 1e-5), InlineData("clip", DType.F16, 2e-7), InlineData("llama", DType.F16, 2e-7)]
+    public void Blocks_with_bf16_and_f16_weights_stay_within_the_weights_rounding(string name, DType dtype, double nmse)
+    {
+        SkipWithoutTorch();
+        // The builder converts every stored f32 tensor to the dtype; the linears keep it (f32 activations against
+        // bf16/f16 weights), norms and biases come back to f32. Bound: the weights' rounding (bf16 2^-9, f16 2^-12).
+        using var wb = WeightBuilder.Open(Ref.Cpu, new WeightBuilderOptions(FloatDType: dtype), Ref.InputPath);
+        bool llama = name == "llama";
+        var cfg = llama
+            ? new TransformerBlockConfig(Gqa, 65) { Norm = NormKind.RmsNorm, FeedForward = FeedForwardKind.Gated, Activation = Activation.Silu, MlpBias = false, Names = BlockNames.Llama }
+            : new TransformerBlockConfig(Partial, 65) { Activation = Activation.Gelu };
+        var block = TransformerBlock.Load(wb.Pp(name).Pp("block"), cfg, llama ? RotaryEmbedding.Create(wb, 8, maxPositions: 16) : null);
+        Assert.Equal(dtype, block.Attention.Q!.Weight.DType);
+        using var x = wb.Pp(name).GetAs("x", DType.F32);
+        using var y = block.Forward(x);
+        Assert.Equal(DType.F32, y.DType);
+        var (worst, measured) = NnAssert.Close($"{name} block, {dtype} weights", y, Ref.Expected(name + ".y"), maxAbs: 0, nmse: nmse);
+        output.WriteLine($"{name} block, {dtype} weights: nmse {measured:E2}, max |diff| {worst:E2}");
     }
 
     [Fact]

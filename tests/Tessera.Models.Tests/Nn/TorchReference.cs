@@ -8,10 +8,12 @@ namespace Tessera.Models.Tests.Nn;
 
 /// <summary>Builds a set of layer cases (random weights under published names, inputs, a JSON spec each), runs
 /// nn_reference.py once over all of them with Debian's PyTorch (/usr/bin/python3), and hands back the expected
-/// outputs. A test class makes one of these in its fixture, so there is one Python process per class.</summary>
+/// outputs. A test class makes one of these in its fixture, so there is one Python process per class. Where PyTorch is
+/// absent the inputs are still written (the tests that need no reference run) and the others skip, naming the reason.</summary>
 public sealed class TorchReference : IDisposable
 {
-    private const string Python = "/usr/bin/python3";
+    // Debian's interpreter, where python3-torch lives (not a pyenv python3 on the PATH); TESSERA_TORCH_PYTHON overrides it.
+    private static readonly string Python = Environment.GetEnvironmentVariable("TESSERA_TORCH_PYTHON") is { Length: > 0 } p ? p : "/usr/bin/python3";
     private static readonly Lazy<string?> s_unavailable = new(Probe);
     private readonly List<WeightTensor> _tensors = [];
     private readonly Dictionary<string, string> _specs = [];
@@ -76,9 +78,6 @@ public sealed class TorchReference : IDisposable
 
     /// <summary>A weight builder over the inputs, prefixed with the case name (dispose it).</summary>
     public WeightBuilder Builder() => WeightBuilder.Open(Cpu, InputPath);
-
-    /// <summary>Loads an input tensor ("case.x") onto the CPU.</summary>
-    public Tensor Input(WeightBuilder wb, string name) => wb.Get(name).Share();
 
     public void Dispose()
     {

@@ -223,6 +223,53 @@ def case_block(c):
     return {"y": h + f}
 
 
+def case_patch(c):
+    """Conv with kernel = stride = patch, class token, positions resized as Hugging Face's interpolate_pos_encoding."""
+    d, p, gr, gc, cls = c["dim"], c["patch"], c["gridRows"], c["gridCols"], c["classToken"]
+    px = c.t("pixels")
+    b = c.t("pe.patch_embedding.bias") if c.has("pe.patch_embedding.bias") else None
+    y = F.conv2d(px, c.t("pe.patch_embedding.weight"), b, stride=p).flatten(2).transpose(1, 2)
+    if cls:
+        y = torch.cat([c.t("pe.class_embedding").view(1, 1, d).expand(px.shape[0], -1, -1), y], dim=1)
+    pos = c.t("pe.position_embedding.weight")
+    rows, cols = px.shape[2] // p, px.shape[3] // p
+    if (rows, cols) != (gr, gc):
+        first = 1 if cls else 0
+        grid = pos[first:].reshape(1, gr, gc, d).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(rows, cols), mode="bicubic", align_corners=False)
+        pos = torch.cat([pos[:first], grid.permute(0, 2, 3, 1).reshape(-1, d)], dim=0)
+    return {"y": y + pos}
+
+
+def case_timestep(c):
+    """diffusers' get_timestep_embedding, then linear_1 -> SiLU -> linear_2 (TimestepEmbedding)."""
+    t, dim = c.t("t"), c["dim"]
+    half = dim // 2
+    exponent = -math.log(c["maxPeriod"]) * torch.arange(half, dtype=torch.float64) / (half - c["shift"])
+    emb = t[:, None] * torch.exp(exponent)[None, :]
+    emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+    if c["flip"]:
+        emb = torch.cat([emb[:, half:], emb[:, :half]], dim=-1)
+    if dim % 2 == 1:
+        emb = F.pad(emb, (0, 1, 0, 0))
+    h = F.silu(linear(c, "te.linear_1", dim, c["hidden"])(emb))
+    return {"emb": emb, "y": linear(c, "te.linear_2", c["hidden"], c["hidden"])(h)}
+
+
+def case_adaln(c):
+    """DiT: adaLN_modulation = Sequential(SiLU, Linear(cond, 6D)); modulate(x, shift, scale) = x * (1 + scale) + shift."""
+    x, cond, d, cd = c.t("x"), c.t("c"), c["dim"], c["condDim"]
+    norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6).double()
+
+    def modulate(v, shift, scale):
+        return v * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+    shift_msa, scale_msa, gate_msa, _, _, _ = linear(c, "block.adaLN_modulation.1", cd, 6 * d)(F.silu(cond)).chunk(6, dim=1)
+    y = modulate(norm(x), shift_msa, scale_msa)
+    shift, scale = linear(c, "final.adaLN_modulation.1", cd, 2 * d)(F.silu(cond)).chunk(2, dim=1)
+    return {"mod": y, "gated": x + gate_msa.unsqueeze(1) * y, "final": modulate(norm(x), shift, scale)}
+
+
 def main():
     tensors, meta = read_safetensors(sys.argv[1])
     out = {}
