@@ -73,6 +73,15 @@ public class PthTorchTests
             Assert.Equal("[0.9, 0.999]", nested.Metadata["betas"]);
             Assert.Equal(nested.Info("model.emb.weight").Offset, nested.Info("model.head.weight").Offset); // tied: one storage
         }
+        // Through the weight builder, whose rename rules find "model.w" when a model asks for "w".
+        using (var wb = WeightBuilder.Open(Tessera.Cpu.CpuBackend.Default, dir.File("nested.pth")))
+        using (var direct = WeightFile.Open(dir.File("nested.pth")))
+        using (var expected = direct.Load("model.w", Tessera.Cpu.CpuBackend.Default))
+        {
+            Assert.Equal(expected.ToArray<float>(), wb.Get("w", 3, 7).ToArray<float>());
+            Assert.Equal(DType.BF16, wb.Pp("model").Get("bf", 5, 3).DType); // stored dtype kept
+            Assert.Contains("transposed", Assert.Throws<WeightFormatException>(() => wb.Get("model.transposed", 3, 7)).Message);
+        }
         Assert.Equal("pth", WeightFile.Detect(dir.File("legacy.pth")));
         var e = Assert.Throws<WeightFormatException>(() => WeightFile.Open(dir.File("legacy.pth")));
         Assert.Contains("legacy", e.Message);
