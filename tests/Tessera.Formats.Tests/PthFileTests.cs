@@ -217,6 +217,32 @@ public class PthFileTests
         Assert.Equal(data, File.ReadAllBytes(p).AsSpan((int)e.DataOffset, 65).ToArray());
     }
 
+    private static byte[] Bytes(Tensor t)
+    {
+        var b = new byte[t.DType.ByteCount(t.ElementCount)];
+        t.Backend.CopyToHost(t.Storage, 0, b);
+        return b;
+    }
+
+    [Fact]
+    public void Zip64ArchivesReadAsPlainOnes()
+    {
+        using var dir = new TempDir();
+        string plain = dir.File("plain.pth"), zip64 = dir.File("zip64.pth");
+        var (pickle, storages) = PthTestWriter.Sample();
+        PthTestWriter.WriteArchive(plain, "sample", pickle, storages);
+        PthTestWriter.WriteZip64Archive(zip64, "sample", pickle, storages);
+        using var a = WeightFile.Open(plain);
+        using var b = WeightFile.Open(zip64);
+        Assert.Equal(a.Names, b.Names);
+        foreach (var n in a.Names.Where(n => n != "proj.t"))
+        {
+            using var x = a.Load(n, CpuBackend.Default);
+            using var y = b.Load(n, CpuBackend.Default);
+            Assert.Equal(Bytes(x), Bytes(y));
+        }
+    }
+
     [Fact]
     public void PickleScalarsAndContainersReadAsPythonBuildsThem()
     {

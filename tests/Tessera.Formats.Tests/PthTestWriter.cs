@@ -27,6 +27,53 @@ internal static class PthTestWriter
         foreach (var (key, data) in storages) Add("data/" + key, data);
     }
 
+    /// <summary>The same archive with every size and offset in zip64 form (0xFFFFFFFF in the 32-bit fields, the values
+    /// in zip64 extra fields, a zip64 end record and locator), as zip writers lay out archives past 4 GiB.</summary>
+    public static void WriteZip64Archive(string path, string archive, byte[] pickle, IEnumerable<(string Key, byte[] Data)> storages)
+    {
+        var members = new List<(string Name, byte[] Data)> { (archive + "/data.pkl", pickle), (archive + "/byteorder", "little"u8.ToArray()) };
+        members.AddRange(storages.Select(s => (archive + "/data/" + s.Key, s.Data)));
+        var f = new List<byte>();
+        void U16(int v) => f.AddRange(BitConverter.GetBytes((ushort)v));
+        void U32(uint v) => f.AddRange(BitConverter.GetBytes(v));
+        void U64(long v) => f.AddRange(BitConverter.GetBytes(v));
+        var offsets = new List<long>();
+        foreach (var (name, data) in members)
+        {
+            offsets.Add(f.Count);
+            U32(0x04034b50); U16(45); U16(0); U16(0); U32(0); U32(Crc32(data)); U32(uint.MaxValue); U32(uint.MaxValue);
+            U16(Encoding.UTF8.GetByteCount(name)); U16(20);
+            f.AddRange(Encoding.UTF8.GetBytes(name));
+            U16(1); U16(16); U64(data.Length); U64(data.Length);
+            f.AddRange(data);
+        }
+        long cd = f.Count;
+        for (int i = 0; i < members.Count; i++)
+        {
+            var (name, data) = members[i];
+            U32(0x02014b50); U16(45); U16(45); U16(0); U16(0); U32(0); U32(Crc32(data)); U32(uint.MaxValue); U32(uint.MaxValue);
+            U16(Encoding.UTF8.GetByteCount(name)); U16(28); U16(0); U16(0); U16(0); U32(0); U32(uint.MaxValue);
+            f.AddRange(Encoding.UTF8.GetBytes(name));
+            U16(1); U16(24); U64(data.Length); U64(data.Length); U64(offsets[i]);
+        }
+        long cdSize = f.Count - cd, end64 = f.Count;
+        U32(0x06064b50); U64(44); U16(45); U16(45); U32(0); U32(0); U64(members.Count); U64(members.Count); U64(cdSize); U64(cd);
+        U32(0x07064b50); U32(0); U64(end64); U32(1);
+        U32(0x06054b50); U16(0); U16(0); U16(0xFFFF); U16(0xFFFF); U32(uint.MaxValue); U32(uint.MaxValue); U16(0);
+        File.WriteAllBytes(path, [.. f]);
+    }
+
+    private static uint Crc32(byte[] data)
+    {
+        uint c = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            c ^= b;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? (c >> 1) ^ 0xEDB88320 : c >> 1;
+        }
+        return ~c;
+    }
+
     /// <summary>The pickle of <c>OrderedDict(name -&gt; tensor)</c> plus a nested dict <c>"extra": {"step": 17, "tag":
     /// "abc"}</c>, using the memo as torch's pickler does (BINPUT / BINGET for repeated globals).</summary>
     public static byte[] StateDictPickle(IReadOnlyList<View> views)
@@ -56,6 +103,13 @@ internal static class PthTestWriter
     /// f32 view (non-contiguous), i64 [2]; with their storages.</summary>
     public static void WriteSample(string path)
     {
+        var (pickle, storages) = Sample();
+        WriteArchive(path, "sample", pickle, storages);
+    }
+
+    /// <summary>The sample's pickle and storages.</summary>
+    public static (byte[] Pickle, (string Key, byte[] Data)[] Storages) Sample()
+    {
         var rng = new Random(5);
         byte[] Bytes(int n) { var b = new byte[n]; rng.NextBytes(b); return b; }
         var views = new List<View>
@@ -67,7 +121,7 @@ internal static class PthTestWriter
             new("proj.t", "FloatStorage", "0", 21, 0, [7, 3], [1, 7]),
             new("ids", "LongStorage", "3", 2, 0, [2], [1]),
         };
-        WriteArchive(path, "sample", StateDictPickle(views), [("0", Bytes(84)), ("1", Bytes(66)), ("2", Bytes(10)), ("3", Bytes(16))]);
+        return (StateDictPickle(views), [("0", Bytes(84)), ("1", Bytes(66)), ("2", Bytes(10)), ("3", Bytes(16))]);
     }
 
     /// <summary>Pickle opcodes written by hand.</summary>

@@ -52,6 +52,8 @@ public class PthTorchTests
                 "betas": (0.9, 0.999), "layers": [torch.randn(2), torch.randn(3, 3).half()], "flag": True, "none": None}
         torch.save(ckpt, d + "/nested.pth")
         torch.save(sd, d + "/legacy.pth", _use_new_zipfile_serialization=False)
+        for proto in (4, 5):  # FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL instead of protocol 2's opcodes
+            torch.save(sd, f"{d}/proto{proto}.pt", pickle_protocol=proto)
         """;
 
     [SkippableFact]
@@ -64,6 +66,8 @@ public class PthTorchTests
         // expanded (stride 0) and column-sliced views.
         Assert.Equal(15, PthTorch.AssertSameAsTorch(dir.File("state.pt"), writtenHere: true));
         Assert.Equal(15 + 3, PthTorch.AssertSameAsTorch(dir.File("nested.pth"), writtenHere: true));
+        Assert.Equal(15, PthTorch.AssertSameAsTorch(dir.File("proto4.pt"), writtenHere: true));
+        Assert.Equal(15, PthTorch.AssertSameAsTorch(dir.File("proto5.pt"), writtenHere: true));
         using (var nested = WeightFile.Open(dir.File("nested.pth")))
         {
             Assert.Contains("model.emb.weight", nested.Names);
@@ -138,5 +142,24 @@ public class PthTorchTests
         var e = Assert.Throws<WeightFormatException>(() => WeightFile.Open(dir.File("evil.pth")));
         Assert.Contains("'posix.system'", e.Message);
         Assert.False(File.Exists(marker));
+    }
+
+    [SkippableFact]
+    public void Zip64ArchiveWrittenForTheTestsIsOneThatPythonReads()
+    {
+        // The zip64 layout of PthTestWriter, which PthFileTests reads, checked against Python's own zipfile (CRCs included).
+        PthTorch.RequirePython();
+        using var dir = new TempDir();
+        string p = dir.File("zip64.pth");
+        var (pickle, storages) = PthTestWriter.Sample();
+        PthTestWriter.WriteZip64Archive(p, "sample", pickle, storages);
+        string listing = PthTorch.Run("""
+            import sys, zipfile
+            with zipfile.ZipFile(sys.argv[1]) as z:
+                assert z.testzip() is None
+                for i in z.infolist(): print(i.filename, i.file_size, i.compress_type)
+            """, p);
+        Assert.Equal(["sample/data.pkl " + pickle.Length + " 0", "sample/byteorder 6 0", .. storages.Select(s => $"sample/data/{s.Key} {s.Data.Length} 0")],
+            listing.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 }
