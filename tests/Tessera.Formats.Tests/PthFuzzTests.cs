@@ -6,13 +6,12 @@ using Xunit.Abstractions;
 
 namespace Tessera.Formats.Tests;
 
-/// <summary>Mutates a valid checkpoint 2,000 times (seeded): byte flips, truncations, junk, length and offset fields
+/// <summary>Mutates a valid checkpoint 2,000 times, and its zip64 form 1,000 times (seeded): byte flips, truncations, junk, length and offset fields
 /// overwritten in the zip directory and local headers, and pickles mutated and re-archived so that the interpreter
 /// sees them whole. Each mutant either opens, and then every tensor reads (or is refused as a strided view or an
 /// unsupported dtype), or throws <see cref="WeightFormatException"/>; anything else, a crash or a hang fails.</summary>
 public class PthFuzzTests(ITestOutputHelper output)
 {
-    private const int Iterations = 2000;
 
     private static readonly long[] Nasty =
     [
@@ -20,22 +19,30 @@ public class PthFuzzTests(ITestOutputHelper output)
         long.MaxValue, long.MinValue, -8,
     ];
 
-    [Fact]
-    public void MutatedCheckpointsLoadOrThrowWeightFormatException()
+    [Theory]
+    [InlineData(false, 2000, 17)]
+    [InlineData(true, 1000, 18)] // the same checkpoint with every size and offset in zip64 form
+    public void MutatedCheckpointsLoadOrThrowWeightFormatException(bool zip64, int iterations, int seed)
     {
         using var dir = new TempDir();
         string path = dir.File("fuzz.pth");
-        PthTestWriter.WriteSample(path);
+        void Write(byte[] pickle, (string, byte[])[] storages)
+        {
+            if (zip64) PthTestWriter.WriteZip64Archive(path, "sample", pickle, storages);
+            else PthTestWriter.WriteArchive(path, "sample", pickle, storages);
+        }
+        var sample = PthTestWriter.Sample();
+        Write(sample.Pickle, sample.Storages);
         byte[] valid = File.ReadAllBytes(path);
         var (pickle, storages, zipRegion) = Parts(path);
         Assert.Equal(5, Exercise(path));
 
-        var rng = new Random(17);
+        var rng = new Random(seed);
         int ok = 0, refused = 0;
         var sw = Stopwatch.StartNew();
-        for (int i = 0; i < Iterations; i++)
+        for (int i = 0; i < iterations; i++)
         {
-            string what = Mutate(valid, pickle, storages, zipRegion, rng, path);
+            string what = Mutate(valid, pickle, storages, zipRegion, rng, path, Write);
             try { Exercise(path); ok++; }
             catch (WeightFormatException) { refused++; }
             catch (Exception e)
@@ -43,9 +50,9 @@ public class PthFuzzTests(ITestOutputHelper output)
                 Assert.Fail($"mutation {i} ({what}) threw {e.GetType().Name} instead of WeightFormatException: {e.Message}\n{e.StackTrace}");
             }
         }
-        output.WriteLine($"pth: {Iterations} mutations, {ok} loaded, {refused} refused, {sw.ElapsedMilliseconds} ms");
-        Assert.True(refused > Iterations / 4, $"only {refused} of {Iterations} mutations were refused");
-        Assert.True(ok > Iterations / 20, $"only {ok} of {Iterations} mutations loaded: the mutations do not reach the tensors");
+        output.WriteLine($"pth{(zip64 ? " (zip64)" : "")}: {iterations} mutations, {ok} loaded, {refused} refused, {sw.ElapsedMilliseconds} ms");
+        Assert.True(refused > iterations / 4, $"only {refused} of {iterations} mutations were refused");
+        Assert.True(ok > iterations / 20, $"only {ok} of {iterations} mutations loaded: the mutations do not reach the tensors");
     }
 
     /// <summary>The valid file's pickle, its storages, and where its zip directory and end records lie.</summary>
@@ -61,7 +68,8 @@ public class PthFuzzTests(ITestOutputHelper output)
         return (Data(pkl), storages, (dirStart, file.Length));
     }
 
-    private static string Mutate(byte[] valid, byte[] pickle, (string, byte[])[] storages, (int Start, int End) zipDir, Random rng, string path)
+    private static string Mutate(byte[] valid, byte[] pickle, (string, byte[])[] storages, (int Start, int End) zipDir, Random rng, string path,
+        Action<byte[], (string, byte[])[]> write)
     {
         int kind = rng.Next(6);
         if (kind >= 3) // the pickle, mutated, in a well-formed archive: the interpreter and the flattening see it all
@@ -90,7 +98,7 @@ public class PthFuzzTests(ITestOutputHelper output)
                     what = $"pickle: cut or splice at {pos}";
                     break;
             }
-            PthTestWriter.WriteArchive(path, "sample", p, storages);
+            write(p, storages);
             return what;
         }
 
