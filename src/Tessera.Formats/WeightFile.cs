@@ -48,8 +48,10 @@ public static class WeightFile
         if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return "onnx";
         bool torchName = TorchExtensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
         if (ZipDirectory.HasZipMagic(head) && (torchName || FirstZipNameIsDataPkl(head))) return "pth";
-        if (n >= 2 && head[0] == 0x80 && head[1] <= 5 && torchName) return "pth"; // a legacy pickle stream: PthFile says so
         if (n >= 9 && head[8] == (byte)'{') return "safetensors";
+        // A legacy pickle stream (PROTO 2 then torch's magic number): PthFile refuses it by name. After the safetensors
+        // check, since a header length of 0x280 begins with the same two bytes.
+        if (n >= 2 && head[0] == 0x80 && head[1] <= 5 && torchName) return "pth";
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return "safetensors";
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return "gguf";
         return null;

@@ -203,6 +203,34 @@ public class PthFileTests
     }
 
     [Fact]
+    public void ZipDirectoryEntriesThatLieAreRefused()
+    {
+        using var dir = new TempDir();
+        string p = dir.File("z.pth");
+        PthTestWriter.WriteSample(p);
+        byte[] valid = File.ReadAllBytes(p);
+        // The central directory entry of a member: its 46-byte fixed header precedes the name's last occurrence.
+        int Central(string name) => valid.AsSpan().LastIndexOf(System.Text.Encoding.UTF8.GetBytes(name)) - 46;
+        string Msg(Action<byte[]> patch)
+        {
+            var d = (byte[])valid.Clone();
+            patch(d);
+            File.WriteAllBytes(p, d);
+            return Assert.Throws<WeightFormatException>(() => WeightFile.Open(p)).Message;
+        }
+        void Size(byte[] d, int at, uint v) { BitConverter.GetBytes(v).CopyTo(d, at + 20); BitConverter.GetBytes(v).CopyTo(d, at + 24); }
+
+        Assert.Contains("encrypted", Msg(d => d[Central("sample/data/1") + 8] |= 1));
+        Assert.Contains("compressed (method 8)", Msg(d => d[Central("sample/data/1") + 10] = 8));
+        Assert.Contains("overlap", Msg(d => Size(d, Central("sample/data/0"), 200)));
+        Assert.Contains("runs into the directory", Msg(d => Size(d, Central("sample/data/3"), 1u << 30)));
+        Assert.Contains("names another entry", Msg(d => BitConverter.GetBytes(BitConverter.ToUInt32(d, Central("sample/data/0") + 42)).CopyTo(d, Central("sample/data/1") + 42)));
+        Assert.Contains("no local header", Msg(d => BitConverter.GetBytes(3u).CopyTo(d, Central("sample/data/1") + 42)));
+        Assert.Contains("entries cannot fit", Msg(d => { BitConverter.GetBytes((ushort)60000).CopyTo(d, d.Length - 14); BitConverter.GetBytes((ushort)60000).CopyTo(d, d.Length - 12); }));
+        Assert.Contains("multi-disk", Msg(d => BitConverter.GetBytes((ushort)7).CopyTo(d, d.Length - 12)));
+    }
+
+    [Fact]
     public void ZipDirectoryGivesStoredMembersInPlace()
     {
         using var dir = new TempDir();
