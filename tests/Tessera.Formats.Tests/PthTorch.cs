@@ -1,85 +1,28 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Tessera.Cpu;
 using Tessera.Formats.Pytorch;
 
 namespace Tessera.Formats.Tests;
 
-/// <summary>PyTorch itself (Debian's python3-torch, run as <c>/usr/bin/python3</c>) as the oracle for .pth files: it
-/// writes checkpoints and reports what <c>torch.load</c> finds in one (names flattened as <see cref="PthFile"/> does,
+/// <summary>PyTorch itself (Debian's python3-torch, run by <see cref="PythonOracle"/>) as the oracle for .pth files:
+/// Python/pth_dump.py reports what <c>torch.load</c> finds in one (names flattened as <see cref="PthFile"/> does,
 /// dtypes, shapes, strides, storage offsets, metadata, and every tensor's values as raw bytes). Tests that need it
 /// skip, with the reason, where it is absent.</summary>
 internal static class PthTorch
 {
-    public const string Python = "/usr/bin/python3";
-
     /// <summary>The shared real weights, ../shared/models from the repository root.</summary>
     public static string ModelsDir { get; } = Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "models"));
 
-    private static readonly Lazy<string?> TorchMissing = new(() => Missing("import torch, numpy"));
-    private static readonly Lazy<string?> PythonMissing = new(() => Missing("import pickle, zipfile"));
-
     /// <summary>Skips the test when python3-torch (or numpy) cannot be imported.</summary>
-    public static void RequireTorch() => Skip.If(TorchMissing.Value != null, TorchMissing.Value);
+    public static void RequireTorch()
+    {
+        string? why = PythonOracle.Missing("torch", "numpy");
+        Skip.If(why != null, why);
+    }
 
     /// <summary>Skips the test when /usr/bin/python3 is absent.</summary>
-    public static void RequirePython() => Skip.If(PythonMissing.Value != null, PythonMissing.Value);
-
-    private static string? Missing(string imports)
-    {
-        if (!File.Exists(Python)) return $"{Python} is not installed (apt-get install python3 python3-torch python3-numpy)";
-        try { Run($"{imports}\n"); return null; }
-        catch (InvalidOperationException e) { return $"{Python} cannot '{imports}' (apt-get install python3-torch python3-numpy): {e.Message}"; }
-    }
-
-    /// <summary>Runs a Python script with arguments; returns its stdout, throws with its stderr when it fails.</summary>
-    public static string Run(string script, params string[] args)
-    {
-        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        psi.ArgumentList.Add("-");
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Write(script);
-        p.StandardInput.Close();
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(120_000)) { p.Kill(); throw new InvalidOperationException("python3 ran past 120 s"); }
-        if (p.ExitCode != 0) throw new InvalidOperationException($"python3 exited {p.ExitCode}: {stderr.Result}");
-        return stdout;
-    }
-
-    private const string DumpScript = """
-        import sys, json, torch
-        path, blob, written_here = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-        # torch 1.13's weights_only unpickler lacks BINFLOAT: files this test wrote itself are loaded in full.
-        obj = torch.load(path, map_location="cpu", weights_only=not written_here)
-        tensors, meta = [], {}
-        def scalar(v): return v is None or isinstance(v, (bool, int, float, str))
-        def rep(v):
-            if v is None: return "None"
-            if isinstance(v, bool): return "True" if v else "False"
-            return repr(v) if isinstance(v, float) else str(v)
-        def join(name, k): return f"{name}.{k}" if name else str(k)
-        def walk(v, name):
-            if torch.is_tensor(v): tensors.append((name, v))
-            elif isinstance(v, dict):
-                for k, x in v.items(): walk(x, join(name, k))
-            elif isinstance(v, (list, tuple)):
-                if all(scalar(x) for x in v): meta[name] = "[" + ", ".join(rep(x) for x in v) + "]"
-                else:
-                    for i, x in enumerate(v): walk(x, join(name, i))
-            elif scalar(v): meta[name] = rep(v)
-        walk(obj, "")
-        out = []
-        with open(blob, "wb") as f:
-            for name, t in tensors:
-                c = t.contiguous()
-                data = (c.view(torch.int16) if c.dtype == torch.bfloat16 else c).numpy().tobytes()
-                f.write(data)
-                out.append(dict(name=name, dtype=str(t.dtype).replace("torch.", ""), shape=list(t.shape), stride=list(t.stride()),
-                                offset=t.storage_offset(), contiguous=t.is_contiguous(), bytes=len(data)))
-        print(json.dumps(dict(tensors=out, metadata=meta)))
-        """;
+    public static void RequirePython() =>
+        Skip.IfNot(File.Exists(PythonOracle.Python), $"{PythonOracle.Python} is absent (apt-get install python3)");
 
     /// <summary>Checks <paramref name="path"/> against what torch.load finds in it: the same tensors in the same order
     /// with the same dtype, shape, strides and storage offset, the same metadata, and every value equal bit for bit
@@ -91,7 +34,7 @@ internal static class PthTorch
         string blobPath = Path.GetTempFileName();
         try
         {
-            using var doc = JsonDocument.Parse(Run(DumpScript, path, blobPath, writtenHere ? "1" : "0"));
+            using var doc = JsonDocument.Parse(PythonOracle.RunScript("pth_dump.py", path, blobPath, writtenHere ? "1" : "0"));
             byte[] blob = File.ReadAllBytes(blobPath), file = File.ReadAllBytes(path);
             var expected = doc.RootElement.GetProperty("tensors").EnumerateArray().ToList();
             using var src = Assert.IsType<PthFile>(WeightFile.Open(path));
