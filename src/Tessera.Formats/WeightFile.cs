@@ -10,19 +10,20 @@ namespace Tessera.Formats;
 public static class WeightFile
 {
     /// <summary>Opens <paramref name="path"/>: a GGUF file, a safetensors file, a sharded checkpoint's
-    /// <c>*.safetensors.index.json</c> (or the directory holding <c>model.safetensors.index.json</c> or
-    /// <c>model.safetensors</c>), an .onnx model, or a PyTorch checkpoint (<c>.pth</c>, <c>.pt</c>, <c>.bin</c>, <c>.ckpt</c>,
+    /// <c>*.safetensors.index.json</c> (or the directory holding <c>model.safetensors.index.json</c>,
+    /// <c>model.safetensors</c> or, failing both, <c>pytorch_model.bin</c>), an .onnx model, or a PyTorch checkpoint (<c>.pth</c>, <c>.pt</c>, <c>.bin</c>, <c>.ckpt</c>,
     /// read as data: see <see cref="PthFile"/>). Throws <see cref="WeightFormatException"/> for anything else.</summary>
     public static IWeightSource Open(string path)
     {
         if (Directory.Exists(path))
         {
-            foreach (var candidate in new[] { "model.safetensors.index.json", "model.safetensors" })
+            // Safetensors first, as Hugging Face's loaders prefer it when a repository has both.
+            foreach (var candidate in new[] { "model.safetensors.index.json", "model.safetensors", "pytorch_model.bin" })
             {
                 string p = Path.Combine(path, candidate);
                 if (File.Exists(p)) return Open(p);
             }
-            throw new WeightFormatException(path, null, "a directory without model.safetensors.index.json or model.safetensors");
+            throw new WeightFormatException(path, null, "a directory without model.safetensors.index.json, model.safetensors or pytorch_model.bin");
         }
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return ShardedSafetensors.Open(path);
         return Detect(path) switch

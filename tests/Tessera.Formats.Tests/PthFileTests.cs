@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using Tessera.Cpu;
 using Tessera.Formats.Pytorch;
+using Tessera.Formats.Safetensors;
 
 namespace Tessera.Formats.Tests;
 
@@ -50,6 +51,19 @@ public class PthFileTests
         Assert.Equal(("1", 3L), src.StorageOf("layer.bias"));
         Assert.Equal(src.Info("layer.bias").Offset + 34, src.Info("layer.scale").Offset);
         Assert.Equal(src.Info("layer.weight").Offset, src.Info("proj.t").Offset);
+    }
+
+    [Fact]
+    public void DirectoryWithPytorchModelBinOpensIt()
+    {
+        using var dir = new TempDir();
+        PthTestWriter.WriteSample(dir.File("pytorch_model.bin"));
+        using (var src = WeightFile.Open(dir.Path))
+            Assert.Equal("pth", src.Format);
+        // A safetensors file beside it is preferred, as Hugging Face's loaders do.
+        SafetensorsWriter.Write(dir.File("model.safetensors"), RoundTripTests.PlainTensors(), new Dictionary<string, string>());
+        using (var src = WeightFile.Open(dir.Path))
+            Assert.Equal("safetensors", src.Format);
     }
 
     [Fact]
