@@ -95,7 +95,7 @@ public class PthTorchTests
         string p = dir.File("zip64.pth");
         var (pickle, storages) = PthTestWriter.Sample();
         PthTestWriter.WriteZip64Archive(p, "sample", pickle, storages);
-        string listing = PythonOracle.RunScript("zip_list.py", p);
+        string listing = PythonOracle.RunScript("pth_zip_list.py", p);
         Assert.Equal(["sample/data.pkl " + pickle.Length + " 0", "sample/byteorder 6 0", .. storages.Select(s => $"sample/data/{s.Key} {s.Data.Length} 0")],
             listing.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
