@@ -52,7 +52,9 @@ public sealed class PthFile : IWeightSource
     /// <inheritdoc/>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
-    /// <inheritdoc/>
+    /// <summary>The tensor's type (torch's dtype name: "float32", "bfloat16", ...), shape and place in the file. For a
+    /// view saved non-contiguous, <see cref="TensorInfo.ByteLength"/> is the span of storage it covers (see
+    /// <see cref="Strides"/>); throws <see cref="KeyNotFoundException"/> naming the file when absent.</summary>
     public TensorInfo Info(string name) =>
         _byName.TryGetValue(name, out var i) ? i : throw new KeyNotFoundException($"{Path}: no tensor '{name}'");
 
