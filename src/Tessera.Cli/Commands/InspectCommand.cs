@@ -4,17 +4,19 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Formats;
 using Tessera.Formats.Gguf;
+using Tessera.Formats.Pytorch;
 using Tessera.Formats.Safetensors;
 
 namespace Tessera.Cli.Commands;
 
 /// <summary><c>tessera inspect FILE [--json]</c>: the format, metadata and tensors (name, type, shape, byte offset)
-/// of a safetensors file or sharded checkpoint, a GGUF file or an ONNX model. Nothing but the header is read.</summary>
+/// of a safetensors file or sharded checkpoint, a GGUF file, an ONNX model or a PyTorch .pth checkpoint (its pickle read
+/// as data, never executed; a tensor saved as a strided view shows its strides). Nothing but the header is read.</summary>
 internal static class InspectCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("file") { Description = "a .safetensors, .safetensors.index.json, .gguf or .onnx file" };
+        var file = new Argument<string>("file") { Description = "a .safetensors, .safetensors.index.json, .gguf, .onnx or PyTorch .pth/.pt/.bin/.ckpt file" };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var full = new Option<bool>("--full") { Description = "show metadata arrays whole, not their first 8 elements" };
         var cmd = new Command("inspect", "Show a weight file's format, metadata and tensors") { file, json, full };
@@ -48,6 +50,9 @@ internal static class InspectCommand
             case ShardedSafetensors sh:
                 details["shards"] = sh.Shards.Count.ToString();
                 break;
+            case PthFile p:
+                details["archive"] = p.ArchiveName;
+                break;
         }
         var metadata = src.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value switch
         {
@@ -59,7 +64,8 @@ internal static class InspectCommand
         {
             var i = src.Info(n);
             return new InspectTensor(i.Name, i.TypeName, i.Dims.ToArray(), i.Offset, i.ByteLength,
-                src is ShardedSafetensors ? Path.GetFileName(i.File) : null);
+                src is ShardedSafetensors ? Path.GetFileName(i.File) : null,
+                src is PthFile p && !p.IsContiguous(n) ? p.Strides(n).ToArray() : null);
         }).ToList();
         return new InspectReport(src.Path, src.Format, details, metadata, tensors, tensors.Sum(t => t.bytes));
     }
@@ -78,7 +84,7 @@ internal static class InspectCommand
         int sw = Math.Max(5, r.tensors.Max(t => Shape(t.shape).Length));
         Console.WriteLine($"  {"name".PadRight(nw)}  {"dtype".PadRight(tw)}  {"shape".PadRight(sw)}  {"offset",14}  {"bytes",12}");
         foreach (var t in r.tensors)
-            Console.WriteLine($"  {t.name.PadRight(nw)}  {t.dtype.PadRight(tw)}  {Shape(t.shape).PadRight(sw)}  {t.offset,14}  {t.bytes,12}{(t.file is null ? "" : "  " + t.file)}");
+            Console.WriteLine($"  {t.name.PadRight(nw)}  {t.dtype.PadRight(tw)}  {Shape(t.shape).PadRight(sw)}  {t.offset,14}  {t.bytes,12}{(t.file is null ? "" : "  " + t.file)}{(t.strides is null ? "" : "  strides " + Shape(t.strides) + " (not contiguous: not loadable)")}");
     }
 
     private static string Shape(long[] dims) => "[" + string.Join(", ", dims) + "]";
@@ -102,9 +108,11 @@ internal static class InspectCommand
 internal sealed record InspectReport(string file, string format, Dictionary<string, string> details,
     Dictionary<string, string> metadata, List<InspectTensor> tensors, long total_bytes);
 
-/// <summary>One tensor of <see cref="InspectReport"/>; <c>offset</c> is from the start of the file (of <c>file</c>, for a shard).</summary>
+/// <summary>One tensor of <see cref="InspectReport"/>; <c>offset</c> is from the start of the file (of <c>file</c>, for a shard);
+/// <c>strides</c> only for a .pth tensor saved as a non-contiguous view (<c>bytes</c> is then the span it covers).</summary>
 internal sealed record InspectTensor(string name, string dtype, long[] shape, long offset, long bytes,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? file);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? file,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long[]? strides = null);
 #pragma warning restore IDE1006
 
 /// <summary>Source-generated JSON (NativeAOT-safe: no reflection).</summary>
