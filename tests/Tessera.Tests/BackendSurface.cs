@@ -44,6 +44,12 @@ public static class BackendSurface
         ["Argsort"] = ["TopK"],
     };
 
+    /// <summary>Row names for ops made entirely by the front end (on the host, then uploaded): they exercise no member.</summary>
+    private static readonly HashSet<string> FrontEndOnly = ["Arange"];
+
+    /// <summary>Whether a row's first word names an op the front end makes without any backend member.</summary>
+    public static bool IsFrontEndOnly(string rowName) => FrontEndOnly.Contains(rowName.Split(' ', 2)[0]);
+
     /// <summary>The members a row exercises, from the first word of its name: a member's own name ("MatMul ...",
     /// "IndexSelect ..."), a UnaryOp or BinaryOp ("Exp ..." is <see cref="IBackend.Unary"/>, "Add ..."
     /// <see cref="IBackend.Binary"/>), or an alias ("Concat" copies, "AvgPool2d" pools). Empty when none matches:

@@ -24,20 +24,31 @@ public static class OpTableLedger
     /// <summary>Runs a row on a backend (not remembered) and says whether it passed, failed or is unsupported there.</summary>
     public static RowOutcome Classify(OpRow row, string backendName, IBackend backend)
     {
-        var defaults = row.Ops.Where(op => !BackendSurface.Implements(backend, op)).ToArray();
         try
         {
             string? failure = OpRunner.Execute(row, backendName, backend);
             return new(failure is null ? RowResult.Passed : RowResult.Failed, failure);
         }
-        catch (TesseraException e) when (defaults.Length > 0 && e.Message.Contains(" has no "))
+        catch (TesseraException e) when (RefusedByDefaultBody(e, row, backend) is { } member)
         {
-            return new(RowResult.Unsupported, $"unsupported: {backendName} has no {string.Join(", ", defaults)} of its own ({e.Message})");
+            return new(RowResult.Unsupported, $"unsupported: {backendName} has no {member} of its own (IBackend's default body: {e.Message})");
         }
         catch (Exception e)
         {
             return new(RowResult.Failed, $"{row.Name} on {backendName}: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
         }
+    }
+
+    /// <summary>The member whose default body threw: the method that threw is declared by IBackend itself (this also
+    /// catches a member the row did not declare, such as IndexSelect under a Rope with positions), or, should the JIT
+    /// hide that frame, a "has no ..." refusal while a declared member of the row has no body of the backend's.</summary>
+    private static string? RefusedByDefaultBody(TesseraException e, OpRow row, IBackend backend)
+    {
+        if (e.TargetSite is { } site && site.DeclaringType == typeof(IBackend) && BackendSurface.Ops.Contains(site.Name)
+            && !BackendSurface.Implements(backend, site.Name))
+            return site.Name;
+        var defaults = row.Ops.Where(op => !BackendSurface.Implements(backend, op)).ToArray();
+        return defaults.Length > 0 && e.Message.Contains(" has no ") ? string.Join(", ", defaults) : null;
     }
 
     /// <summary>ggml's summary, member by backend: "own" (the backend implements it), "default" (IBackend's default

@@ -33,7 +33,7 @@ public class OpTableTests(ITestOutputHelper output)
     [Fact]
     public void Every_row_names_the_members_it_exercises()
     {
-        var unnamed = OpTable.Rows.Values.Where(r => r.Ops.Length == 0 || r.Ops.Any(op => !BackendSurface.Ops.Contains(op)))
+        var unnamed = OpTable.Rows.Values.Where(r => r.Ops.Length == 0 && !BackendSurface.IsFrontEndOnly(r.Name) || r.Ops.Any(op => !BackendSurface.Ops.Contains(op)))
             .Select(r => $"'{r.Name}' ({(r.Ops.Length == 0 ? "none" : string.Join(", ", r.Ops))})").ToArray();
         Assert.True(unnamed.Length == 0,
             $"rows whose name's first word is no IBackend member, UnaryOp, BinaryOp or alias, and that set no Ops: {string.Join("; ", unnamed.Take(10))}");
@@ -69,6 +69,7 @@ public class OpTableTests(ITestOutputHelper output)
         Assert.Equal([nameof(IBackend.Binary)], BackendSurface.OpsNamed("Max [1] [1] f32"));
         Assert.Equal([nameof(IBackend.Pool2d)], BackendSurface.OpsNamed("AvgPool2d [1, 2, 6, 8] f32"));
         Assert.Empty(BackendSurface.OpsNamed("Frobnicate [3] f32"));
+        Assert.True(BackendSurface.IsFrontEndOnly("Arange 0 count 7 step 1 f32"));
     }
 
     [Fact]
