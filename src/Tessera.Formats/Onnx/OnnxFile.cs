@@ -1,7 +1,7 @@
 namespace Tessera.Formats.Onnx;
 
-/// <summary>The weights of an ONNX model: the graph's initializers and the tensors of its Constant nodes (paddle2onnx
-/// stores weights that way), read from the protobuf without generated code. Loading decodes into a new tensor (ONNX
+/// <summary>The weights of an ONNX model: the graph's initializers and the values of its Constant nodes (paddle2onnx
+/// stores weights that way; see <see cref="OnnxConstants"/>), named by the node's output, read from the protobuf without generated code. Loading decodes into a new tensor (ONNX
 /// data is not aligned and may be varint-encoded); tensors in external data files are listed but not loaded.</summary>
 public sealed class OnnxFile : IWeightSource
 {
@@ -9,9 +9,9 @@ public sealed class OnnxFile : IWeightSource
 
     private readonly MappedFile _map;
     private readonly List<string> _names;
-    private readonly Dictionary<string, (TensorInfo Info, long ProtoOffset, int ProtoLength, int DataType)> _tensors;
+    private readonly Dictionary<string, OnnxEntry> _tensors;
 
-    private OnnxFile(MappedFile map, List<string> names, Dictionary<string, (TensorInfo, long, int, int)> tensors, Dictionary<string, object> metadata)
+    private OnnxFile(MappedFile map, List<string> names, Dictionary<string, OnnxEntry> tensors, Dictionary<string, object> metadata)
     {
         _map = map;
         _names = names;
@@ -50,7 +50,7 @@ public sealed class OnnxFile : IWeightSource
             if (map.Length > int.MaxValue) throw new WeightFormatException(path, null, "larger than 2 GB; ONNX keeps such weights in external data files");
             var r = new ProtoReader(new ReadOnlySpan<byte>(map.Pointer, (int)map.Length), path, 0);
             var names = new List<string>();
-            var tensors = new Dictionary<string, (TensorInfo, long, int, int)>();
+            var tensors = new Dictionary<string, OnnxEntry>();
             var metadata = new Dictionary<string, object>();
             while (!r.End)
             {
@@ -85,54 +85,28 @@ public sealed class OnnxFile : IWeightSource
         metadata[$"opset{(domain.Length == 0 ? "" : "." + domain)}"] = version.ToString();
     }
 
-    private static void ReadGraph(ProtoReader r, string path, List<string> names, Dictionary<string, (TensorInfo, long, int, int)> tensors)
+    private static void ReadGraph(ProtoReader r, string path, List<string> names, Dictionary<string, OnnxEntry> tensors)
     {
         while (!r.End)
         {
             var (f, w) = r.Tag();
             if (f == 5 && w == 2) Add(ReadTensor(r.Message(out var b), b.Length, path, null), path, names, tensors);
-            else if (f == 1 && w == 2) ReadNode(r.Message(out _), path, names, tensors);
-            else r.Skip(w);
-        }
-    }
-
-    private static void ReadNode(ProtoReader r, string path, List<string> names, Dictionary<string, (TensorInfo, long, int, int)> tensors)
-    {
-        string opType = "";
-        string? output = null;
-        (TensorInfo, long, int, int)? value = null;
-        while (!r.End)
-        {
-            var (f, w) = r.Tag();
-            if (f == 4 && w == 2) opType = r.String();
-            else if (f == 2 && w == 2) output ??= r.String();
-            else if (f == 5 && w == 2)
+            else if (f == 1 && w == 2)
             {
-                var a = r.Message(out _);
-                string attr = "";
-                while (!a.End)
-                {
-                    var (af, aw) = a.Tag();
-                    if (af == 1 && aw == 2) attr = a.String();
-                    else if (af == 5 && aw == 2) value = ReadTensor(a.Message(out var tb), tb.Length, path, attr);
-                    else a.Skip(aw);
-                }
+                if (OnnxConstants.Read(r.Message(out _), path) is { } constant) Add(constant, path, names, tensors);
             }
             else r.Skip(w);
         }
-        // A Constant's tensor is named by the node's output (the TensorProto's own name is often empty).
-        if (opType == "Constant" && value is { } v && output is not null)
-            Add((v.Item1 with { Name = output }, v.Item2, v.Item3, v.Item4), path, names, tensors);
     }
 
-    private static void Add((TensorInfo Info, long, int, int) t, string path, List<string> names, Dictionary<string, (TensorInfo, long, int, int)> tensors)
+    private static void Add(OnnxEntry t, string path, List<string> names, Dictionary<string, OnnxEntry> tensors)
     {
         if (t.Info.Name.Length == 0) throw new WeightFormatException(path, null, "an initializer has no name");
         if (!tensors.TryAdd(t.Info.Name, t)) throw new WeightFormatException(path, t.Info.Name, "duplicate tensor name");
         names.Add(t.Info.Name);
     }
 
-    private static (TensorInfo, long, int, int) ReadTensor(ProtoReader r, int length, string path, string? fallbackName)
+    internal static OnnxEntry ReadTensor(ProtoReader r, int length, string path, string? fallbackName)
     {
         long protoOffset = r.FileOffset;
         var dims = new List<long>();
@@ -160,7 +134,7 @@ public sealed class OnnxFile : IWeightSource
             throw new WeightFormatException(path, name, $"raw_data has {rawLength} bytes, {typeName} [{string.Join(", ", dims)}] needs {bytes}");
         var info = new TensorInfo(name, external ? typeName + " (external)" : typeName, external ? null : dtype, dims, path,
             rawOffset >= 0 ? rawOffset : protoOffset, bytes);
-        return (info, protoOffset, length, dataType);
+        return new OnnxEntry(info, protoOffset, length, dataType);
     }
 
     /// <inheritdoc/>
@@ -170,8 +144,8 @@ public sealed class OnnxFile : IWeightSource
         var info = t.Info;
         var dtype = info.DType ?? throw new WeightFormatException(Path, name, $"element type {info.TypeName} cannot be loaded");
         var shape = info.ToShape();
-        var proto = new ReadOnlySpan<byte>(_map.Pointer + t.ProtoOffset, t.ProtoLength);
-        byte[] bytes = OnnxTypes.Decode(new ProtoReader(proto, Path, (int)t.ProtoOffset), Path, name, t.DataType, info.ByteLength);
+        byte[] bytes = t.Inline ?? OnnxTypes.Decode(new ProtoReader(new ReadOnlySpan<byte>(_map.Pointer + t.ProtoOffset, t.ProtoLength), Path, (int)t.ProtoOffset),
+            Path, name, t.DataType, info.ByteLength);
         var result = Tensor.Zeros(backend, dtype, shape);
         backend.CopyFromHost(bytes, result.Storage, 0);
         return result;
