@@ -57,21 +57,22 @@ public class WeightBuilderOnnxTests
         s.Write(BitConverter.GetBytes(v));
     }
 
+    private static byte[] EveryForm() => Model(
+        Node("Constant", "w_tensor", Attribute("value", a => Bytes(a, 5, OnnxBuilder.RawTensor("ignored_name", 1, [3, 1], [.. BitConverter.GetBytes(1.5f), .. BitConverter.GetBytes(-2f), .. BitConverter.GetBytes(3f)])))),
+        Node("Constant", "eps", Attribute("value_float", a => Fixed32(a, 2, 1e-5f))),
+        Node("Constant", "scales", Attribute("value_floats", a => { var p = new MemoryStream(); foreach (var f in new[] { 0.5f, 0.25f, 8f }) p.Write(BitConverter.GetBytes(f)); Bytes(a, 7, p.ToArray()); })),
+        Node("Constant", "axis", Attribute("value_int", a => { Varint(a, 3 << 3); Varint(a, unchecked((ulong)-1L)); })),
+        Node("Constant", "shape", Attribute("value_ints", a => { foreach (long v in new long[] { 1, 17, 33 }) { Varint(a, 8 << 3); Varint(a, (ulong)v); } })),
+        Node("Constant", "label", Attribute("value_string", a => Bytes(a, 4, "cat"u8.ToArray()))),
+        Node("Constant", "custom_domain", Attribute("value_float", a => Fixed32(a, 2, 7f)), domain: "com.example"),
+        Node("ConstantOfShape", "not_a_weight", Attribute("value", a => Bytes(a, 5, OnnxBuilder.FloatTensor("", [1], [0f])))));
+
     [Fact]
     public void EveryFormOfConstantLoadsByItsOutputName()
     {
         using var dir = new TempDir();
         string path = dir.File("m.onnx");
-        File.WriteAllBytes(path, Model(
-            Node("Constant", "w_tensor", Attribute("value", a => Bytes(a, 5, OnnxBuilder.RawTensor("ignored_name", 1, [3, 1], [.. BitConverter.GetBytes(1.5f), .. BitConverter.GetBytes(-2f), .. BitConverter.GetBytes(3f)])))),
-            Node("Constant", "eps", Attribute("value_float", a => Fixed32(a, 2, 1e-5f))),
-            Node("Constant", "scales", Attribute("value_floats", a => { var p = new MemoryStream(); foreach (var f in new[] { 0.5f, 0.25f, 8f }) p.Write(BitConverter.GetBytes(f)); Bytes(a, 7, p.ToArray()); })),
-            Node("Constant", "axis", Attribute("value_int", a => { Varint(a, 3 << 3); Varint(a, unchecked((ulong)-1L)); })),
-            Node("Constant", "shape", Attribute("value_ints", a => { foreach (long v in new long[] { 1, 17, 33 }) { Varint(a, 8 << 3); Varint(a, (ulong)v); } })),
-            Node("Constant", "label", Attribute("value_string", a => Bytes(a, 4, "cat"u8.ToArray()))),
-            Node("Constant", "custom_domain", Attribute("value_float", a => Fixed32(a, 2, 7f)), domain: "com.example"),
-            Node("ConstantOfShape", "not_a_weight", Attribute("value", a => Bytes(a, 5, OnnxBuilder.FloatTensor("", [1], [0f]))))));
-
+        File.WriteAllBytes(path, EveryForm());
         using var wb = WeightBuilder.Open(Cpu, path);
         var src = Assert.IsType<OnnxFile>(wb.Sources[0]);
         Assert.Equal(new[] { "w_tensor", "eps", "scales", "axis", "shape", "label", "init.weight" }, src.Names);
@@ -127,5 +128,37 @@ public class WeightBuilderOnnxTests
             if (info.DType is null) continue;
             Assert.Equal(info.ElementCount, wb.Get(name, info.Dims.Select(d => (int)d).ToArray()).ElementCount);
         }
+    }
+
+    [Fact]
+    public void MutatedConstantNodesLoadOrThrowWeightFormatException()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("fuzz.onnx");
+        var valid = EveryForm();
+        var rng = new Random(29);
+        int ok = 0, refused = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            var d = (byte[])valid.Clone();
+            int pos = rng.Next(d.Length);
+            switch (rng.Next(4))
+            {
+                case 0: d[pos] ^= (byte)(1 << rng.Next(8)); break;
+                case 1: d[pos] = (byte)rng.Next(256); break;
+                case 2: d[pos] = 0xFF; if (pos + 1 < d.Length) d[pos + 1] = 0xFF; break;
+                default: d = d[..Math.Max(1, pos)]; break;
+            }
+            File.WriteAllBytes(path, d);
+            try
+            {
+                using var wb = WeightBuilder.Open(Cpu, path);
+                foreach (var name in wb.Sources[0].Names)
+                    if (wb.Info(name).DType is not null) wb.Get(name);
+                ok++;
+            }
+            catch (WeightFormatException) { refused++; }
+        }
+        Assert.True(ok > 0 && refused > 0, $"{ok} loaded, {refused} refused");
     }
 }
