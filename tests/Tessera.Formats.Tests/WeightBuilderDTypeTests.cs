@@ -69,6 +69,9 @@ public class WeightBuilderDTypeTests
         Assert.Equal(DType.F32, w.DType);
         Assert.Equal(expected, w.ToArray<float>());
         Assert.Equal(DType.F32, wb.Get("blk.0.ffn_norm.weight").DType);
+        // With a float dtype as well, blocks are dequantized to it.
+        using (var bf = WeightBuilder.Open(Cpu, new WeightBuilderOptions(FloatDType: DType.BF16, DequantizeBlocks: true), gguf))
+            Assert.Equal(expected.Select(v => (float)BFloat16.FromSingle(v)), bf.Get("blk.0.ffn_up.weight", 17, 96).ToFloatArray());
         // Without the option the blocks stay blocks; GetAs dequantizes one call.
         using var keep = WeightBuilder.Open(Cpu, gguf);
         Assert.Equal(DType.Q4_0, keep.Get("blk.0.ffn_up.weight", 17, 96).DType);
