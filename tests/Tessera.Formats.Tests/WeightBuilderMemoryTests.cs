@@ -5,10 +5,11 @@ using Tessera.Formats.Safetensors;
 
 namespace Tessera.Formats.Tests;
 
-/// <summary>The zero-copy measurement: loading every tensor of a ~400 MB file (f32, bf16 and f16 safetensors; Q4_0 GGUF) through the builder on the CPU and touching
-/// every page of it must not grow the process's anonymous memory. RssAnon (Linux's /proc/self/status) counts private
-/// memory only: the pages of a mapped weight file are file-backed page cache and show up in RssFile instead, so a
-/// builder that copied weights would add ~400 MB to RssAnon and one that maps them adds nothing.</summary>
+/// <summary>The zero-copy measurement: loading every tensor of a ~400 MB file (f32, bf16 and f16 safetensors; Q4_0
+/// GGUF) through the builder on the CPU and touching every page of it must not grow the process's anonymous memory.
+/// RssAnon (Linux's /proc/self/status) counts private memory only: the pages of a mapped weight file are file-backed
+/// page cache and show up in RssFile instead, so a builder that copied weights would add ~400 MB to RssAnon and one
+/// that maps them adds nothing.</summary>
 [Collection(nameof(WeightBuilderMemoryTests))] // alone: other tests' allocations would show in RssAnon
 public class WeightBuilderMemoryTests(ITestOutputHelper output)
 {
