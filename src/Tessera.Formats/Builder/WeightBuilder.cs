@@ -10,6 +10,16 @@ namespace Tessera.Formats;
 /// (and everything a layer derives at load and registers with <see cref="Own"/>) is owned there. Load a model inside
 /// <c>using var wb = ...</c> and call <see cref="Commit"/> when it is complete: the model takes the set and disposes
 /// it; if loading throws first, disposing the builder disposes what was loaded so far.</summary>
+/// <example>
+/// <code>
+/// using var wb = WeightBuilder.Open(cpu, new WeightBuilderOptions(Renames: WeightRenames.GgufLlama), "model.gguf");
+/// var cfg = LlamaConfigFromGguf.Read((GgufFile)wb.Sources[0]);     // or HfConfig.Load&lt;LlamaConfig&gt;(directory)
+/// var attn = wb.Pp("model.layers").Pp(0).Pp("self_attn");
+/// var q = attn.Get("q_proj.weight", cfg.NumAttentionHeads * cfg.HeadDimension, cfg.HiddenSize); // Q4_0 stays Q4_0
+/// var bias = attn.GetOptional("q_proj.bias", -1);
+/// WeightSet weights = wb.Commit();                                  // the model owns and disposes them from here
+/// </code>
+/// </example>
 public sealed class WeightBuilder : IDisposable
 {
     private readonly Root _root;
