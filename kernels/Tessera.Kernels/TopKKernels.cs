@@ -1,0 +1,138 @@
+using ILGPU;
+
+namespace Tessera.Kernels;
+
+// Top-k along the last axis: the k first elements of each row in the order "largest first" (or "smallest first"),
+// ties broken by the lower index (ONNX TopK's rule), NaN ordered above every number (so first when largest, last
+// when smallest), values in x's dtype (raw copies of the chosen elements) and i32 indices. Reference:
+// CpuBackend.TopK and the naive reference of the tests (a stable sort of (value, index) pairs).
+//
+// (value, index) pairs with that rule form a strict total order (indices are distinct), which both kernels use:
+// - Sort, for rows of at most MaxSort elements: one block a row (grid-stride over rows) loads the row into shared
+//   memory, pads it to a power of two with entries that order after every real one, bitonic-sorts it (one pair
+//   per thread per step, a barrier between steps) and writes the first k. O(n log^2 n) per row, any k <= n.
+// - Select, for longer rows (a vocabulary of logits): k passes over the row; pass p finds, by a block reduction,
+//   the first element in the order that comes after the one pass p - 1 found. O(k n) per row: meant for small k
+//   (sampling); an argsort of a long row works but costs k full passes.
+// The host picks Sort when n <= MaxSort. Rows are addressed like the softmax's: a StridedLayout over the leading
+// axes plus a stride along the row, so x may be any strided view of a float dtype.
+public static class TopKKernels
+{
+    /// <summary>Longest row Sort takes: 4096 (key, index) pairs are 32 KB of shared memory (ILGPU's cap is 48 KB).</summary>
+    public const int MaxSort = 4096;
+
+    /// <summary>Whether (va, ia) comes before (vb, ib) in the output of a row of n. An index at or past n marks a
+    /// padding or empty entry, which comes after every real one.</summary>
+    public static bool Before(int largest, int n, float va, int ia, float vb, int ib)
+    {
+        bool pa = ia >= n, pb = ib >= n;
+        if (pa || pb) return pb && (!pa || ia < ib);
+        bool na = ElementMath.IsNaN(va), nb = ElementMath.IsNaN(vb);
+        if (na != nb) return largest != 0 ? na : nb;
+        if (!na && va != vb) return largest != 0 ? va > vb : va < vb;
+        return ia < ib;
+    }
+
+    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK", Constants = ["MaxSort=4096"])]
+    public static void Sort(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<byte> values, StridedLayout vl, long vIn,
+        ArrayView<int> indices, long iOffset, long rows, int n, int k, int largest)
+    {
+        var keys = SharedMemory.Allocate<float>(MaxSort);
+        var idx = SharedMemory.Allocate<int>(MaxSort);
+        int tid = Group.IdxX, step = Group.DimX;
+        int p2 = 1;
+        while (p2 < n) p2 *= 2;
+        int size = ElementIO.SizeOf(xl.DType);
+        for (long r = Grid.IdxX; r < rows; r += Grid.DimX)
+        {
+            long xo = xl.OffsetOf(r);
+            for (int i = tid; i < p2; i += step)
+            {
+                keys[i] = i < n ? ElementIO.LoadF(x, xl.DType, xo + i * xIn) : 0f;
+                idx[i] = i;
+            }
+            Group.Barrier();
+            for (int span = 2; span <= p2; span *= 2)
+                for (int half = span / 2; half > 0; half /= 2)
+                {
+                    for (int i = tid; i < p2; i += step)
+                    {
+                        int j = i ^ half;
+                        if (j <= i) continue;
+                        float ki = keys[i], kj = keys[j];
+                        int ii = idx[i], ij = idx[j];
+                        // Segments with bit `span` clear end in output order, the others in reverse.
+                        bool swap = (i & span) == 0 ? Before(largest, n, kj, ij, ki, ii) : Before(largest, n, ki, ii, kj, ij);
+                        if (swap) { keys[i] = kj; keys[j] = ki; idx[i] = ij; idx[j] = ii; }
+                    }
+                    Group.Barrier();
+                }
+            long vo = vl.OffsetOf(r);
+            for (int j = tid; j < k; j += step)
+            {
+                int at = idx[j];
+                indices[iOffset + r * k + j] = at;
+                ElementIO.CopyRaw(x, xo + at * xIn, values, vo + j * vIn, size);
+            }
+            Group.Barrier(); // the next row reuses the shared arrays
+        }
+    }
+
+    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK")]
+    public static void Select(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<byte> values, StridedLayout vl, long vIn,
+        ArrayView<int> indices, long iOffset, long rows, int n, int k, int largest)
+    {
+        var sv = SharedMemory.Allocate<float>(32);
+        var si = SharedMemory.Allocate<int>(32);
+        int tid = Group.IdxX, step = Group.DimX;
+        int size = ElementIO.SizeOf(xl.DType);
+        for (long r = Grid.IdxX; r < rows; r += Grid.DimX)
+        {
+            long xo = xl.OffsetOf(r), vo = vl.OffsetOf(r);
+            float pv = 0f;
+            int pi = -1; // no previous pick yet
+            for (int p = 0; p < k; p++)
+            {
+                float bv = 0f;
+                int bi = int.MaxValue;
+                for (int i = tid; i < n; i += step)
+                {
+                    float v = ElementIO.LoadF(x, xl.DType, xo + i * xIn);
+                    if ((pi < 0 || Before(largest, n, pv, pi, v, i)) && Before(largest, n, v, i, bv, bi)) { bv = v; bi = i; }
+                }
+                WarpBest(largest, n, ref bv, ref bi);
+                if (Warp.LaneIdx == 0) { sv[Warp.WarpIdx] = bv; si[Warp.WarpIdx] = bi; }
+                Group.Barrier();
+                int warps = (Group.DimX + Warp.WarpSize - 1) / Warp.WarpSize;
+                bv = Warp.LaneIdx < warps ? sv[Warp.LaneIdx] : 0f;
+                bi = Warp.LaneIdx < warps ? si[Warp.LaneIdx] : int.MaxValue;
+                WarpBest(largest, n, ref bv, ref bi);
+                Group.Barrier(); // every warp has read the slots before they are reused
+                pv = bv;
+                pi = bi;
+                if (tid == 0)
+                {
+                    indices[iOffset + r * k + p] = bi;
+                    ElementIO.CopyRaw(x, xo + bi * xIn, values, vo + p * vIn, size);
+                }
+            }
+        }
+    }
+
+    // Butterfly over the warp keeping the pair that comes first; every lane ends with it.
+    private static void WarpBest(int largest, int n, ref float v, ref int i)
+    {
+        Take(largest, n, ref v, ref i, 16);
+        Take(largest, n, ref v, ref i, 8);
+        Take(largest, n, ref v, ref i, 4);
+        Take(largest, n, ref v, ref i, 2);
+        Take(largest, n, ref v, ref i, 1);
+    }
+
+    private static void Take(int largest, int n, ref float v, ref int i, int mask)
+    {
+        float ov = Warp.ShuffleXor(v, mask);
+        int oi = Warp.ShuffleXor(i, mask);
+        if (Before(largest, n, ov, oi, v, i)) { v = ov; i = oi; }
+    }
+}

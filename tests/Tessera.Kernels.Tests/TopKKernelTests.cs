@@ -1,0 +1,101 @@
+using System.Runtime.InteropServices;
+using static Tessera.Kernels.Tests.KernelTestData;
+
+namespace Tessera.Kernels.Tests;
+
+/// <summary>TopKKernels (Sort: bitonic in shared memory; Select: k passes) on the CPU accelerator against a naive
+/// reference: a stable sort of each row's (value, index) pairs, largest or smallest first, ties by the lower index,
+/// NaN above every number. Rows are strided (x stored transposed), values come back as raw copies in x's dtype,
+/// rows hold many ties (values drawn from a few integers), grids are smaller than the row count.</summary>
+public sealed class TopKKernelTests : IDisposable
+{
+    private readonly CpuKernelHarness _h = new();
+    public void Dispose() => _h.Dispose();
+
+    /// <summary>The indices of the first k of a row in the output order.</summary>
+    internal static int[] Reference(float[] row, int k, bool largest)
+    {
+        int Rank(float v) => float.IsNaN(v) ? 1 : 0;
+        var order = Enumerable.Range(0, row.Length).ToList();
+        order.Sort((i, j) =>
+        {
+            float a = row[i], b = row[j];
+            int c = Rank(a).CompareTo(Rank(b));
+            if (c == 0 && !float.IsNaN(a) && a != b) c = a < b ? -1 : 1;
+            if (!largest) return c != 0 ? c : i.CompareTo(j);
+            return c != 0 ? -c : i.CompareTo(j);
+        });
+        return [.. order.Take(k)];
+    }
+
+    /// <summary>Rows of n values from {-2, -1, 0, 1, 2} plus fractions, with a NaN in some rows.</summary>
+    private static float[] Rows(int rows, int n, int seed)
+    {
+        var r = new Random(seed);
+        var x = new float[rows * n];
+        for (int i = 0; i < x.Length; i++) x[i] = r.Next(3) == 0 ? (float)Math.Round(r.NextDouble() * 4 - 2, 2) : r.Next(-2, 3);
+        if (n > 2) { x[n + 1] = float.NaN; x[2 * n - 1] = float.NaN; }
+        return x;
+    }
+
+    public static TheoryData<string, int, int, bool> Cases()
+    {
+        var d = new TheoryData<string, int, int, bool>();
+        foreach (var kernel in new[] { nameof(TopKKernels.Sort), nameof(TopKKernels.Select) })
+            foreach (var (n, k) in new[] { (1, 1), (7, 3), (17, 17), (33, 1), (64, 5), (65, 65) })
+            {
+                d.Add(kernel, n, k, true);
+                d.Add(kernel, n, k, false);
+            }
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Top_k_of_strided_rows_matches_a_stable_sort(string kernel, int n, int k, bool largest)
+    {
+        const int rows = 3;
+        var x = Rows(rows, n, n * 31 + k);
+        var stored = new float[1 + rows * n]; // x[r, i] at 1 + i * rows + r
+        for (int r = 0; r < rows; r++) for (int i = 0; i < n; i++) stored[1 + i * rows + r] = x[r * n + i];
+        using var bx = _h.Bytes(stored);
+        using var bv = _h.Zeros<byte>(rows * k * 4);
+        using var bi = _h.Zeros<int>(rows * k + 2);
+        _h.Launch(typeof(TopKKernels), kernel, grid: 2, group: 32,
+            bx.View, Layout(ElementCodes.F32, 1, [rows], [1]), (long)rows, bv.View, Layout(ElementCodes.F32, 0, [rows], [k]), 1L,
+            bi.View, 2L, (long)rows, n, k, largest ? 1 : 0);
+        var values = _h.F32(bv, rows * k);
+        var indices = _h.Download(bi);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x[(r * n)..((r + 1) * n)];
+            var want = Reference(row, k, largest);
+            Assert.Equal(want, indices[(2 + r * k)..(2 + (r + 1) * k)]);
+            Assert.Equal(want.Select(i => row[i]), values[(r * k)..((r + 1) * k)]);
+        }
+    }
+
+    [Theory]
+    [InlineData(nameof(TopKKernels.Sort))] [InlineData(nameof(TopKKernels.Select))]
+    public void Bf16_values_come_back_as_raw_copies(string kernel)
+    {
+        const int rows = 2, n = 19, k = 4;
+        var x = Rows(rows, n, 5);
+        ushort[] bits = [.. x.Select(Bf16)];
+        using var bx = _h.Bytes(bits);
+        using var bv = _h.Zeros<byte>(rows * k * 2);
+        using var bi = _h.Zeros<int>(rows * k);
+        _h.Launch(typeof(TopKKernels), kernel, grid: 1, group: 64,
+            bx.View, Layout(ElementCodes.BF16, 0, [rows], [n]), 1L, bv.View, Layout(ElementCodes.BF16, 0, [rows], [k]), 1L,
+            bi.View, 0L, (long)rows, n, k, 1);
+        var values = MemoryMarshal.Cast<byte, ushort>(_h.Download(bv)).ToArray();
+        var indices = _h.Download(bi);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = bits[(r * n)..((r + 1) * n)];
+            var want = Reference([.. row.Select(FromBf16)], k, largest: true);
+            Assert.Equal(want, indices[(r * k)..((r + 1) * k)]);
+            Assert.Equal(want.Select(i => row[i]), values[(r * k)..((r + 1) * k)]);
+        }
+    }
+}
