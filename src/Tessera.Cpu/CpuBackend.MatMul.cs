@@ -25,9 +25,9 @@ public sealed unsafe partial class CpuBackend
                 $"matmul: batch axes of a {a.Shape}, b {b.Shape} and dst {dst.Shape} must match (broadcast them first)");
         foreach (var t in (ReadOnlySpan<Tensor>)[a, b, dst])
             Check(t.DType is DType.F32 or DType.F16 or DType.BF16, $"matmul: {t.DType.Name()} {t.Shape} is not f32, f16 or bf16");
-        if (epilogue.Residual is { } r0)
-            Check(r0.Shape.Equals(dst.Shape) && r0.DType.IsFloat() && !r0.DType.IsBlock(),
-                $"matmul: residual {r0.DType.Name()} {r0.Shape} must be a float tensor of dst's shape {dst.Shape}");
+        foreach (var (what, t0) in (ReadOnlySpan<(string, Tensor?)>)[("residual", epilogue.Residual), ("multiplier", epilogue.Multiplier)])
+            Check(t0 is null || (t0.Shape.Equals(dst.Shape) && t0.DType.IsFloat()),
+                $"matmul: {what} {t0?.DType.Name()} {t0?.Shape} must be a float tensor of dst's shape {dst.Shape}");
         if (epilogue.Bias is { } b0)
             Check(b0.Rank == 1 && b0.Shape[0] == n && b0.DType.IsFloat() && !b0.DType.IsBlock(),
                 $"matmul: bias {b0.DType.Name()} {b0.Shape} must be a float vector [{n}]");
@@ -37,8 +37,8 @@ public sealed unsafe partial class CpuBackend
 
         using var bias = epilogue.Bias is null ? null : AsF32(epilogue.Bias);
         // An f32 residual is read in place through its strides (a broadcast row costs nothing); others convert once.
-        using var res = epilogue.Residual is null ? null
-            : epilogue.Residual.DType == DType.F32 ? epilogue.Residual.Share() : AsF32(epilogue.Residual);
+        using var res = EpilogueF32(epilogue.Residual);
+        using var mul = EpilogueF32(epilogue.Multiplier);
 
         int batchRank = rank - 2;
         long batch = 1;
@@ -46,12 +46,15 @@ public sealed unsafe partial class CpuBackend
         var dims = dst.Shape.Dims[..batchRank].ToArray();
         long[] aS = a.Strides[..batchRank].ToArray(), bS = b.Strides[..batchRank].ToArray();
         long[] rS = res is null ? new long[batchRank] : res.Strides[..batchRank].ToArray();
+        long[] mS = mul is null ? new long[batchRank] : mul.Strides[..batchRank].ToArray();
         byte* aBase = Ptr(a), bBase = Ptr(b);
-        float* cBase = Ptr<float>(dst), biasP = bias is null ? null : Ptr<float>(bias), resBase = res is null ? null : Ptr<float>(res);
+        float* cBase = Ptr<float>(dst), biasP = bias is null ? null : Ptr<float>(bias), resBase = res is null ? null : Ptr<float>(res),
+            mulBase = mul is null ? null : Ptr<float>(mul);
         int aSize = ElementSize(a.DType), bSize = ElementSize(b.DType);
         DType aT = a.DType, bT = b.DType;
         long aRs = a.Strides[^2], aCs = a.Strides[^1], bRs = b.Strides[^2], bCs = b.Strides[^1];
         long resRs = res is null ? 0 : res.Strides[^2], resCs = res is null ? 0 : res.Strides[^1];
+        long mulRs = mul is null ? 0 : mul.Strides[^2], mulCs = mul is null ? 0 : mul.Strides[^1];
         var act = epilogue.Activation;
         // A constant right operand shared by every batch entry (a weight) is packed once and kept with its storage.
         // Decode-sized products (m < 4) stream B as it is: packing would not pay and GEMV reads B once anyway.
@@ -65,15 +68,16 @@ public sealed unsafe partial class CpuBackend
 
         void One(long bi, int threads)
         {
-            long ao = 0, bo = 0, ro = 0, rem = bi;
+            long ao = 0, bo = 0, ro = 0, mo = 0, rem = bi;
             for (int d = batchRank - 1; d >= 0; d--)
             {
                 long idx = rem % dims[d]; rem /= dims[d];
-                ao += idx * aS[d]; bo += idx * bS[d]; ro += idx * rS[d];
+                ao += idx * aS[d]; bo += idx * bS[d]; ro += idx * rS[d]; mo += idx * mS[d];
             }
             var ga = new GemmOperand(aBase + ao * aSize, aT, aRs, aCs);
             var gb = new GemmOperand(bBase + bo * bSize, bT, bRs, bCs);
-            var ep = new GemmEpilogue(biasP, act, resBase == null ? null : resBase + ro, resRs, resCs);
+            var ep = new GemmEpilogue(biasP, act, resBase == null ? null : resBase + ro, resRs, resCs,
+                multiplier: mulBase == null ? null : mulBase + mo, multiplierRowStride: mulRs, multiplierColStride: mulCs);
             Sgemm.Multiply(m, n, k, ga, gb, packed, cBase + bi * m * n, n, ep, threads);
         }
 
@@ -82,6 +86,10 @@ public sealed unsafe partial class CpuBackend
         else
             for (long bi = 0; bi < batch; bi++) One(bi, Threads);
     }
+
+    // An epilogue operand of dst's shape as f32: an f32 view is read in place through its strides (a broadcast row
+    // costs nothing); other dtypes convert once.
+    private static Tensor? EpilogueF32(Tensor? t) => t is null ? null : t.DType == DType.F32 ? t.Share() : AsF32(t);
 
     /// <summary>The layout a <see cref="PackedB"/> was made from, as the key of the storage's derived forms.</summary>
     private readonly record struct PackedKey(long Offset, long RowStride, long ColStride, int K, int N, DType Type, int NR);

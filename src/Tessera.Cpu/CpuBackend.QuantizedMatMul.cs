@@ -25,8 +25,9 @@ public sealed unsafe partial class CpuBackend
             Check(scales is not null && scales.Rank == 1 && scales.Shape[0] == n && scales.DType == DType.F32,
                 $"quantized matmul: i8 weight {w.Shape} needs f32 per-row scales [{n}], got {(scales is null ? "none" : $"{scales.DType.Name()} {scales.Shape}")}");
         else Check(scales is null, $"quantized matmul: a {w.DType.Name()} weight {w.Shape} carries its own scales; got extra scales {scales?.Shape}");
-        if (epilogue.Residual is { } r0)
-            Check(r0.Shape.Equals(dst.Shape) && r0.DType.IsFloat(), $"quantized matmul: residual {r0.DType.Name()} {r0.Shape} must be a float tensor of dst's shape {dst.Shape}");
+        foreach (var (what, t0) in (ReadOnlySpan<(string, Tensor?)>)[("residual", epilogue.Residual), ("multiplier", epilogue.Multiplier)])
+            Check(t0 is null || (t0.Shape.Equals(dst.Shape) && t0.DType.IsFloat()),
+                $"quantized matmul: {what} {t0?.DType.Name()} {t0?.Shape} must be a float tensor of dst's shape {dst.Shape}");
         if (epilogue.Bias is { } b0)
             Check(b0.Rank == 1 && b0.Shape[0] == n && b0.DType.IsFloat(), $"quantized matmul: bias {b0.DType.Name()} {b0.Shape} must be a float vector [{n}]");
         if (dst.DType != DType.F32) { ViaF32(dst, t => QuantizedMatMul(x, w, scales, t, epilogue)); return; }
@@ -37,11 +38,13 @@ public sealed unsafe partial class CpuBackend
         if (k == 0) m = checked((int)(dst.ElementCount / n));
         using var xf = AsF32(x);
         using var bias = epilogue.Bias is null ? null : AsF32(epilogue.Bias);
-        // A 2-D f32 residual is read through its strides (a broadcast row costs nothing); others are made contiguous.
-        using var res = epilogue.Residual is null ? null
-            : epilogue.Residual.DType == DType.F32 && epilogue.Residual.Rank == 2 ? epilogue.Residual.Share() : AsF32(epilogue.Residual);
+        // A 2-D f32 residual or multiplier is read through its strides (a broadcast row costs nothing); others are
+        // made contiguous, so that their rows are the flattened [M, N] rows of dst.
+        using var res = RowsF32(epilogue.Residual);
+        using var mul = RowsF32(epilogue.Multiplier);
         var ep = new GemmEpilogue(bias is null ? null : Ptr<float>(bias), epilogue.Activation,
-            res is null ? null : Ptr<float>(res), res is null ? 0 : res.Rank == 2 ? res.Strides[0] : n, res is null ? 0 : res.Rank == 2 ? res.Strides[1] : 1);
+            res is null ? null : Ptr<float>(res), RowStride(res, n), ColStride(res),
+            multiplier: mul is null ? null : Ptr<float>(mul), multiplierRowStride: RowStride(mul, n), multiplierColStride: ColStride(mul));
         float* xp = Ptr<float>(xf), dp = Ptr<float>(dst);
         if (k == 0)
         {
@@ -88,6 +91,10 @@ public sealed unsafe partial class CpuBackend
             }
         }
     }
+
+    private static Tensor? RowsF32(Tensor? t) => t is null ? null : t.DType == DType.F32 && t.Rank == 2 ? t.Share() : AsF32(t);
+    private static long RowStride(Tensor? t, int n) => t is null ? 0 : t.Rank == 2 ? t.Strides[0] : n;
+    private static long ColStride(Tensor? t) => t is null ? 0 : t.Rank == 2 ? t.Strides[1] : 1;
 
     /// <summary>The layout a <see cref="PackedI8"/> was made from, as the key of the storage's derived forms.</summary>
     private readonly record struct PackedI8Key(long Offset, int N, int K);

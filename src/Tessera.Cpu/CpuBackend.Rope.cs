@@ -6,7 +6,8 @@ namespace Tessera.Cpu;
 
 // Rotary position embedding. x [..., S, D] may be any strided view (for example [B, S, H, D] permuted to
 // [B, H, S, D]); each row along D is rotated by the angles of its position s (axis -2) in the f32 tables
-// cos and sin [S, R/2]; channels R..D pass through unchanged.
+// cos and sin [S, R/2], or by its own row of batched tables [..., S, R/2] (per-sequence positions);
+// channels R..D pass through unchanged.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
@@ -15,17 +16,35 @@ public sealed unsafe partial class CpuBackend
         Check(x.Rank >= 2 && x.Shape.Equals(dst.Shape) && x.DType.IsFloat() && dst.DType.IsFloat(),
             $"rope: x {x.DType.Name()} {x.Shape} and dst {dst.DType.Name()} {dst.Shape} must be float tensors of one shape [..., S, D]");
         int s = x.Shape[-2], d = x.Shape[-1];
-        Check(cos.Rank == 2 && cos.Shape.Equals(sin.Shape) && cos.Shape[0] == s && 2 * cos.Shape[1] <= d,
-            $"rope: x {x.Shape} needs cos and sin [S={s}, R/2] with R <= {d}, got {cos.Shape} and {sin.Shape}");
+        bool batched = cos.Rank == x.Rank && x.Rank > 2;
+        Check(cos.Shape.Equals(sin.Shape) && (cos.Rank == 2 || (batched && cos.Shape.Equals(x.Shape.With(-1, cos.Shape[-1]))))
+              && cos.Shape[-2] == s && 2 * cos.Shape[-1] <= d,
+            $"rope: x {x.Shape} needs cos and sin [S={s}, R/2] or [..., S, R/2] with x's leading axes and R <= {d}, got {cos.Shape} and {sin.Shape}");
         if (x.ElementCount == 0) return;
-        int half = cos.Shape[1];
-        using var c32 = AsF32(cos);
-        using var s32 = AsF32(sin);
+        int half = cos.Shape[-1];
+        // Batched tables are usually stride-0 views of [B, 1, S, R/2]: read in place through their strides when
+        // they are f32 rows, rather than materialising x's leading shape.
+        bool inPlace = batched && cos.DType == DType.F32 && sin.DType == DType.F32 && cos.Strides[^1] == 1 && sin.Strides[^1] == 1;
+        using var c32 = inPlace ? cos.Share() : AsF32(cos);
+        using var s32 = inPlace ? sin.Share() : AsF32(sin);
         float* pc = Ptr<float>(c32), ps = Ptr<float>(s32);
+        var tables = batched ? new StridedIndex(c32.Shape, c32, s32) : default;
         MapRows(x, dst, (r, px, o, n) =>
         {
-            long pos = r % s; // rows run over [..., S] in row-major order, so S varies fastest
-            float* c = pc + pos * half, sn = ps + pos * half;
+            float* c, sn;
+            if (batched)
+            {
+                Span<long> off = stackalloc long[2];
+                tables.Offsets(r, off); // x's and the tables' leading shapes are one, so row r is the same row
+                c = pc + off[0];
+                sn = ps + off[1];
+            }
+            else
+            {
+                long pos = r % s; // rows run over [..., S] in row-major order, so S varies fastest
+                c = pc + pos * half;
+                sn = ps + pos * half;
+            }
             if (mode == RopeMode.RotateHalf) RotateHalf(px, o, c, sn, half);
             else RotateInterleaved(px, o, c, sn, half);
             if (2 * half < n) Buffer.MemoryCopy(px + 2 * half, o + 2 * half, (n - 2L * half) * 4, (n - 2L * half) * 4);

@@ -42,7 +42,8 @@ public interface IBackend : IDisposable
     void Affine(Tensor x, Tensor dst, double mul, double add);
 
     /// <summary>dst[..., M, N] = epilogue(a[..., M, K] @ b[..., K, N]); a and b are views with dst's batch
-    /// shape (transposed operands come as strided views).</summary>
+    /// shape (transposed operands come as strided views). The epilogue's residual and multiplier come broadcast to
+    /// dst's shape: out = act(a @ b + bias) * multiplier + residual.</summary>
     void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue epilogue);
 
     /// <summary>dst[..., N] = epilogue(x[..., K] @ dequantize(w)^T) for a quantized weight w [N, K]: a block type
@@ -80,12 +81,45 @@ public interface IBackend : IDisposable
     /// <summary>RMSNorm over the last axis with optional weight of shape [D].</summary>
     void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst);
 
-    /// <summary>Rotary embedding of x [..., S, D]: the first 2 * cos.Shape[1] channels of each row are rotated by
-    /// the angles whose cosines and sines are cos and sin [S, R/2]; the remaining channels pass through.</summary>
+    /// <summary>Rotary embedding of x [..., S, D]: the first 2 * cos.Shape[^1] channels of each row are rotated by
+    /// the angles whose cosines and sines are cos and sin; the remaining channels pass through. The f32 tables are
+    /// either [S, R/2] (one table for every leading index of x) or have x's rank, x's leading and S axes and R/2 last
+    /// ([..., S, R/2], usually stride-0 views broadcast from [B, 1, S, R/2]): per-sequence positions, as when a batch
+    /// of sequences sits at different offsets of a KV cache.</summary>
     void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst);
 
     /// <summary>dst[i..., :] = table[ids[i...], :] for a 2-D table and integer ids.</summary>
     void Gather(Tensor table, Tensor ids, Tensor dst);
+
+    /// <summary>dst = op(a, b) as U8 1 or 0; a and b have dst's shape (broadcast views), one element dtype (float or
+    /// integer, any strides); dst contiguous. NaN compares false except under NotEqual.</summary>
+    void Compare(CompareOp op, Tensor a, Tensor b, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no compare yet ({op}: {a.DType.Name()} {a.Shape})");
+
+    /// <summary>dst = condition != 0 ? a : b element by element; condition U8, a, b broadcast to dst's shape (views,
+    /// any strides), a, b and dst of one element dtype; dst contiguous.</summary>
+    void Where(Tensor condition, Tensor a, Tensor b, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no where yet ({a.DType.Name()} {dst.Shape})");
+
+    /// <summary>dst[.., i, ..] = x[.., ids[i], ..] along <paramref name="axis"/>: ids 1-D I32 or I64, x any plain
+    /// element dtype and any strides, dst contiguous with x's shape but ids.Length on that axis. The front end checks
+    /// the ids of host tensors; a device backend may clamp an id that is out of range instead of failing.</summary>
+    void IndexSelect(Tensor x, Tensor ids, int axis, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no index_select yet (x {x.Shape}, axis {axis}, ids {ids.Shape})");
+
+    /// <summary>The k largest (or smallest) entries of each last-axis row of x: values [.., k] in x's dtype and
+    /// indices [.., k] I32, both contiguous, sorted (largest first when <paramref name="largest"/>, smallest first
+    /// otherwise), ties broken by the lower index first (ONNX TopK's rule). NaN ranks above every number, +inf
+    /// included (as PyTorch's sort), so it comes first when largest and last otherwise.</summary>
+    void TopK(Tensor x, int k, bool largest, Tensor values, Tensor indices) =>
+        throw new TesseraException($"the {Name} backend has no top_k yet (x {x.Shape}, k {k})");
+
+    /// <summary>Group normalisation of x [B, C, *spatial] (rank >= 2, any strides, float): the C channels split into
+    /// <paramref name="groups"/> groups of C/groups; each group of each batch entry is normalised by its mean and
+    /// biased variance over its (C/groups) x spatial elements, then channel c is scaled by weight[c] and shifted by
+    /// bias[c] (each [C] or null). dst contiguous, x's shape, a float dtype.</summary>
+    void GroupNorm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, Tensor dst) =>
+        throw new TesseraException($"the {Name} backend has no group_norm yet (x {x.Shape}, groups {groups})");
 
     /// <summary>Reduces x over one axis into dst (x's shape with that axis set to 1).</summary>
     void Reduce(ReduceOp op, Tensor x, int axis, Tensor dst);

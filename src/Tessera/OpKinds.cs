@@ -36,6 +36,10 @@ public enum UnaryOp
     /// <summary>min(max(x + 3, 0), 6) / 6, i.e. clamp(x / 6 + 1/2, 0, 1) (ONNX HardSigmoid with alpha 1/6, beta 1/2;
     /// PyTorch's hardsigmoid).</summary>
     HardSigmoid,
+    /// <summary>sin x (radians). Appended last so the values above keep their numbers.</summary>
+    Sin,
+    /// <summary>cos x (radians).</summary>
+    Cos,
 }
 
 /// <summary>Element-wise functions of two operands (NumPy broadcasting).</summary>
@@ -53,6 +57,24 @@ public enum BinaryOp
     Max,
     /// <summary>min(a, b)</summary>
     Min,
+}
+
+/// <summary>Element-wise comparisons; the result is U8 holding 1 (true) or 0 (false). Any comparison with NaN is
+/// false except <see cref="NotEqual"/>, as in IEEE 754, NumPy and PyTorch.</summary>
+public enum CompareOp
+{
+    /// <summary>a == b</summary>
+    Equal,
+    /// <summary>a != b</summary>
+    NotEqual,
+    /// <summary>a &lt; b</summary>
+    Less,
+    /// <summary>a &lt;= b</summary>
+    LessOrEqual,
+    /// <summary>a &gt; b</summary>
+    Greater,
+    /// <summary>a &gt;= b</summary>
+    GreaterOrEqual,
 }
 
 /// <summary>Reductions over one axis.</summary>
@@ -98,11 +120,15 @@ public enum RopeMode
     Interleaved,
 }
 
-/// <summary>What a matmul does after the product: out = act(a @ b + bias) + residual.</summary>
+/// <summary>What a matmul does after the product: out = act(a @ b + bias) * multiplier + residual.</summary>
 /// <param name="Bias">Per-output-column bias of shape [N], or null.</param>
 /// <param name="Activation">Activation applied after the bias.</param>
 /// <param name="Residual">A tensor of the output's shape (may be a broadcast view) added last, or null.</param>
-public sealed record MatMulEpilogue(Tensor? Bias = null, Activation Activation = Activation.None, Tensor? Residual = null)
+/// <param name="Multiplier">A tensor of the output's shape (may be a broadcast view) that multiplies the activated
+/// product before the residual is added, or null: the gate of a SiLU-gated MLP, <c>x.Linear(wGate, new(Activation:
+/// Activation.Silu, Multiplier: x.Linear(wUp)))</c> = silu(x Wg^T) * (x Wu^T).</param>
+public sealed record MatMulEpilogue(Tensor? Bias = null, Activation Activation = Activation.None, Tensor? Residual = null,
+    Tensor? Multiplier = null)
 {
     /// <summary>A plain product.</summary>
     public static MatMulEpilogue None { get; } = new();

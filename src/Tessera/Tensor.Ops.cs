@@ -106,11 +106,12 @@ public sealed partial class Tensor
             if (bias.Rank != 1 || bias.Shape[0] != n)
                 throw new TesseraException($"matmul {Shape} @ {b.Shape}: bias must be [{n}], got {bias.Shape}");
         }
-        using var res = epilogue.Residual?.BroadcastTo(outShape);
+        using var res = EpilogueOperand("matmul residual", epilogue.Residual, outShape);
+        using var mul = EpilogueOperand("matmul multiplier", epilogue.Multiplier, outShape);
         using var a2 = BroadcastTo(new Shape(batch.Dims.ToArray().Concat([m, k]).ToArray()));
         using var b2 = bm.BroadcastTo(new Shape(batch.Dims.ToArray().Concat([k, n]).ToArray()));
         var dst = NewLike(outShape, DType == DType.F32 ? DType.F32 : DType);
-        Backend.MatMul(a2, b2, dst, res is null ? epilogue : epilogue with { Residual = res });
+        Backend.MatMul(a2, b2, dst, WithViews(epilogue, res, mul));
         if (!vec) return dst;
         using (dst) return dst.Squeeze(-1);
     }
@@ -141,11 +142,25 @@ public sealed partial class Tensor
         if (epilogue.Bias is { } bias && (bias.Rank != 1 || bias.Shape[0] != n))
             throw new TesseraException($"linear {Shape} with weight {weight.Shape}: bias must be [{n}], got {bias.Shape}");
         var outShape = Shape.With(-1, n);
-        using var res = epilogue.Residual?.BroadcastTo(outShape);
+        using var res = EpilogueOperand("linear residual", epilogue.Residual, outShape);
+        using var mul = EpilogueOperand("linear multiplier", epilogue.Multiplier, outShape);
         var dst = NewLike(outShape);
-        Backend.QuantizedMatMul(this, weight, scales, dst, res is null ? epilogue : epilogue with { Residual = res });
+        Backend.QuantizedMatMul(this, weight, scales, dst, WithViews(epilogue, res, mul));
         return dst;
     }
+
+    // The residual or multiplier of an epilogue as a view broadcast to the output's shape.
+    private Tensor? EpilogueOperand(string what, Tensor? t, Shape outShape)
+    {
+        if (t is null) return null;
+        SameBackend(what, t);
+        if (!t.DType.IsFloat()) throw new TesseraException($"{what} must be a float tensor, got {t.DType.Name()} {t.Shape}");
+        try { return t.BroadcastTo(outShape); }
+        catch (TesseraException e) { throw new TesseraException($"{what} {t.Shape} does not broadcast to the output {outShape} of {Shape}: {e.Message}", e); }
+    }
+
+    private static MatMulEpilogue WithViews(MatMulEpilogue e, Tensor? residual, Tensor? multiplier) =>
+        residual is null && multiplier is null ? e : e with { Residual = residual, Multiplier = multiplier };
 
     /// <summary>Softmax over the last axis of x * scale + mask; the mask broadcasts to x.</summary>
     public Tensor Softmax(Tensor? mask = null, float scale = 1f)
@@ -178,20 +193,6 @@ public sealed partial class Tensor
         return dst;
     }
 
-    /// <summary>Rotary position embedding of x [..., S, D] with cos and sin tables [S, R/2], R &lt;= D even.
-    /// Build the tables with <see cref="RopeTables"/>.</summary>
-    public Tensor Rope(Tensor cos, Tensor sin, RopeMode mode = RopeMode.RotateHalf)
-    {
-        RequireFloat("rope");
-        SameBackend("rope", cos);
-        SameBackend("rope", sin);
-        if (Rank < 2 || cos.Rank != 2 || !cos.Shape.Equals(sin.Shape) || cos.Shape[0] != Shape[-2] || 2 * cos.Shape[1] > Shape[-1]
-            || cos.DType != DType.F32 || sin.DType != DType.F32)
-            throw new TesseraException($"rope: x [..., S, D] = {Shape} needs f32 cos and sin [S, R/2] with R <= D, got {cos.DType.Name()} {cos.Shape} and {sin.DType.Name()} {sin.Shape}");
-        var dst = NewLike(Shape);
-        Backend.Rope(this, cos, sin, mode, dst);
-        return dst;
-    }
 
     /// <summary>Rows of this 2-D table picked by integer ids: [V, D] gathered by ids [...] -> [..., D].</summary>
     public Tensor Gather(Tensor ids)

@@ -4,22 +4,23 @@ using Tessera.Cpu.Kernels;
 
 namespace Tessera.Cpu.Gemm;
 
-/// <summary>The GEMM epilogue c = act(c + bias[j or i]) * scale + shift + residual[i, j], applied to a finished tile of C while it is
-/// still in L1. The activations are <see cref="VectorMath"/>'s, the same as the stand-alone element-wise ops.</summary>
+/// <summary>The GEMM epilogue c = (act(c + bias[j or i]) * scale + shift) * multiplier[i, j] + residual[i, j], applied to a
+/// finished tile of C while it is still in L1. The activations are <see cref="VectorMath"/>'s, the same as the stand-alone element-wise ops.</summary>
 internal static unsafe class GemmEpilogueOps
 {
     /// <summary>True when the epilogue does anything at all.</summary>
     public static bool Any(in GemmEpilogue ep) =>
-        ep.Bias != null || ep.Activation != Activation.None || ep.Residual != null || ep.Scale != 1f || ep.Shift != 0f;
+        ep.Bias != null || ep.Activation != Activation.None || ep.Residual != null || ep.Multiplier != null || ep.Scale != 1f || ep.Shift != 0f;
 
     /// <summary>Applies the epilogue to C[i0 .. i0+rows, j0 .. j0+cols], where <paramref name="c"/> points at
     /// C[i0, j0]; i0 and j0 index bias and residual.</summary>
     public static void Apply(float* c, long ldc, int rows, int cols, long i0, long j0, in GemmEpilogue ep)
     {
-        // Without a residual, one pass of registers over the tile: a 12 x 32 tile is 24 vectors, and the run-by-run
-        // calls below (bias, activation, affine: three calls a row) cost a quarter of a small-K tile's FMAs.
-        if (ep.Residual == null && Vector512.IsHardwareAccelerated) { Fused<Vector512<float>, V512>(c, ldc, rows, cols, i0, j0, ep); return; }
-        if (ep.Residual == null && Vector256.IsHardwareAccelerated) { Fused<Vector256<float>, V256>(c, ldc, rows, cols, i0, j0, ep); return; }
+        // Without a residual or multiplier, one pass of registers over the tile: a 12 x 32 tile is 24 vectors, and the
+        // run-by-run calls below (bias, activation, affine: three calls a row) cost a quarter of a small-K tile's FMAs.
+        bool plain = ep.Residual == null && ep.Multiplier == null;
+        if (plain && Vector512.IsHardwareAccelerated) { Fused<Vector512<float>, V512>(c, ldc, rows, cols, i0, j0, ep); return; }
+        if (plain && Vector256.IsHardwareAccelerated) { Fused<Vector256<float>, V256>(c, ldc, rows, cols, i0, j0, ep); return; }
         ByRuns(c, ldc, rows, cols, i0, j0, ep);
     }
 
@@ -62,6 +63,13 @@ internal static unsafe class GemmEpilogueOps
             }
             VectorMath.ApplyActivation(ep.Activation, row, cols);
             if (affine) VectorMath.Affine(row, row, cols, ep.Scale, ep.Shift);
+            if (ep.Multiplier != null)
+            {
+                long mrs = ep.MultiplierRowStride, mcs = ep.MultiplierColStride;
+                float* mul = ep.Multiplier + (i0 + r) * mrs + j0 * mcs;
+                if (mcs is 0 or 1) VectorMath.Apply(BinaryOp.Mul, row, 1, mul, (int)mcs, row, cols);
+                else for (int j = 0; j < cols; j++) row[j] *= mul[j * mcs];
+            }
             if (ep.Residual == null) continue;
             float* res = ep.Residual + (i0 + r) * rrs + j0 * rcs;
             if (rcs is 0 or 1) VectorMath.Apply(BinaryOp.Add, row, 1, res, (int)rcs, row, cols);

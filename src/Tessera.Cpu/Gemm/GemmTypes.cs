@@ -10,10 +10,11 @@ internal readonly unsafe struct GemmOperand(void* ptr, DType type, long rowStrid
 }
 
 /// <summary>What happens to each output element after the dot product:
-/// c = act(acc + bias[j]) * scale + shift + residual[i, j], or bias[i] when <c>biasPerRow</c> (a convolution's output
-/// channels are GEMM rows). Null pointers mean "none".</summary>
+/// c = (act(acc + bias[j]) * scale + shift) * multiplier[i, j] + residual[i, j], or bias[i] when <c>biasPerRow</c>
+/// (a convolution's output channels are GEMM rows). Null pointers mean "none". The multiplier is the gate of a
+/// SiLU-gated MLP (silu(x Wg^T) * (x Wu^T)).</summary>
 internal readonly unsafe struct GemmEpilogue(float* bias, Activation activation, float* residual, long residualRowStride, long residualColStride,
-    bool biasPerRow = false, float scale = 1f, float shift = 0f)
+    bool biasPerRow = false, float scale = 1f, float shift = 0f, float* multiplier = null, long multiplierRowStride = 0, long multiplierColStride = 0)
 {
     public readonly float* Bias = bias;
     public readonly bool BiasPerRow = biasPerRow;
@@ -23,6 +24,9 @@ internal readonly unsafe struct GemmEpilogue(float* bias, Activation activation,
     public readonly float* Residual = residual;
     public readonly long ResidualRowStride = residualRowStride;
     public readonly long ResidualColStride = residualColStride;
+    public readonly float* Multiplier = multiplier;
+    public readonly long MultiplierRowStride = multiplierRowStride;
+    public readonly long MultiplierColStride = multiplierColStride;
 
     public static GemmEpilogue None => new(null, Activation.None, null, 0, 0);
 }
