@@ -22,7 +22,7 @@ public sealed unsafe partial class CudaBackend
             Require(t.DType is DType.F32 or DType.F16 or DType.BF16, $"matmul: {t.DType.Name()} {t.Shape} is not f32, f16 or bf16");
         Require(dst.IsContiguous, $"matmul: dst {dst.Shape} must be contiguous");
         var res = epilogue.Residual;
-        var mul = MultiplierOf(epilogue);
+        var mul = epilogue.Multiplier;
         var bias = epilogue.Bias;
         Require(res is null || (res.Shape.Equals(dst.Shape) && IsPlainFloat(res.DType)),
             $"matmul: residual {res?.DType.Name()} {res?.Shape} must be a float tensor of dst's shape {dst.Shape}");
@@ -69,9 +69,6 @@ public sealed unsafe partial class CudaBackend
         Activation.HardSwish => (int)UnaryOp.HardSwish,
         _ => throw new TesseraException($"cuda: activation {act} has no kernel code"),
     };
-
-    /// <summary>The epilogue's multiplier (act(a @ b + bias) * multiplier + residual), or null.</summary>
-    private static Tensor? MultiplierOf(MatMulEpilogue epilogue) => null;
 
     private static bool IsPlainFloat(DType t) => t is DType.F32 or DType.F16 or DType.BF16;
 

@@ -30,7 +30,7 @@ public sealed unsafe partial class CudaBackend
                 $"quantized matmul: i8 weight {w.Shape} needs f32 per-row scales [{n}], got {(scales is null ? "none" : $"{scales.DType.Name()} {scales.Shape}")}");
         else Require(scales is null, $"quantized matmul: a {w.DType.Name()} weight {w.Shape} carries its own scales; got extra scales {scales?.Shape}");
         var res = epilogue.Residual;
-        var mul = MultiplierOf(epilogue);
+        var mul = epilogue.Multiplier;
         var bias = epilogue.Bias;
         Require(res is null || (res.Shape.Equals(dst.Shape) && IsPlainFloat(res.DType)),
             $"quantized matmul: residual {res?.DType.Name()} {res?.Shape} must be a float tensor of dst's shape {dst.Shape}");

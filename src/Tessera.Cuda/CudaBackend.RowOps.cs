@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Tessera.Cuda;
 
 // Ops over the last axis, one block a row: softmax (SoftmaxKernels), LayerNorm and RMSNorm (NormKernels) and RoPE
-// (RopeKernels). Rows are addressed by a StridedLayout over the leading axes (merged where contiguous) plus the
+// (RopeKernels); and GroupNorm (NormKernels), one block per (batch, group). Rows are addressed by a StridedLayout over the leading axes (merged where contiguous) plus the
 // stride along the row, so inputs, masks and outputs may be any strided float views; weights, biases and the
 // RoPE tables are read in place through their dtype and strides (VecArg, or layouts of stride-0 views).
 public sealed unsafe partial class CudaBackend
@@ -50,6 +50,24 @@ public sealed unsafe partial class CudaBackend
         RunBlocks("NormKernels.RmsNorm", rows, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]),
             WholeView(dst), KernelArg.Struct(l[1]), KernelArg.Scalar(dst.Strides[^1]),
             VecView(weight), KernelArg.Struct(VecArgHost.Of(weight)), KernelArg.Scalar(rows), KernelArg.Scalar(x.Shape[-1]), KernelArg.Scalar(eps));
+    }
+
+    /// <inheritdoc/>
+    public void GroupNorm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, Tensor dst)
+    {
+        Require(x.Rank >= 2 && x.Shape.Equals(dst.Shape) && IsPlainFloat(x.DType) && IsPlainFloat(dst.DType) && dst.IsContiguous,
+            $"group_norm: x {x.DType.Name()} {x.Shape} [B, C, ...] and dst {dst.DType.Name()} {dst.Shape} must be float tensors of one shape, dst contiguous");
+        int c = x.Shape[1];
+        Require(groups > 0 && c % groups == 0, $"group_norm: {c} channels of x {x.Shape} do not split into {groups} groups");
+        CheckVector("group_norm", weight, c);
+        CheckVector("group_norm", bias, c);
+        if (x.ElementCount == 0) return;
+        long spatial = x.ElementCount / ((long)x.Shape[0] * c);
+        long total = (long)x.Shape[0] * groups;
+        var l = StridedLayoutArg.For("group_norm", x.Shape, x, dst);
+        RunBlocks("NormKernels.GroupNorm", total, WholeView(x), KernelArg.Struct(l[0]), WholeView(dst), KernelArg.Struct(l[1]),
+            VecView(weight), KernelArg.Struct(VecArgHost.Of(weight)), VecView(bias), KernelArg.Struct(VecArgHost.Of(bias)),
+            KernelArg.Scalar(total), KernelArg.Scalar(groups), KernelArg.Scalar(c / groups), KernelArg.Scalar(spatial), KernelArg.Scalar(eps));
     }
 
     /// <inheritdoc/>

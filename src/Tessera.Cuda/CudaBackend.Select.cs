@@ -1,0 +1,89 @@
+namespace Tessera.Cuda;
+
+// Comparing and picking: Compare and Where (CompareKernels, element-wise over StridedLayouts), IndexSelect along any
+// axis (GatherKernels.IndexSelect) and TopK along the last axis (TopKKernels: a bitonic sort in shared memory for
+// rows of at most TopKKernels.MaxSort, k selection passes for longer rows).
+public sealed unsafe partial class CudaBackend
+{
+    /// <summary>The longest row TopKKernels.Sort holds in shared memory: its manifest constant "MaxSort".</summary>
+    private static readonly Lazy<int> TopKMaxSort = new(() =>
+    {
+        var k = KernelCatalog.Find("TopKKernels.Sort");
+        var c = k.Constants.FirstOrDefault(c => c.StartsWith("MaxSort=", StringComparison.Ordinal))
+            ?? throw new TesseraException($"cuda: kernel {k.Name} has no MaxSort constant in the manifest");
+        return int.Parse(c["MaxSort=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    });
+
+    /// <inheritdoc/>
+    public void Compare(CompareOp op, Tensor a, Tensor b, Tensor dst)
+    {
+        Require(a.Shape.Equals(dst.Shape) && b.Shape.Equals(dst.Shape) && a.DType == b.DType && !a.DType.IsBlock() && dst.DType == DType.U8,
+            $"compare {op}: a {a.DType.Name()} {a.Shape} and b {b.DType.Name()} {b.Shape} must share a plain dtype and dst's shape, dst {dst.DType.Name()} {dst.Shape} u8");
+        long n = dst.ElementCount;
+        if (n == 0) return;
+        var l = StridedLayoutArg.For($"compare {op}", dst.Shape, a, b, dst);
+        RunElements("CompareKernels.Compare", n, WholeView(a), KernelArg.Struct(l[0]), WholeView(b), KernelArg.Struct(l[1]),
+            WholeView(dst), KernelArg.Struct(l[2]), KernelArg.Scalar(n), KernelArg.Scalar((int)op));
+    }
+
+    /// <inheritdoc/>
+    public void Where(Tensor condition, Tensor a, Tensor b, Tensor dst)
+    {
+        Require(condition.DType == DType.U8 && a.DType == dst.DType && b.DType == dst.DType && !dst.DType.IsBlock()
+                && condition.Shape.Equals(dst.Shape) && a.Shape.Equals(dst.Shape) && b.Shape.Equals(dst.Shape),
+            $"where: condition {condition.DType.Name()} {condition.Shape} must be u8, a {a.DType.Name()} {a.Shape} and b {b.DType.Name()} {b.Shape} of dst's dtype, all of dst's shape {dst.DType.Name()} {dst.Shape}");
+        long n = dst.ElementCount;
+        if (n == 0) return;
+        var l = StridedLayoutArg.For("where", dst.Shape, condition, a, b, dst);
+        RunElements("CompareKernels.Where", n, WholeView(condition), KernelArg.Struct(l[0]), WholeView(a), KernelArg.Struct(l[1]),
+            WholeView(b), KernelArg.Struct(l[2]), WholeView(dst), KernelArg.Struct(l[3]), KernelArg.Scalar(n));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The ids live on the device and are not checked there (that would cost a synchronisation): an id
+    /// outside [0, size) is clamped into range, so no read leaves x.</remarks>
+    public void IndexSelect(Tensor x, Tensor ids, int axis, Tensor dst)
+    {
+        Require(!x.DType.IsBlock() && x.Rank >= 1 && axis >= 0 && axis < x.Rank,
+            $"index_select: x {x.DType.Name()} {x.Shape} needs a plain dtype and axis {axis} in [0, {x.Rank})");
+        Require(ids.Rank == 1 && ids.DType is DType.I32 or DType.I64,
+            $"index_select: ids must be a 1-D i32 or i64 tensor, got {ids.DType.Name()} {ids.Shape}");
+        int count = ids.Shape[0], len = x.Shape[axis];
+        Require(dst.DType == x.DType && dst.IsContiguous && dst.Shape.Equals(x.Shape.With(axis, count)),
+            $"index_select: dst {dst.DType.Name()} {dst.Shape} must be contiguous {x.DType.Name()} {x.Shape.With(axis, count)}");
+        long n = dst.ElementCount;
+        if (n == 0) return;
+        Require(len > 0, $"index_select: {count} ids into the empty axis {axis} of {x.Shape}");
+        long inner = 1;
+        for (int i = axis + 1; i < x.Rank; i++) inner *= x.Shape[i];
+        // x seen in dst's shape with stride 0 along the axis: each dst element's x[.., 0, ..].
+        using var first = x.Narrow(axis, 0, 1);
+        using var spread = first.BroadcastTo(dst.Shape);
+        var l = StridedLayoutArg.For("index_select", dst.Shape, spread);
+        RunElements("GatherKernels.IndexSelect", n, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[axis]),
+            KernelArg.Scalar((long)len), WholeView(ids), KernelArg.Scalar(ids.Offset), KernelArg.Scalar(ids.Strides[0]),
+            KernelArg.Scalar((int)ids.DType), KernelArg.Scalar((long)count), KernelArg.Scalar(inner), WholeView(dst),
+            KernelArg.Scalar(dst.Offset), KernelArg.Scalar(n));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Float rows (f32, f16, bf16) of any strides. Rows of at most 4096 are sorted in shared memory; longer
+    /// rows take k passes over the row, which suits sampling (small k) but makes an argsort of a long row O(n^2).</remarks>
+    public void TopK(Tensor x, int k, bool largest, Tensor values, Tensor indices)
+    {
+        Require(x.Rank >= 1 && IsPlainFloat(x.DType) && k >= 0 && k <= x.Shape[-1],
+            $"top_k: x {x.DType.Name()} {x.Shape} needs rank >= 1, a float dtype (f32, f16, bf16 on cuda) and k = {k} in [0, {(x.Rank >= 1 ? x.Shape[-1] : 0)}]");
+        var shape = x.Shape.With(-1, k);
+        Require(values.DType == x.DType && values.IsContiguous && values.Shape.Equals(shape)
+                && indices.DType == DType.I32 && indices.IsContiguous && indices.Shape.Equals(shape),
+            $"top_k: values {values.DType.Name()} {values.Shape} and indices {indices.DType.Name()} {indices.Shape} must be contiguous {x.DType.Name()} and i32 {shape}");
+        int n = x.Shape[-1];
+        long rows = x.ElementCount / Math.Max(n, 1);
+        if (k == 0 || rows == 0 || n == 0) return;
+        var l = RowLayouts("top_k", x, values);
+        RunBlocks(n <= TopKMaxSort.Value ? "TopKKernels.Sort" : "TopKKernels.Select", rows,
+            WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]), WholeView(values), KernelArg.Struct(l[1]),
+            KernelArg.Scalar(values.Strides[^1]), ViewAt(indices, indices.ElementCount), KernelArg.Scalar(0L), KernelArg.Scalar(rows),
+            KernelArg.Scalar(n), KernelArg.Scalar(k), KernelArg.Scalar(largest ? 1 : 0));
+    }
+}
