@@ -11,15 +11,23 @@ namespace Tessera.Kernels;
 // - Sort, for rows of at most MaxSort elements: one block a row (grid-stride over rows) loads the row into shared
 //   memory, pads it to a power of two with entries that order after every real one, bitonic-sorts it (one pair
 //   per thread per step, a barrier between steps) and writes the first k. O(n log^2 n) per row, any k <= n.
-// - Select, for longer rows (a vocabulary of logits): k passes over the row; pass p finds, by a block reduction,
-//   the first element in the order that comes after the one pass p - 1 found. O(k n) per row: meant for small k
-//   (sampling); an argsort of a long row works but costs k full passes.
-// The host picks Sort when n <= MaxSort. Rows are addressed like the softmax's: a StridedLayout over the leading
-// axes plus a stride along the row, so x may be any strided view of a float dtype.
+// - Select, for longer rows (a vocabulary of logits) and small k: k passes over the row; pass p finds, by a block
+//   reduction, the first element in the order that comes after the one pass p - 1 found. O(k n) per row.
+// - GlobalInit, GlobalStep, GlobalWrite, for longer rows and larger k (an argsort for top-p sampling): the same
+//   bitonic network over (key, index) pairs in a device scratch buffer [rows, P] (P = n rounded up to a power of
+//   two), one launch per compare-exchange step, one thread per pair across all rows, so every SM takes part:
+//   log2(P) (log2(P) + 1) / 2 launches, O(n log^2 n) work.
+// The host picks Sort when n <= MaxSort, else Select for k <= SelectMaxK, else the global network. Rows are
+// addressed like the softmax's: a StridedLayout over the leading axes plus a stride along the row, so x may be any
+// strided view of a float dtype.
 public static class TopKKernels
 {
     /// <summary>Longest row Sort takes: 4096 (key, index) pairs are 32 KB of shared memory (ILGPU's cap is 48 KB).</summary>
     public const int MaxSort = 4096;
+
+    /// <summary>Largest k for which the host takes Select on a row longer than MaxSort (k passes over the row cost
+    /// less than the global sort's log^2 launches up to about here).</summary>
+    public const int SelectMaxK = 16;
 
     /// <summary>Whether (va, ia) comes before (vb, ib) in the output of a row of n. An index at or past n marks a
     /// padding or empty entry, which comes after every real one.</summary>
@@ -134,5 +142,57 @@ public static class TopKKernels
         float ov = Warp.ShuffleXor(v, mask);
         int oi = Warp.ShuffleXor(i, mask);
         if (Before(largest, n, ov, oi, v, i)) { v = ov; i = oi; }
+    }
+
+    /// <summary>Loads every row into the scratch pairs (keys [rows, p2], idx [rows, p2]), padding past n.</summary>
+    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK")]
+    public static void GlobalInit(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<float> keys, ArrayView<int> idx,
+        long rows, int n, int p2)
+    {
+        long total = rows * p2;
+        for (long t = (long)Grid.IdxX * Group.DimX + Group.IdxX; t < total; t += (long)Grid.DimX * Group.DimX)
+        {
+            long r = t / p2;
+            int i = (int)(t - r * p2);
+            keys[t] = i < n ? ElementIO.LoadF(x, xl.DType, xl.OffsetOf(r) + i * xIn) : 0f;
+            idx[t] = i;
+        }
+    }
+
+    /// <summary>One compare-exchange step (merge size <paramref name="span"/>, distance <paramref name="half"/>) of the
+    /// bitonic network, over every row's p2 / 2 pairs.</summary>
+    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK", Constants = ["SelectMaxK=16"])]
+    public static void GlobalStep(ArrayView<float> keys, ArrayView<int> idx, long rows, int n, int p2, int span, int half, int largest)
+    {
+        int pairsPerRow = p2 / 2;
+        long total = rows * pairsPerRow;
+        for (long q = (long)Grid.IdxX * Group.DimX + Group.IdxX; q < total; q += (long)Grid.DimX * Group.DimX)
+        {
+            long r = q / pairsPerRow;
+            int j = (int)(q - r * pairsPerRow);
+            int i = j / half * 2 * half + j % half; // the lower element of pair j
+            long a = r * p2 + i, b = a + half;
+            float ka = keys[a], kb = keys[b];
+            int ia = idx[a], ib = idx[b];
+            bool swap = (i & span) == 0 ? Before(largest, n, kb, ib, ka, ia) : Before(largest, n, ka, ia, kb, ib);
+            if (swap) { keys[a] = kb; keys[b] = ka; idx[a] = ib; idx[b] = ia; }
+        }
+    }
+
+    /// <summary>The first k sorted pairs of each row out: indices and raw copies of the chosen elements.</summary>
+    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK")]
+    public static void GlobalWrite(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<int> idx, ArrayView<byte> values,
+        StridedLayout vl, long vIn, ArrayView<int> indices, long iOffset, long rows, int p2, int k)
+    {
+        int size = ElementIO.SizeOf(xl.DType);
+        long total = rows * k;
+        for (long t = (long)Grid.IdxX * Group.DimX + Group.IdxX; t < total; t += (long)Grid.DimX * Group.DimX)
+        {
+            long r = t / k;
+            int j = (int)(t - r * k);
+            int at = idx[r * p2 + j];
+            indices[iOffset + t] = at;
+            ElementIO.CopyRaw(x, xl.OffsetOf(r) + at * xIn, values, vl.OffsetOf(r) + j * vIn, size);
+        }
     }
 }

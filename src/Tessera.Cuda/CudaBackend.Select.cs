@@ -2,17 +2,22 @@ namespace Tessera.Cuda;
 
 // Comparing and picking: Compare and Where (CompareKernels, element-wise over StridedLayouts), IndexSelect along any
 // axis (GatherKernels.IndexSelect) and TopK along the last axis (TopKKernels: a bitonic sort in shared memory for
-// rows of at most TopKKernels.MaxSort, k selection passes for longer rows).
+// rows of at most TopKKernels.MaxSort; for longer rows k selection passes when k is small, else the bitonic network
+// in global memory).
 public sealed unsafe partial class CudaBackend
 {
-    /// <summary>The longest row TopKKernels.Sort holds in shared memory: its manifest constant "MaxSort".</summary>
-    private static readonly Lazy<int> TopKMaxSort = new(() =>
+    /// <summary>The longest row TopKKernels.Sort holds in shared memory, and the largest k that TopKKernels.Select
+    /// takes on longer rows: the kernels' manifest constants.</summary>
+    private static readonly Lazy<(int MaxSort, int SelectMaxK)> TopKLimits = new(() =>
+        (ManifestConstant("TopKKernels.Sort", "MaxSort"), ManifestConstant("TopKKernels.GlobalStep", "SelectMaxK")));
+
+    private static int ManifestConstant(string kernel, string name)
     {
-        var k = KernelCatalog.Find("TopKKernels.Sort");
-        var c = k.Constants.FirstOrDefault(c => c.StartsWith("MaxSort=", StringComparison.Ordinal))
-            ?? throw new TesseraException($"cuda: kernel {k.Name} has no MaxSort constant in the manifest");
-        return int.Parse(c["MaxSort=".Length..], System.Globalization.CultureInfo.InvariantCulture);
-    });
+        var k = KernelCatalog.Find(kernel);
+        var c = k.Constants.FirstOrDefault(c => c.StartsWith(name + "=", StringComparison.Ordinal))
+            ?? throw new TesseraException($"cuda: kernel {k.Name} has no {name} constant in the manifest");
+        return int.Parse(c[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     /// <inheritdoc/>
     public void Compare(CompareOp op, Tensor a, Tensor b, Tensor dst)
@@ -67,8 +72,9 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc/>
-    /// <remarks>Float rows (f32, f16, bf16) of any strides. Rows of at most 4096 are sorted in shared memory; longer
-    /// rows take k passes over the row, which suits sampling (small k) but makes an argsort of a long row O(n^2).</remarks>
+    /// <remarks>Float rows (f32, f16, bf16) of any strides. Rows of at most 4096 are sorted in shared memory, one block
+    /// a row; longer rows take k selection passes when k &lt;= 16 (sampling), else a bitonic sort in a scratch buffer
+    /// of rows x n (rounded up to a power of two) pairs, one launch per step over every row at once.</remarks>
     public void TopK(Tensor x, int k, bool largest, Tensor values, Tensor indices)
     {
         Require(x.Rank >= 1 && IsPlainFloat(x.DType) && k >= 0 && k <= x.Shape[-1],
@@ -81,9 +87,30 @@ public sealed unsafe partial class CudaBackend
         long rows = x.ElementCount / Math.Max(n, 1);
         if (k == 0 || rows == 0 || n == 0) return;
         var l = RowLayouts("top_k", x, values);
-        RunBlocks(n <= TopKMaxSort.Value ? "TopKKernels.Sort" : "TopKKernels.Select", rows,
-            WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]), WholeView(values), KernelArg.Struct(l[1]),
-            KernelArg.Scalar(values.Strides[^1]), ViewAt(indices, indices.ElementCount), KernelArg.Scalar(0L), KernelArg.Scalar(rows),
-            KernelArg.Scalar(n), KernelArg.Scalar(k), KernelArg.Scalar(largest ? 1 : 0));
+        var (maxSort, selectMaxK) = TopKLimits.Value;
+        var xArgs = (ReadOnlySpan<KernelArg>)[WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1])];
+        var outArgs = (ReadOnlySpan<KernelArg>)[WholeView(values), KernelArg.Struct(l[1]), KernelArg.Scalar(values.Strides[^1]),
+            ViewAt(indices, indices.ElementCount), KernelArg.Scalar(0L), KernelArg.Scalar(rows)];
+        if (n <= maxSort || k <= selectMaxK || n > 1 << 30)
+        {
+            RunBlocks(n <= maxSort ? "TopKKernels.Sort" : "TopKKernels.Select", rows, [.. xArgs, .. outArgs,
+                KernelArg.Scalar(n), KernelArg.Scalar(k), KernelArg.Scalar(largest ? 1 : 0)]);
+            return;
+        }
+        // A long row and a large k (an argsort): the bitonic network in a scratch buffer, one launch per step.
+        int p2 = 1;
+        while (p2 < n) p2 *= 2;
+        long pairs = rows * p2;
+        Require(pairs <= int.MaxValue, $"top_k: x {x.Shape} with k = {k} needs a sort buffer of {rows} x {p2} pairs, more than one allocation holds; sort fewer rows at a time");
+        using var keys = Tensor.Empty(this, DType.F32, new Shape((int)pairs));
+        using var idx = Tensor.Empty(this, DType.I32, new Shape((int)pairs));
+        var keyView = ViewAt(keys, pairs);
+        var idxView = ViewAt(idx, pairs);
+        RunElements("TopKKernels.GlobalInit", pairs, [.. xArgs, keyView, idxView, KernelArg.Scalar(rows), KernelArg.Scalar(n), KernelArg.Scalar(p2)]);
+        for (int span = 2; span <= p2; span *= 2)
+            for (int half = span / 2; half > 0; half /= 2)
+                RunElements("TopKKernels.GlobalStep", pairs / 2, keyView, idxView, KernelArg.Scalar(rows), KernelArg.Scalar(n),
+                    KernelArg.Scalar(p2), KernelArg.Scalar(span), KernelArg.Scalar(half), KernelArg.Scalar(largest ? 1 : 0));
+        RunElements("TopKKernels.GlobalWrite", rows * k, [.. xArgs, idxView, .. outArgs, KernelArg.Scalar(p2), KernelArg.Scalar(k)]);
     }
 }

@@ -3,7 +3,8 @@ using static Tessera.Kernels.Tests.KernelTestData;
 
 namespace Tessera.Kernels.Tests;
 
-/// <summary>TopKKernels (Sort: bitonic in shared memory; Select: k passes) on the CPU accelerator against a naive
+/// <summary>TopKKernels (Sort: bitonic in shared memory; Select: k passes; the global bitonic network) on the CPU
+/// accelerator against a naive
 /// reference: a stable sort of each row's (value, index) pairs, largest or smallest first, ties by the lower index,
 /// NaN above every number. Rows are strided (x stored transposed), values come back as raw copies in x's dtype,
 /// rows hold many ties (values drawn from a few integers), grids are smaller than the row count.</summary>
@@ -94,6 +95,39 @@ public sealed class TopKKernelTests : IDisposable
         {
             var row = bits[(r * n)..((r + 1) * n)];
             var want = Reference([.. row.Select(FromBf16)], k, largest: true);
+            Assert.Equal(want, indices[(r * k)..((r + 1) * k)]);
+            Assert.Equal(want.Select(i => row[i]), values[(r * k)..((r + 1) * k)]);
+        }
+    }
+
+    [Theory]
+    [InlineData(7, 7, true)] [InlineData(33, 5, false)] [InlineData(65, 65, true)] [InlineData(1, 1, false)] [InlineData(64, 17, true)]
+    public void Global_bitonic_network_over_a_scratch_buffer_matches_a_stable_sort(int n, int k, bool largest)
+    {
+        // The host's loop for long rows, at tiny sizes: load into [rows, P] pairs, one launch per step, write k.
+        const int rows = 3;
+        var x = Rows(rows, n, n * 7 + k);
+        var stored = new float[1 + rows * n]; // x[r, i] at 1 + i * rows + r
+        for (int r = 0; r < rows; r++) for (int i = 0; i < n; i++) stored[1 + i * rows + r] = x[r * n + i];
+        int p2 = 1;
+        while (p2 < n) p2 *= 2;
+        var xl = Layout(ElementCodes.F32, 1, [rows], [1]);
+        using var bx = _h.Bytes(stored);
+        using var keys = _h.Zeros<float>(rows * p2); using var idx = _h.Zeros<int>(rows * p2);
+        using var bv = _h.Zeros<byte>(rows * k * 4); using var bi = _h.Zeros<int>(rows * k);
+        var t = typeof(TopKKernels);
+        _h.Launch(t, nameof(TopKKernels.GlobalInit), grid: 2, group: 16, bx.View, xl, (long)rows, keys.View, idx.View, (long)rows, n, p2);
+        for (int span = 2; span <= p2; span *= 2)
+            for (int half = span / 2; half > 0; half /= 2)
+                _h.Launch(t, nameof(TopKKernels.GlobalStep), grid: 2, group: 16, keys.View, idx.View, (long)rows, n, p2, span, half, largest ? 1 : 0);
+        _h.Launch(t, nameof(TopKKernels.GlobalWrite), grid: 2, group: 8, bx.View, xl, (long)rows, idx.View,
+            bv.View, Layout(ElementCodes.F32, 0, [rows], [k]), 1L, bi.View, 0L, (long)rows, p2, k);
+        var values = _h.F32(bv, rows * k);
+        var indices = _h.Download(bi);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x[(r * n)..((r + 1) * n)];
+            var want = Reference(row, k, largest);
             Assert.Equal(want, indices[(r * k)..((r + 1) * k)]);
             Assert.Equal(want.Select(i => row[i]), values[(r * k)..((r + 1) * k)]);
         }
