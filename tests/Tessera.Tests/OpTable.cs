@@ -17,7 +17,7 @@ public static partial class OpTable
     private static Dictionary<string, OpRow> Build()
     {
         var rows = new Dictionary<string, OpRow>();
-        foreach (var row in Elementwise().Concat(Linear()).Concat(RowOps()).Concat(DataMovement()).Concat(Image()))
+        foreach (var row in Elementwise().Concat(Linear()).Concat(RowOps()).Concat(DataMovement()).Concat(Image()).Concat(ModelOps()))
             if (!rows.TryAdd(row.Name, row)) throw new InvalidOperationException($"duplicate table row name '{row.Name}'");
         return rows;
     }

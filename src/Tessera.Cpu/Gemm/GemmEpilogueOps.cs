@@ -16,11 +16,12 @@ internal static unsafe class GemmEpilogueOps
     /// C[i0, j0]; i0 and j0 index bias and residual.</summary>
     public static void Apply(float* c, long ldc, int rows, int cols, long i0, long j0, in GemmEpilogue ep)
     {
-        // Without a residual or multiplier, one pass of registers over the tile: a 12 x 32 tile is 24 vectors, and the
-        // run-by-run calls below (bias, activation, affine: three calls a row) cost a quarter of a small-K tile's FMAs.
-        bool plain = ep.Residual == null && ep.Multiplier == null;
-        if (plain && Vector512.IsHardwareAccelerated) { Fused<Vector512<float>, V512>(c, ldc, rows, cols, i0, j0, ep); return; }
-        if (plain && Vector256.IsHardwareAccelerated) { Fused<Vector256<float>, V256>(c, ldc, rows, cols, i0, j0, ep); return; }
+        // One pass of registers over the tile: a 12 x 32 tile is 24 vectors, and the run-by-run calls below (bias,
+        // activation, affine, multiplier, residual: up to five calls a row) cost a quarter of a small-K tile's FMAs.
+        // A residual or multiplier read with a column step other than 0 or 1 (a transposed view) goes by runs.
+        bool unit = (ep.Residual == null || ep.ResidualColStride is 0 or 1) && (ep.Multiplier == null || ep.MultiplierColStride is 0 or 1);
+        if (unit && Vector512.IsHardwareAccelerated) { Fused<Vector512<float>, V512>(c, ldc, rows, cols, i0, j0, ep); return; }
+        if (unit && Vector256.IsHardwareAccelerated) { Fused<Vector256<float>, V256>(c, ldc, rows, cols, i0, j0, ep); return; }
         ByRuns(c, ldc, rows, cols, i0, j0, ep);
     }
 
@@ -31,10 +32,14 @@ internal static unsafe class GemmEpilogueOps
         bool affine = ep.Scale != 1f || ep.Shift != 0f, perRow = ep.BiasPerRow && ep.Bias != null, perCol = !ep.BiasPerRow && ep.Bias != null;
         TV scale = S.Splat(ep.Scale), shift = S.Splat(ep.Shift);
         var act = ep.Activation;
+        bool mulRun = ep.MultiplierColStride == 1, resRun = ep.ResidualColStride == 1;
         for (int r = 0; r < rows; r++)
         {
             float* row = c + r * ldc;
             TV rb = S.Splat(perRow ? ep.Bias[i0 + r] : 0f);
+            float* mul = ep.Multiplier == null ? null : ep.Multiplier + (i0 + r) * ep.MultiplierRowStride + j0 * ep.MultiplierColStride;
+            float* res = ep.Residual == null ? null : ep.Residual + (i0 + r) * ep.ResidualRowStride + j0 * ep.ResidualColStride;
+            TV mb = S.Splat(mul == null || mulRun ? 0f : *mul), resb = S.Splat(res == null || resRun ? 0f : *res);
             for (int j = 0; j < full; j += S.Count)
             {
                 TV v = S.Load(row + j);
@@ -42,6 +47,8 @@ internal static unsafe class GemmEpilogueOps
                 else if (perCol) v = S.Add(v, S.Load(ep.Bias + j0 + j));
                 v = VectorMath.Activate<TV, S>(act, v);
                 if (affine) v = S.Fma(v, scale, shift);
+                if (mul != null) v = S.Mul(v, mulRun ? S.Load(mul + j) : mb);
+                if (res != null) v = S.Add(v, resRun ? S.Load(res + j) : resb);
                 S.Store(v, row + j);
             }
             if (full < cols) ByRuns(row + full, ldc, 1, cols - full, i0 + r, j0 + full, ep);

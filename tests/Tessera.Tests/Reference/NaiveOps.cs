@@ -4,7 +4,7 @@ namespace Tessera.Tests.Reference;
 /// with double arithmetic and double accumulation. No blocking, no vectors, no cleverness: each function
 /// is the definition of its op, so that a reader can check it against the paper or PyTorch's docs.
 /// Image ops (conv2d, patch embedding, bicubic) are in <see cref="NaiveImageOps"/>.</summary>
-public static class NaiveOps
+public static partial class NaiveOps
 {
     // ---- element-wise -------------------------------------------------------------------------------
 
@@ -34,6 +34,8 @@ public static class NaiveOps
         UnaryOp.Silu => x * Sigmoid(x),
         UnaryOp.HardSwish => x * Math.Clamp(x + 3, 0, 6) / 6,
         UnaryOp.HardSigmoid => Math.Clamp(x + 3, 0, 6) / 6,
+        UnaryOp.Sin => Math.Sin(x),
+        UnaryOp.Cos => Math.Cos(x),
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
