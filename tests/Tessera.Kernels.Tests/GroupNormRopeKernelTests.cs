@@ -11,28 +11,8 @@ public sealed class GroupNormRopeKernelTests : IDisposable
     private readonly CpuKernelHarness _h = new();
     public void Dispose() => _h.Dispose();
 
-    /// <summary>Naive GroupNorm of x [B, C, S] (row-major doubles): mean and biased variance per (batch, group).</summary>
-    internal static double[] GroupNormReference(double[] x, int batch, int c, int s, int groups, float[]? w, float[]? b, double eps)
-    {
-        var y = new double[x.Length];
-        int cg = c / groups, n = cg * s;
-        for (int bg = 0; bg < batch * groups; bg++)
-        {
-            int start = bg * n;
-            double mean = 0, var = 0;
-            for (int i = 0; i < n; i++) mean += x[start + i];
-            mean /= n;
-            for (int i = 0; i < n; i++) var += (x[start + i] - mean) * (x[start + i] - mean);
-            var /= n;
-            double inv = 1 / Math.Sqrt(var + eps);
-            for (int i = 0; i < n; i++)
-            {
-                int ch = bg % groups * cg + i / s;
-                y[start + i] = (x[start + i] - mean) * inv * (w?[ch] ?? 1) + (b?[ch] ?? 0);
-            }
-        }
-        return y;
-    }
+    private static double[] GroupNormReference(double[] x, int batch, int c, int s, int groups, float[]? w, float[]? b, double eps) =>
+        NaiveOps.GroupNorm(new Nd([batch, c, s], x), groups, w is null ? null : Nd([c], w), b is null ? null : Nd([c], b), eps).Data;
 
     [Theory]
     [InlineData(2, 6, 3, 3, 5, true, 32)] [InlineData(1, 4, 1, 1, 7, false, 32)] [InlineData(3, 8, 8, 2, 2, true, 64)]

@@ -1,33 +1,21 @@
 using System.Runtime.InteropServices;
+using Tessera.Tests.Reference;
 using static Tessera.Kernels.Tests.KernelTestData;
 
 namespace Tessera.Kernels.Tests;
 
 /// <summary>TopKKernels (Sort: bitonic in shared memory; Select: k passes; the global bitonic network) on the CPU
-/// accelerator against a naive
-/// reference: a stable sort of each row's (value, index) pairs, largest or smallest first, ties by the lower index,
-/// NaN above every number. Rows are strided (x stored transposed), values come back as raw copies in x's dtype,
-/// rows hold many ties (values drawn from a few integers), grids are smaller than the row count.</summary>
+/// accelerator against NaiveOps.TopK: largest or smallest first, ties by the lower index, NaN above every number.
+/// Rows are strided (x stored transposed), values come back as raw copies in x's dtype, rows hold many ties (values
+/// drawn from a few integers), grids are smaller than the row count.</summary>
 public sealed class TopKKernelTests : IDisposable
 {
     private readonly CpuKernelHarness _h = new();
     public void Dispose() => _h.Dispose();
 
-    /// <summary>The indices of the first k of a row in the output order.</summary>
-    internal static int[] Reference(float[] row, int k, bool largest)
-    {
-        int Rank(float v) => float.IsNaN(v) ? 1 : 0;
-        var order = Enumerable.Range(0, row.Length).ToList();
-        order.Sort((i, j) =>
-        {
-            float a = row[i], b = row[j];
-            int c = Rank(a).CompareTo(Rank(b));
-            if (c == 0 && !float.IsNaN(a) && a != b) c = a < b ? -1 : 1;
-            if (!largest) return c != 0 ? c : i.CompareTo(j);
-            return c != 0 ? -c : i.CompareTo(j);
-        });
-        return [.. order.Take(k)];
-    }
+    /// <summary>The indices of the first k of a row in the output order (NaiveOps.TopK: repeated selection).</summary>
+    private static int[] Reference(float[] row, int k, bool largest) =>
+        [.. NaiveOps.TopK(new Nd([row.Length], [.. row.Select(v => (double)v)]), k, largest).Indices.Data.Select(i => (int)i)];
 
     /// <summary>Rows of n values from {-2, -1, 0, 1, 2} plus fractions, with a NaN in some rows.</summary>
     private static float[] Rows(int rows, int n, int seed)
