@@ -5,9 +5,12 @@ namespace Tessera.Kernels;
 // Top-k along the last axis: the k first elements of each row in the order "largest first" (or "smallest first"),
 // ties broken by the lower index (ONNX TopK's rule), NaN ordered above every number (so first when largest, last
 // when smallest), values in x's dtype (raw copies of the chosen elements) and i32 indices. Reference:
-// CpuBackend.TopK and the naive reference of the tests (a stable sort of (value, index) pairs).
+// CpuBackend.TopK and NaiveOps.TopK.
 //
-// (value, index) pairs with that rule form a strict total order (indices are distinct), which both kernels use:
+// Every element becomes a 64-bit key whose unsigned order is the value order (SortKey: floats by the usual sign-flip
+// of their bits, NaN made one canonical value above +inf and -0 made +0, so they tie as the CPU's comparison does;
+// integers by flipping the sign bit), so every plain dtype, i64 past 2^53 included, sorts exactly with one compare.
+// (key, index) pairs with the tie rule form a strict total order (indices are distinct), which every kernel uses:
 // - Sort, for rows of at most MaxSort elements: one block a row (grid-stride over rows) loads the row into shared
 //   memory, pads it to a power of two with entries that order after every real one, bitonic-sorts it (one pair
 //   per thread per step, a barrier between steps) and writes the first k. O(n log^2 n) per row, any k <= n.
@@ -19,33 +22,45 @@ namespace Tessera.Kernels;
 //   log2(P) (log2(P) + 1) / 2 launches, O(n log^2 n) work.
 // The host picks Sort when n <= MaxSort, else Select for k <= SelectMaxK, else the global network. Rows are
 // addressed like the softmax's: a StridedLayout over the leading axes plus a stride along the row, so x may be any
-// strided view of a float dtype.
+// strided view of any plain dtype.
 public static class TopKKernels
 {
-    /// <summary>Longest row Sort takes: 4096 (key, index) pairs are 32 KB of shared memory (ILGPU's cap is 48 KB).</summary>
-    public const int MaxSort = 4096;
+    /// <summary>Longest row Sort takes: 2048 (key, index) pairs are 24 KB of shared memory (ILGPU's cap is 48 KB).</summary>
+    public const int MaxSort = 2048;
 
     /// <summary>Largest k for which the host takes Select on a row longer than MaxSort (k passes over the row cost
     /// less than the global sort's log^2 launches up to about here).</summary>
     public const int SelectMaxK = 16;
 
-    /// <summary>Whether (va, ia) comes before (vb, ib) in the output of a row of n. An index at or past n marks a
+    /// <summary>Whether (ka, ia) comes before (kb, ib) in the output of a row of n. An index at or past n marks a
     /// padding or empty entry, which comes after every real one.</summary>
-    public static bool Before(int largest, int n, float va, int ia, float vb, int ib)
+    public static bool Before(int largest, int n, ulong ka, int ia, ulong kb, int ib)
     {
         bool pa = ia >= n, pb = ib >= n;
         if (pa || pb) return pb && (!pa || ia < ib);
-        bool na = ElementMath.IsNaN(va), nb = ElementMath.IsNaN(vb);
-        if (na != nb) return largest != 0 ? na : nb;
-        if (!na && va != vb) return largest != 0 ? va > vb : va < vb;
+        if (ka != kb) return largest != 0 ? ka > kb : ka < kb;
         return ia < ib;
     }
 
-    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK", Constants = ["MaxSort=4096"])]
+    /// <summary>The order-preserving key of element i of buf.</summary>
+    public static ulong SortKey(ArrayView<byte> buf, int dtype, long i)
+    {
+        if (dtype <= ElementCodes.BF16)
+        {
+            float v = ElementIO.LoadF(buf, dtype, i);
+            uint bits = ElementMath.IsNaN(v) ? 0x7FC00000u : v == 0f ? 0u : Interop.FloatAsInt(v);
+            return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+        }
+        long l = dtype == ElementCodes.I64 ? buf.Cast<long>()[i] : dtype == ElementCodes.I32 ? buf.Cast<int>()[i]
+            : dtype == ElementCodes.I8 ? (sbyte)buf[i] : buf[i];
+        return (ulong)l ^ 0x8000000000000000UL;
+    }
+
+    [Kernel(BlockX = 256, Reference = "CpuBackend.TopK", Constants = ["MaxSort=2048"])]
     public static void Sort(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<byte> values, StridedLayout vl, long vIn,
         ArrayView<int> indices, long iOffset, long rows, int n, int k, int largest)
     {
-        var keys = SharedMemory.Allocate<float>(MaxSort);
+        var keys = SharedMemory.Allocate<ulong>(MaxSort);
         var idx = SharedMemory.Allocate<int>(MaxSort);
         int tid = Group.IdxX, step = Group.DimX;
         int p2 = 1;
@@ -56,7 +71,7 @@ public static class TopKKernels
             long xo = xl.OffsetOf(r);
             for (int i = tid; i < p2; i += step)
             {
-                keys[i] = i < n ? ElementIO.LoadF(x, xl.DType, xo + i * xIn) : 0f;
+                keys[i] = i < n ? SortKey(x, xl.DType, xo + i * xIn) : 0UL;
                 idx[i] = i;
             }
             Group.Barrier();
@@ -67,7 +82,7 @@ public static class TopKKernels
                     {
                         int j = i ^ half;
                         if (j <= i) continue;
-                        float ki = keys[i], kj = keys[j];
+                        ulong ki = keys[i], kj = keys[j];
                         int ii = idx[i], ij = idx[j];
                         // Segments with bit `span` clear end in output order, the others in reverse.
                         bool swap = (i & span) == 0 ? Before(largest, n, kj, ij, ki, ii) : Before(largest, n, ki, ii, kj, ij);
@@ -90,29 +105,29 @@ public static class TopKKernels
     public static void Select(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<byte> values, StridedLayout vl, long vIn,
         ArrayView<int> indices, long iOffset, long rows, int n, int k, int largest)
     {
-        var sv = SharedMemory.Allocate<float>(32);
+        var sv = SharedMemory.Allocate<ulong>(32);
         var si = SharedMemory.Allocate<int>(32);
         int tid = Group.IdxX, step = Group.DimX;
         int size = ElementIO.SizeOf(xl.DType);
         for (long r = Grid.IdxX; r < rows; r += Grid.DimX)
         {
             long xo = xl.OffsetOf(r), vo = vl.OffsetOf(r);
-            float pv = 0f;
+            ulong pv = 0;
             int pi = -1; // no previous pick yet
             for (int p = 0; p < k; p++)
             {
-                float bv = 0f;
+                ulong bv = 0;
                 int bi = int.MaxValue;
                 for (int i = tid; i < n; i += step)
                 {
-                    float v = ElementIO.LoadF(x, xl.DType, xo + i * xIn);
+                    ulong v = SortKey(x, xl.DType, xo + i * xIn);
                     if ((pi < 0 || Before(largest, n, pv, pi, v, i)) && Before(largest, n, v, i, bv, bi)) { bv = v; bi = i; }
                 }
                 WarpBest(largest, n, ref bv, ref bi);
                 if (Warp.LaneIdx == 0) { sv[Warp.WarpIdx] = bv; si[Warp.WarpIdx] = bi; }
                 Group.Barrier();
                 int warps = (Group.DimX + Warp.WarpSize - 1) / Warp.WarpSize;
-                bv = Warp.LaneIdx < warps ? sv[Warp.LaneIdx] : 0f;
+                bv = Warp.LaneIdx < warps ? sv[Warp.LaneIdx] : 0UL;
                 bi = Warp.LaneIdx < warps ? si[Warp.LaneIdx] : int.MaxValue;
                 WarpBest(largest, n, ref bv, ref bi);
                 Group.Barrier(); // every warp has read the slots before they are reused
@@ -128,7 +143,7 @@ public static class TopKKernels
     }
 
     // Butterfly over the warp keeping the pair that comes first; every lane ends with it.
-    private static void WarpBest(int largest, int n, ref float v, ref int i)
+    private static void WarpBest(int largest, int n, ref ulong v, ref int i)
     {
         Take(largest, n, ref v, ref i, 16);
         Take(largest, n, ref v, ref i, 8);
@@ -137,16 +152,18 @@ public static class TopKKernels
         Take(largest, n, ref v, ref i, 1);
     }
 
-    private static void Take(int largest, int n, ref float v, ref int i, int mask)
+    private static void Take(int largest, int n, ref ulong v, ref int i, int mask)
     {
-        float ov = Warp.ShuffleXor(v, mask);
+        // Shuffled as two 32-bit halves (a shuffle moves one register).
+        uint lo = Warp.ShuffleXor((uint)v, mask), hi = Warp.ShuffleXor((uint)(v >> 32), mask);
+        ulong ov = (ulong)hi << 32 | lo;
         int oi = Warp.ShuffleXor(i, mask);
         if (Before(largest, n, ov, oi, v, i)) { v = ov; i = oi; }
     }
 
     /// <summary>Loads every row into the scratch pairs (keys [rows, p2], idx [rows, p2]), padding past n.</summary>
     [Kernel(BlockX = 256, Reference = "CpuBackend.TopK")]
-    public static void GlobalInit(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<float> keys, ArrayView<int> idx,
+    public static void GlobalInit(ArrayView<byte> x, StridedLayout xl, long xIn, ArrayView<ulong> keys, ArrayView<int> idx,
         long rows, int n, int p2)
     {
         long total = rows * p2;
@@ -154,7 +171,7 @@ public static class TopKKernels
         {
             long r = t / p2;
             int i = (int)(t - r * p2);
-            keys[t] = i < n ? ElementIO.LoadF(x, xl.DType, xl.OffsetOf(r) + i * xIn) : 0f;
+            keys[t] = i < n ? SortKey(x, xl.DType, xl.OffsetOf(r) + i * xIn) : 0UL;
             idx[t] = i;
         }
     }
@@ -162,7 +179,7 @@ public static class TopKKernels
     /// <summary>One compare-exchange step (merge size <paramref name="span"/>, distance <paramref name="half"/>) of the
     /// bitonic network, over every row's p2 / 2 pairs.</summary>
     [Kernel(BlockX = 256, Reference = "CpuBackend.TopK", Constants = ["SelectMaxK=16"])]
-    public static void GlobalStep(ArrayView<float> keys, ArrayView<int> idx, long rows, int n, int p2, int span, int half, int largest)
+    public static void GlobalStep(ArrayView<ulong> keys, ArrayView<int> idx, long rows, int n, int p2, int span, int half, int largest)
     {
         int pairsPerRow = p2 / 2;
         long total = rows * pairsPerRow;
@@ -172,7 +189,7 @@ public static class TopKKernels
             int j = (int)(q - r * pairsPerRow);
             int i = j / half * 2 * half + j % half; // the lower element of pair j
             long a = r * p2 + i, b = a + half;
-            float ka = keys[a], kb = keys[b];
+            ulong ka = keys[a], kb = keys[b];
             int ia = idx[a], ib = idx[b];
             bool swap = (i & span) == 0 ? Before(largest, n, kb, ib, ka, ia) : Before(largest, n, ka, ia, kb, ib);
             if (swap) { keys[a] = kb; keys[b] = ka; idx[a] = ib; idx[b] = ia; }

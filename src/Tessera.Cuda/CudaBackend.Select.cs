@@ -72,13 +72,13 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc/>
-    /// <remarks>Float rows (f32, f16, bf16) of any strides. Rows of at most 4096 are sorted in shared memory, one block
+    /// <remarks>Rows of any plain dtype and any strides. Rows of at most 2048 are sorted in shared memory, one block
     /// a row; longer rows take k selection passes when k &lt;= 16 (sampling), else a bitonic sort in a scratch buffer
     /// of rows x n (rounded up to a power of two) pairs, one launch per step over every row at once.</remarks>
     public void TopK(Tensor x, int k, bool largest, Tensor values, Tensor indices)
     {
-        Require(x.Rank >= 1 && IsPlainFloat(x.DType) && k >= 0 && k <= x.Shape[-1],
-            $"top_k: x {x.DType.Name()} {x.Shape} needs rank >= 1, a float dtype (f32, f16, bf16 on cuda) and k = {k} in [0, {(x.Rank >= 1 ? x.Shape[-1] : 0)}]");
+        Require(x.Rank >= 1 && !x.DType.IsBlock() && k >= 0 && k <= x.Shape[-1],
+            $"top_k: x {x.DType.Name()} {x.Shape} needs rank >= 1, a plain dtype and k = {k} in [0, {(x.Rank >= 1 ? x.Shape[-1] : 0)}]");
         var shape = x.Shape.With(-1, k);
         Require(values.DType == x.DType && values.IsContiguous && values.Shape.Equals(shape)
                 && indices.DType == DType.I32 && indices.IsContiguous && indices.Shape.Equals(shape),
@@ -102,7 +102,7 @@ public sealed unsafe partial class CudaBackend
         while (p2 < n) p2 *= 2;
         long pairs = rows * p2;
         Require(pairs <= int.MaxValue, $"top_k: x {x.Shape} with k = {k} needs a sort buffer of {rows} x {p2} pairs, more than one allocation holds; sort fewer rows at a time");
-        using var keys = Tensor.Empty(this, DType.F32, new Shape((int)pairs));
+        using var keys = Tensor.Empty(this, DType.I64, new Shape((int)pairs)); // the kernels' ulong sort keys
         using var idx = Tensor.Empty(this, DType.I32, new Shape((int)pairs));
         var keyView = ViewAt(keys, pairs);
         var idxView = ViewAt(idx, pairs);

@@ -4,7 +4,8 @@ namespace Tessera.Cuda.Tests;
 
 /// <summary>The ops the model layer added (issue 11) through CudaBackend against the CPU backend, where a driver and
 /// a device exist; elsewhere each test is reported as skipped with the reason. Shapes are odd, operands strided or
-/// broadcast, rows long enough to take the kernels' second paths (TopK's k-pass selection past 4096).</summary>
+/// broadcast, rows long enough to take the kernels' other paths (TopK past 2048: k-pass selection for k &lt;= 16, the
+/// global bitonic network above).</summary>
 public sealed class CudaModelOpTests : IDisposable
 {
     private readonly CudaBackend? _gpu;
@@ -126,8 +127,8 @@ public sealed class CudaModelOpTests : IDisposable
     }
 
     [SkippableTheory]
-    [InlineData(1, 1, true)] [InlineData(33, 5, true)] [InlineData(65, 65, false)] [InlineData(4096, 50, true)]
-    [InlineData(5003, 40, true)] [InlineData(5003, 7, false)] [InlineData(1000, 1000, true)]
+    [InlineData(1, 1, true)] [InlineData(33, 5, true)] [InlineData(65, 65, false)] [InlineData(2048, 50, true)]
+    [InlineData(5003, 40, true)] [InlineData(5003, 7, false)] [InlineData(2049, 16, true)] [InlineData(1000, 1000, true)]
     public void TopK_with_ties_and_nan_matches_cpu(int n, int k, bool largest)
     {
         // Values from a few integers (many ties) plus fractions, a NaN and infinities in row 1.
@@ -144,9 +145,18 @@ public sealed class CudaModelOpTests : IDisposable
                 Assert.Equal(ic.ToArray<int>(), ig.ToArray<int>());
                 Assert.Equal(vc.ToArray<float>(), vg.ToArray<float>());
             }
-            using var xc = xc0.To(DType.BF16); using var xg = xg0.To(DType.BF16);
+            using var xc = xc0.To(DType.BF16); using var xg = xc.ToBackend(Gpu);
             using var tc = xc.Argsort(descending: largest); using var tg = xg.Argsort(descending: largest);
             Assert.Equal(tc.ToArray<int>(), tg.ToArray<int>());
+            // Integer rows (i64 past 2^53 included) sort exactly.
+            long[] iv = [.. v.Select((f, i) => float.IsFinite(f) ? (long)f * (1L << 40) + i % 3 : long.MaxValue - i)];
+            using var ic0 = Tensor.FromArray(_cpu, iv, 3, n); using var ig0 = Tensor.FromArray(Gpu, iv, 3, n);
+            var (ivc, iic) = ic0.TopK(k, largest); var (ivg, iig) = ig0.TopK(k, largest);
+            using (ivc) using (iic) using (ivg) using (iig)
+            {
+                Assert.Equal(iic.ToArray<int>(), iig.ToArray<int>());
+                Assert.Equal(ivc.ToArray<long>(), ivg.ToArray<long>());
+            }
         }
     }
 

@@ -101,7 +101,7 @@ public sealed class TopKKernelTests : IDisposable
         while (p2 < n) p2 *= 2;
         var xl = Layout(ElementCodes.F32, 1, [rows], [1]);
         using var bx = _h.Bytes(stored);
-        using var keys = _h.Zeros<float>(rows * p2); using var idx = _h.Zeros<int>(rows * p2);
+        using var keys = _h.Zeros<ulong>(rows * p2); using var idx = _h.Zeros<int>(rows * p2);
         using var bv = _h.Zeros<byte>(rows * k * 4); using var bi = _h.Zeros<int>(rows * k);
         var t = typeof(TopKKernels);
         _h.Launch(t, nameof(TopKKernels.GlobalInit), grid: 2, group: 16, bx.View, xl, (long)rows, keys.View, idx.View, (long)rows, n, p2);
@@ -119,5 +119,32 @@ public sealed class TopKKernelTests : IDisposable
             Assert.Equal(want, indices[(r * k)..((r + 1) * k)]);
             Assert.Equal(want.Select(i => row[i]), values[(r * k)..((r + 1) * k)]);
         }
+    }
+
+    [Theory]
+    [InlineData(nameof(TopKKernels.Sort))] [InlineData(nameof(TopKKernels.Select))]
+    public void Integer_rows_sort_exactly_and_signed_zeros_tie(string kernel)
+    {
+        // i64 keys one apart past 2^53 (equal as doubles), the extremes, repeats; then f32 -0 and +0, which tie
+        // (lower index first) as the CPU's comparison has them.
+        long big = (1L << 53) + 1;
+        long[] x = [big, big + 1, -3, long.MaxValue, long.MinValue, 7, big, -3, 0];
+        using var bx = _h.Bytes(x);
+        using var bv = _h.Zeros<byte>(x.Length * 8); using var bi = _h.Zeros<int>(x.Length);
+        foreach (int largest in new[] { 1, 0 })
+        {
+            _h.Launch(typeof(TopKKernels), kernel, grid: 1, group: 32, bx.View, Layout(ElementCodes.I64, 0, [1], [x.Length]), 1L,
+                bv.View, Layout(ElementCodes.I64, 0, [1], [x.Length]), 1L, bi.View, 0L, 1L, x.Length, x.Length, largest);
+            var order = Enumerable.Range(0, x.Length).OrderBy(i => largest == 1 ? -(decimal)x[i] : x[i]).ThenBy(i => i).ToArray();
+            Assert.Equal(order, _h.Download(bi));
+            Assert.Equal(order.Select(i => x[i]), MemoryMarshal.Cast<byte, long>(_h.Download(bv)).ToArray());
+        }
+        float[] z = [0f, -0f, 1f, -0f, float.NaN, 0f, float.NegativeInfinity];
+        using var bz = _h.Bytes(z);
+        using var bzv = _h.Zeros<byte>(z.Length * 4); using var bzi = _h.Zeros<int>(z.Length);
+        _h.Launch(typeof(TopKKernels), kernel, grid: 1, group: 32, bz.View, Layout(ElementCodes.F32, 0, [1], [z.Length]), 1L,
+            bzv.View, Layout(ElementCodes.F32, 0, [1], [z.Length]), 1L, bzi.View, 0L, 1L, z.Length, z.Length, 0);
+        Assert.Equal(Reference(z, z.Length, largest: false), _h.Download(bzi));
+        Assert.Equal([0, 1, 3, 5], _h.Download(bzi)[1..5]); // -inf first, then the four zeros in index order
     }
 }
