@@ -44,10 +44,4 @@ public sealed unsafe partial class CpuBackend
             }
         });
     }
-
-    /// <summary>Softmax of one f32 row in place; a row of only -inf becomes zeros.</summary>
-    internal static void SoftmaxInPlace(Span<float> row)
-    {
-        fixed (float* p = row) SoftmaxRow.Run(p, null, 0, 1f, p, row.Length);
-    }
 }

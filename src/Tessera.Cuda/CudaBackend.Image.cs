@@ -1,7 +1,7 @@
 namespace Tessera.Cuda;
 
 // Image ops through ImageKernels: bicubic resampling (one thread per output pixel, PyTorch's taps).
-// Conv2d and PatchEmbed (implicit GEMM) are still pending (CudaBackend.Pending.cs).
+// Conv2d and PatchEmbed (implicit GEMM) are in CudaBackend.Conv.cs.
 public sealed unsafe partial class CudaBackend
 {
     /// <inheritdoc/>

@@ -15,8 +15,6 @@ internal static class KernelCatalog
         Manifest.Kernels.FirstOrDefault(k => k.Name == name) ??
         throw new TesseraException($"cuda: no kernel '{name}' in the embedded manifest ({Manifest.Kernels.Count} kernels)");
 
-    public static bool Has(string name) => Manifest.Kernels.Any(k => k.Name == name);
-
     /// <summary>The newest architecture in the manifest the device can run (PTX for sm_80 runs on any sm_8x and later).</summary>
     public static ManifestArchitecture? PickArchitecture(int major, int minor) =>
         Manifest.Architectures.Where(a => a.Major < major || (a.Major == major && a.Minor <= minor))

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Tessera.Cpu;
+using Tessera.Tests.Reference;
 
 namespace Tessera.Cuda.Tests;
 
@@ -22,13 +23,7 @@ public sealed class CudaLstmTests : IDisposable
         return [.. Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale))];
     }
 
-    private static void AssertClose(string what, float[] want, float[] got, double nmse = 1e-7)
-    {
-        Assert.Equal(want.Length, got.Length);
-        double err = 0, norm = 0;
-        for (int i = 0; i < want.Length; i++) { err += Math.Pow(want[i] - (double)got[i], 2); norm += (double)want[i] * want[i]; }
-        Assert.True(err <= nmse * Math.Max(norm, 1e-30), $"{what}: normalised MSE {err / Math.Max(norm, 1e-30):E2}");
-    }
+    private static void AssertClose(string what, float[] want, float[] got, double nmse = Nmse.F32Bound) => Nmse.Below(want, got, nmse, what);
 
     [Fact]
     public void Host_mirror_of_the_step_arguments_matches_the_kernel()

@@ -1,44 +1,11 @@
-using Tessera.Cpu;
-
 namespace Tessera.Cuda.Tests;
 
 /// <summary>The ops the model layer added (issue 11) through CudaBackend against the CPU backend, where a driver and
 /// a device exist; elsewhere each test is reported as skipped with the reason. Shapes are odd, operands strided or
 /// broadcast, rows long enough to take the kernels' other paths (TopK past 2048: k-pass selection for k &lt;= 16, the
 /// global bitonic network above).</summary>
-public sealed class CudaModelOpTests : IDisposable
+public sealed class CudaModelOpTests : CudaOpTestBase
 {
-    private readonly CudaBackend? _gpu;
-    private readonly string _why = "";
-    private readonly CpuBackend _cpu = new();
-
-    public CudaModelOpTests() => CudaBackend.TryCreate(0, out _gpu, out _why);
-
-    public void Dispose() => _gpu?.Dispose();
-
-    private CudaBackend Gpu
-    {
-        get
-        {
-            Skip.If(_gpu is null, $"no CUDA: {_why}");
-            return _gpu!;
-        }
-    }
-
-    private static float[] Values(int n, int seed, float lo = -3f, float hi = 3f)
-    {
-        var r = new Random(seed);
-        return [.. Enumerable.Range(0, n).Select(_ => (float)(lo + (hi - lo) * r.NextDouble()))];
-    }
-
-    private static void AssertClose(float[] want, float[] got, double nmse = 1e-7)
-    {
-        Assert.Equal(want.Length, got.Length);
-        double err = 0, norm = 0;
-        for (int i = 0; i < want.Length; i++) { err += Math.Pow(want[i] - (double)got[i], 2); norm += (double)want[i] * want[i]; }
-        Assert.True(err <= nmse * Math.Max(norm, 1e-30), $"normalised MSE {err / Math.Max(norm, 1e-30):E2}");
-    }
-
     private (Tensor Cpu, Tensor Gpu) Pair<T>(T[] data, params int[] shape) where T : unmanaged =>
         (Tensor.FromArray(_cpu, data, shape), Tensor.FromArray(Gpu, data, shape));
 

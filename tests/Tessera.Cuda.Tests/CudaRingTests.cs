@@ -1,5 +1,6 @@
 using Tessera.Attention;
 using Tessera.Cpu;
+using Tessera.Tests.Reference;
 
 namespace Tessera.Cuda.Tests;
 
@@ -38,9 +39,7 @@ public sealed class CudaRingTests
             foreach (var t in moved) t.Dispose();
             var want = full.ToArray<float>();
             var got = all.ToArray<float>();
-            double err = 0, norm = 0;
-            for (int i = 0; i < want.Length; i++) { err += Math.Pow(want[i] - (double)got[i], 2); norm += (double)want[i] * want[i]; }
-            Assert.True(err <= 1e-10 * norm, $"ring over {ranks} CUDA streams: normalised MSE {err / norm:E2}");
+            Nmse.Below(want, got, 1e-10, $"ring over {ranks} CUDA streams");
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using Tessera.Tests.Reference;
 
 namespace Tessera.Kernels.Tests;
 
@@ -23,9 +24,7 @@ public sealed class ElementwiseKernelTests : IDisposable
     private static void AssertClose(double[] expected, float[] actual, double nmse = 1e-7)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double err = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++) { err += Math.Pow(expected[i] - actual[i], 2); norm += expected[i] * expected[i]; }
-        Assert.True(err <= nmse * Math.Max(norm, 1e-30), $"normalised MSE {err / Math.Max(norm, 1e-30):E2} over {nmse:E0}");
+        Nmse.Below(expected, actual, nmse, "kernel output");
     }
 
     private static double Erf(double x)

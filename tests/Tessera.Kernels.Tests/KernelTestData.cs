@@ -18,9 +18,7 @@ internal static class KernelTestData
     public static void AssertClose(double[] want, float[] got, double nmse = 1e-7)
     {
         Assert.Equal(want.Length, got.Length);
-        double err = 0, norm = 0;
-        for (int i = 0; i < want.Length; i++) { err += Math.Pow(want[i] - got[i], 2); norm += want[i] * want[i]; }
-        Assert.True(err <= nmse * Math.Max(norm, 1e-30), $"normalised MSE {err / Math.Max(norm, 1e-30):E2} over {nmse:E0}");
+        Nmse.Below(want, got, nmse, "kernel output");
     }
 
     public static MemoryBuffer1D<byte, Stride1D.Dense> Bytes<T>(this CpuKernelHarness h, T[] data) where T : unmanaged =>

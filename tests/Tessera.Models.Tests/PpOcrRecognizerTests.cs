@@ -43,19 +43,7 @@ public sealed class PpOcrRecognizerTests(RecFixture f, ITestOutputHelper log) : 
 {
     private const double Nmse = 1e-8;
 
-    private (double Nmse, double MaxAbs) Compare(float[] ours, float[] ort)
-    {
-        Assert.Equal(ort.Length, ours.Length);
-        double err = 0, norm = 0, max = 0;
-        for (int i = 0; i < ort.Length; i++)
-        {
-            double d = ours[i] - ort[i];
-            err += d * d;
-            norm += (double)ort[i] * ort[i];
-            max = Math.Max(max, Math.Abs(d));
-        }
-        return (err / norm, max);
-    }
+    private static (double Nmse, double MaxAbs) Compare(float[] ours, float[] ort) => OrtOracle.Compare(ours, ort);
 
     private (IReadOnlyList<RecognizedText> Ours, IReadOnlyList<RecognizedText> Ort) Agree(string what, float[] input, int[] dims)
     {

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Tessera.Tests;
 
-/// <summary>Shared by the attention tests: random problems, tensors made from them, and FlashAttention's accuracy
+/// <summary>Shared by the ring and paged attention tests (the plain attention comparisons are op-table rows): random problems, tensors made from them, and FlashAttention's accuracy
 /// rule (the fused result may be at most twice as far from the fp64 reference as the naive f32 attention, plus a
 /// small absolute floor for cases where the naive f32 result happens to be nearly exact).</summary>
 internal static class AttentionTestKit
@@ -36,7 +36,6 @@ internal static class AttentionTestKit
     public static Tensor Q(IBackend be, NaiveAttention.Problem p) => Tensor.FromArray(be, p.Q, p.B, p.Hq, p.Sq, p.D);
     public static Tensor K(IBackend be, NaiveAttention.Problem p) => Tensor.FromArray(be, p.K, p.B, p.Hkv, p.Skv, p.D);
     public static Tensor V(IBackend be, NaiveAttention.Problem p) => Tensor.FromArray(be, p.V, p.B, p.Hkv, p.Skv, p.D);
-    public static Tensor? Mask(IBackend be, NaiveAttention.Problem p) => p.Mask is null ? null : Tensor.FromArray(be, p.Mask, p.B, p.Hq, p.Sq, p.Skv);
 
     /// <summary>Asserts FlashAttention's rule for an output of the problem.</summary>
     public static void AssertClose(NaiveAttention.Problem p, float[] got, string what)

@@ -18,18 +18,7 @@ public unsafe class GemmKernelTests
     }
 
     /// <summary>mse(got, want) / mse(want, 0), the ggml rule.</summary>
-    private static double Nmse(float[] got, double[] want)
-    {
-        Assert.Equal(want.Length, got.Length);
-        double num = 0, den = 0;
-        for (int i = 0; i < want.Length; i++)
-        {
-            Assert.False(float.IsNaN(got[i]), $"NaN at {i}");
-            num += (got[i] - want[i]) * (got[i] - want[i]);
-            den += want[i] * want[i];
-        }
-        return den == 0 ? num : num / den;
-    }
+    private static double Nmse(float[] got, double[] want) => Tessera.Tests.Reference.Nmse.Of(want, got);
 
     private static double Erf(double x)
     {

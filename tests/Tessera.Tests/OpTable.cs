@@ -4,10 +4,11 @@ using static Tessera.DType;
 namespace Tessera.Tests;
 
 /// <summary>The op table, after ggml's test-backend-ops: one row per (op, shape case, dtype), each run on
-/// every backend in <see cref="TestBackends"/> and compared with <see cref="NaiveOps"/>. Adding a case is
-/// adding a line. Shapes are odd on purpose (1, 3, 7, 17, 33, 65, 197: no tile or vector width divides
-/// them), with single rows, broadcasts, and transposed, strided and permuted views. The rows are split by
-/// op family over OpTable.*.cs.</summary>
+/// every backend in <see cref="TestBackends"/> and compared with its naive reference (<see cref="NaiveOps"/> and
+/// the other Reference classes). Adding a case is adding a line; every IBackend member must have rows
+/// (<see cref="OpTableTests"/> finds the members by reflection). Shapes are odd on purpose (1, 3, 7, 17, 33,
+/// 65, 197: no tile or vector width divides them), with single rows, broadcasts, and transposed, strided and
+/// permuted views. The rows are split by op family over OpTable.*.cs.</summary>
 public static partial class OpTable
 {
     private static readonly Lazy<Dictionary<string, OpRow>> s_rows = new(Build);
@@ -18,6 +19,10 @@ public static partial class OpTable
     {
         var rows = new Dictionary<string, OpRow>();
         foreach (var row in Elementwise().Concat(Linear()).Concat(RowOps()).Concat(DataMovement()).Concat(Image()).Concat(ModelOps()))
+            if (!rows.TryAdd(row.Name, row)) throw new InvalidOperationException($"duplicate table row name '{row.Name}'");
+        // The families that had harnesses of their own: quantized matmul, attention (fused and paged), LSTM, and the
+        // image ops first written for the CPU only (pooling, transposed convolution, nearest upsampling).
+        foreach (var row in QuantizedLinear().Concat(Attention()).Concat(PagedAttention()).Concat(Recurrent()).Concat(Resampling()))
             if (!rows.TryAdd(row.Name, row)) throw new InvalidOperationException($"duplicate table row name '{row.Name}'");
         return rows;
     }

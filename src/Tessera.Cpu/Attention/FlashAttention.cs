@@ -171,6 +171,7 @@ internal static unsafe partial class FlashAttention
             for (int i = 0; i < units.Length; i++)
             {
                 int rows = plan.Group * units[i].Sq;
+                if (rows == 0) continue; // a sequence without new queries (paged attention's queryLens 0): no tile
                 for (int r0 = ((rows - 1) / Br) * Br; r0 >= 0; r0 -= Br) tiles.Add((i, r0));
             }
             long scratchFloats = (long)d * Br + (long)Bc * Br + (long)dp * Br + 4 * Br;
