@@ -20,6 +20,17 @@ public sealed partial class Tensor
         return dst;
     }
 
+    /// <summary>op(this, value) element by element as a U8 tensor (a padding mask: <c>ids.Compare(CompareOp.NotEqual,
+    /// padId)</c>); the value is first stored in this tensor's dtype (rounded for integers and 16-bit floats; an i64
+    /// value past 2^53 is not exact as a double).</summary>
+    public Tensor Compare(CompareOp op, double value)
+    {
+        ThrowIfDisposed();
+        if (DType.IsBlock()) throw new TesseraException($"{op}: a {DType.Name()} tensor {Shape} has no single elements to compare");
+        using var v = Full(Backend, DType, new Shape(1), value);
+        return Compare(op, v);
+    }
+
     /// <summary>this == other (broadcast), U8.</summary>
     public Tensor Eq(Tensor other) => Compare(CompareOp.Equal, other);
     /// <summary>this != other (broadcast), U8.</summary>
@@ -34,7 +45,7 @@ public sealed partial class Tensor
     public Tensor Ge(Tensor other) => Compare(CompareOp.GreaterOrEqual, other);
 
     /// <summary>condition != 0 ? a : b element by element, the three broadcast together (NumPy's and ONNX's where);
-    /// condition is U8 (as <see cref="Compare"/> makes it), a and b share one plain element dtype.</summary>
+    /// condition is U8 (as <see cref="Compare(CompareOp, Tensor)"/> makes it), a and b share one plain element dtype.</summary>
     public static Tensor Where(Tensor condition, Tensor a, Tensor b)
     {
         ArgumentNullException.ThrowIfNull(condition);

@@ -76,8 +76,8 @@ public sealed partial class Tensor
     public Tensor HardSigmoid() => Map(UnaryOp.HardSigmoid);
 
     /// <summary>Matrix product over the last two axes, batch axes broadcast: [..., M, K] @ [..., K, N] -> [..., M, N],
-    /// then the epilogue (bias [N], activation, residual). A rank-1 right operand is treated as [K, 1]
-    /// and dropped from the result, as in NumPy.</summary>
+    /// then the epilogue (bias [N], activation, then multiplier and residual broadcast to the output). A rank-1 right
+    /// operand is treated as [K, 1] and dropped from the result, as in NumPy.</summary>
     public Tensor MatMul(Tensor b, MatMulEpilogue? epilogue = null)
     {
         ThrowIfDisposed();
@@ -192,7 +192,6 @@ public sealed partial class Tensor
         Backend.RmsNorm(this, weight, eps, dst);
         return dst;
     }
-
 
     /// <summary>Rows of this 2-D table picked by integer ids: [V, D] gathered by ids [...] -> [..., D].</summary>
     public Tensor Gather(Tensor ids)

@@ -48,17 +48,26 @@ public sealed partial class Tensor
         if (cos.Rank != 2 || !cos.Shape.Equals(sin.Shape))
             throw new TesseraException($"rope with positions needs cos and sin tables [P, R/2], got {cos.Shape} and {sin.Shape}");
         bool perSequence = positions.Rank == 2;
-        if (Rank < 2 || positions.Rank is not (1 or 2) || positions.Shape[-1] != Shape[-2] || (perSequence && (Rank < 3 || positions.Shape[0] != Shape[0])))
-            throw new TesseraException($"rope: positions must be [S] or [B, S] for x [B, ..., S, D] = {Shape}, got {positions.DType.Name()} {positions.Shape}");
+        if (Rank < 2 || positions.Rank is not (1 or 2) || positions.DType is not (DType.I32 or DType.I64) || positions.Shape[-1] != Shape[-2] || (perSequence && (Rank < 3 || positions.Shape[0] != Shape[0])))
+            throw new TesseraException($"rope: positions must be i32 or i64 [S] or [B, S] for x [B, ..., S, D] = {Shape}, got {positions.DType.Name()} {positions.Shape}");
         using var flat = positions.Reshape(-1);
-        using var c = cos.IndexSelect(0, flat);
-        using var s = sin.IndexSelect(0, flat);
+        Tensor c, s;
+        try { c = cos.IndexSelect(0, flat); }
+        catch (TesseraException e) { throw new TesseraException($"rope: a position id does not name a row of the {cos.Shape[0]}-position tables ({e.Message})", e); }
+        using (c)
+        using (s = sin.IndexSelect(0, flat))
+            return RopeRows(c, s, mode, perSequence, cos.Shape[1]);
+    }
+
+    // Rotates by the gathered table rows c, s [S or B * S, R/2].
+    private Tensor RopeRows(Tensor c, Tensor s, RopeMode mode, bool perSequence, int half)
+    {
         if (!perSequence) return Rope(c, s, mode);
         // [B * S, R/2] -> [B, 1, ..., 1, S, R/2] with x's rank, broadcast over the axes between.
         var dims = Enumerable.Repeat(1, Rank).ToArray();
         dims[0] = Shape[0];
         dims[^2] = Shape[-2];
-        dims[^1] = cos.Shape[1];
+        dims[^1] = half;
         using var cb = c.Reshape(dims);
         using var sb = s.Reshape(dims);
         return Rope(cb, sb, mode);

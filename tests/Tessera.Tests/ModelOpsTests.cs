@@ -66,6 +66,18 @@ public class ModelOpsTests
     }
 
     [Fact]
+    public void ComparingWithAScalarMakesAMask()
+    {
+        using var ids = Tensor.FromArray(B, new[] { 5, 0, 7, 0, 0 }, 1, 5);
+        using var keep = ids.Compare(CompareOp.NotEqual, 0);
+        Assert.Equal(DType.U8, keep.DType);
+        Assert.Equal(new byte[] { 1, 0, 1, 0, 0 }, keep.ToArray<byte>());
+        using var x = Tensor.FromArray(B, new[] { -1.5f, 0.25f, float.NaN }, 3);
+        using var ge = x.Compare(CompareOp.GreaterOrEqual, 0.25);
+        Assert.Equal(new byte[] { 0, 1, 0 }, ge.ToArray<byte>());
+    }
+
+    [Fact]
     public void WhereMovesBitsExactly()
     {
         float nanWithPayload = BitConverter.Int32BitsToSingle(0x7FC0_1234);
