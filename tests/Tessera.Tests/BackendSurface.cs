@@ -40,7 +40,6 @@ public static class BackendSurface
         ["Bicubic"] = [nameof(IBackend.InterpolateBicubic)],
         ["AvgPool2d"] = [nameof(IBackend.Pool2d)],
         ["MaxPool2d"] = [nameof(IBackend.Pool2d)],
-        ["QuantizedLinear"] = [nameof(IBackend.QuantizedMatMul)],
         ["Argsort"] = ["TopK"],
     };
 

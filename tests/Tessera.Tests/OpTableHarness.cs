@@ -153,11 +153,11 @@ public sealed class OpRow
     /// <summary>The IBackend members this row exercises (nameof(IBackend.MatMul), ...).</summary>
     public string[] Ops
     {
-        get => _ops ?? BackendSurface.OpsNamed(Name);
+        get => _ops ??= BackendSurface.OpsNamed(Name);
         init => _ops = value;
     }
 
-    private readonly string[]? _ops;
+    private string[]? _ops;
 
     /// <summary>The first output's check.</summary>
     public Check Check => Outputs[0].Check;

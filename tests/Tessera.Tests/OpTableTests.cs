@@ -96,6 +96,7 @@ public class OpTableTests(ITestOutputHelper output)
     public void Summary_of_every_member_on_every_backend()
     {
         output.WriteLine(OpTableLedger.Summary(OpTable.Rows, TestBackends.Names));
+        if (TestBackends.Missing is { } missing) output.WriteLine($"not in the table: {missing}");
         var failed = (from row in OpTable.Rows.Values
                       from b in TestBackends.Names
                       let o = OpTableLedger.Outcome(row, b)

@@ -15,9 +15,22 @@ public static class TestBackends
             ["cpu-1t"] = new CpuBackend(new CpuBackendOptions(Threads: 1)),
             ["cpu-2t"] = new CpuBackend(new CpuBackendOptions(Threads: 2)),
         };
-        if (CudaBackend.TryCreate(0, out var cuda, out _)) all["cuda"] = cuda;
+        if (CudaBackend.TryCreate(0, out var cuda, out var why)) all["cuda"] = cuda;
+        else s_missing = $"cuda: {why}";
         return all;
     });
+
+    private static string? s_missing;
+
+    /// <summary>Why a backend has no column here ("cuda: no driver ..."), or null when every backend is present.</summary>
+    public static string? Missing
+    {
+        get
+        {
+            _ = s_all.Value;
+            return s_missing;
+        }
+    }
 
     public static IReadOnlyCollection<string> Names => s_all.Value.Keys;
 
