@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime.Cuda;
 using Half = ILGPU.Half;
 
 namespace Tessera.Kernels;
@@ -26,7 +27,7 @@ public static class ElementCodes
 public static class OpCodes
 {
     public const int Neg = 0, Abs = 1, Exp = 2, Log = 3, Sqrt = 4, Rsqrt = 5, Square = 6, Tanh = 7, Sigmoid = 8,
-        Relu = 9, Gelu = 10, GeluTanh = 11, QuickGelu = 12, Silu = 13, HardSwish = 14, HardSigmoid = 15;
+        Relu = 9, Gelu = 10, GeluTanh = 11, QuickGelu = 12, Silu = 13, HardSwish = 14, HardSigmoid = 15, Sin = 16, Cos = 17;
     public const int Add = 0, Sub = 1, Mul = 2, Div = 3, Max = 4, Min = 5;
 }
 
@@ -137,6 +138,8 @@ public static class ElementMath
         if (op == OpCodes.QuickGelu) return x * Sigmoid(1.702f * x);
         if (op == OpCodes.HardSwish) return x * Math.Min(Math.Max(x + 3f, 0f), 6f) / 6f;
         if (op == OpCodes.HardSigmoid) return Math.Min(Math.Max(x + 3f, 0f), 6f) * (1f / 6f);
+        if (op == OpCodes.Sin) return MathF.Sin(ReduceAngle(x));
+        if (op == OpCodes.Cos) return MathF.Cos(ReduceAngle(x));
         return x * Sigmoid(x); // Silu
     }
 
@@ -155,6 +158,19 @@ public static class ElementMath
 #pragma warning restore CS1718
 
     public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    /// <summary>x minus the nearest multiple of 2 pi, computed in double (exact enough for |x| up to 1e9), so the
+    /// result lies in [-pi, pi]: ILGPU lowers MathF.Sin/Cos to PTX sin.approx/cos.approx, whose error bound
+    /// (2^-20.9 absolute) holds only near that interval, while RoPE tables and timestep embeddings feed angles of
+    /// thousands of radians. Infinity and NaN stay NaN.</summary>
+    public static float ReduceAngle(float x)
+    {
+        double d = x, turns = d * 0.15915494309189535, k;
+        // The nearest integer: one cvt.rni on the GPU (ILGPU would expand Math.Round/Floor in software).
+        if (CudaAsm.IsSupported) CudaAsm.Emit("cvt.rni.f64.f64 %0, %1;", out k, turns);
+        else k = Math.Round(turns);
+        return (float)(d - k * 6.283185307179586);
+    }
 
     /// <summary>erf(x): N. Juffa's faithfully-rounded minimax form, the one the CPU backend vectorises.</summary>
     public static float Erf(float x)

@@ -3,7 +3,8 @@ using ILGPU;
 namespace Tessera.Kernels;
 
 // Embedding gather: dst[i, :] = table[ids[i], :] for a [V, D] table and i32/i64 ids of any shape and strides.
-// Reference: NaiveOps.Gather (tests/Tessera.Tests/Reference) and CpuBackend.Gather.cs.
+// Reference: NaiveOps.Gather (tests/Tessera.Tests/Reference) and CpuBackend.Gather.cs. And its generalisation to any
+// axis, IndexSelect: dst[.., j, ..] = x[.., ids[j], ..] (reference: CpuBackend.IndexSelect).
 //
 // Design: one block per id (grid-stride over ids), threads striding along the row and copying raw elements of
 // the table's element size (1, 2, 4 or 8 bytes), so every plain dtype works without conversion; a block-format
@@ -28,6 +29,27 @@ public static class GatherKernels
             }
             long src = tOffset + id * tRowStride, to = dOffset + p * d;
             for (int j = tid; j < d; j += step) ElementIO.CopyRaw(table, src + j * tColStride, dst, to + j, size);
+        }
+    }
+
+    /// <summary>dst (contiguous, x's shape with the axis replaced by <paramref name="count"/> ids) from x (any plain
+    /// dtype, any strides). <paramref name="xl"/> is x seen in dst's shape with stride 0 along the axis, so it gives
+    /// the offset of x[.., 0, ..] for each dst element; the id of dst element i is ids[(i / inner) % count], and
+    /// the element is read <paramref name="axisStride"/> * id further. One thread an element (grid-stride), raw
+    /// element copies. An id outside [0, len) is clamped to the nearest row, so no read leaves x (the front end
+    /// documents it: on the device there is no one to throw to without waiting for the stream).</summary>
+    [Kernel(BlockX = 256, Reference = "CpuBackend.IndexSelect")]
+    public static void IndexSelect(ArrayView<byte> x, StridedLayout xl, long axisStride, long len,
+        ArrayView<byte> ids, long idOffset, long idStride, int idType, long count, long inner,
+        ArrayView<byte> dst, long dOffset, long n)
+    {
+        int size = ElementIO.SizeOf(xl.DType);
+        for (long i = (long)Grid.IdxX * Group.DimX + Group.IdxX; i < n; i += (long)Grid.DimX * Group.DimX)
+        {
+            long j = i / inner % count, at = idOffset + j * idStride;
+            long id = idType == ElementCodes.I64 ? ids.Cast<long>()[at] : ids.Cast<int>()[at];
+            id = id < 0 ? 0 : id >= len ? len - 1 : id;
+            ElementIO.CopyRaw(x, xl.OffsetOf(i) + id * axisStride, dst, dOffset + i, size);
         }
     }
 }

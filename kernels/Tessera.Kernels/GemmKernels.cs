@@ -2,7 +2,7 @@ using ILGPU;
 
 namespace Tessera.Kernels;
 
-// GEMM: C[b] = act(A[b] @ B[b] + bias) + residual[b]. Reference: NaiveOps.MatMul (tests/Tessera.Tests/Reference)
+// GEMM: C[b] = act(A[b] @ B[b] + bias) * multiplier[b] + residual[b]. Reference: NaiveOps.MatMul (tests/Tessera.Tests/Reference)
 // and CpuBackend.MatMul (src/Tessera.Cpu/CpuBackend.MatMul.cs).
 //
 // Design (the classic shared-memory tiled SGEMM):
@@ -25,7 +25,7 @@ namespace Tessera.Kernels;
 /// <summary>Sizes, strides (elements) and epilogue switches of one GEMM launch. Host mirror: Tessera.Cuda.GemmArgsArg.</summary>
 public struct GemmArgs
 {
-    public long ARs, ACs, BRs, BCs, RRs, RCs, BiasOffset, BiasStride;
+    public long ARs, ACs, BRs, BCs, RRs, RCs, BiasOffset, BiasStride, MRs, MCs;
     public int M, N, K, Batch;
     /// <summary>Unary op code applied after the bias (OpCodes), or -1 for none.</summary>
     public int Act;
@@ -33,7 +33,9 @@ public struct GemmArgs
     public int BiasDType;
     /// <summary>1 when a residual is added last.</summary>
     public int HasResidual;
-    public int Pad;
+    /// <summary>1 when the activated value is multiplied by a multiplier (the gated MLP's up projection) before the
+    /// residual.</summary>
+    public int HasMultiplier;
 }
 
 /// <summary>The tiled GEMM family.</summary>
@@ -63,14 +65,15 @@ public static class GemmKernels
         return n < g.N && k < g.K ? ElementIO.LoadF(b, dt, at + k * g.BRs + n * g.BCs) : 0f;
     }
 
-    /// <summary>The epilogue of one output element: bias, activation, residual, store in C's dtype.</summary>
+    /// <summary>The epilogue of one output element: bias, activation, multiplier, residual, store in C's dtype.</summary>
     private static void Store(ArrayView<byte> c, int cdt, long cAt, ArrayView<byte> bias, ArrayView<byte> res, int rdt, long rAt,
-        GemmArgs g, int m, int n, float acc)
+        ArrayView<byte> mul, int mdt, long mAt, GemmArgs g, int m, int n, float acc)
     {
         if (m >= g.M || n >= g.N) return;
         float v = acc;
         if (g.BiasDType >= 0) v += ElementIO.LoadF(bias, g.BiasDType, g.BiasOffset + n * g.BiasStride);
         if (g.Act >= 0) v = ElementMath.Unary(g.Act, v);
+        if (g.HasMultiplier != 0) v *= ElementIO.LoadF(mul, mdt, mAt + m * g.MRs + n * g.MCs);
         if (g.HasResidual != 0) v += ElementIO.LoadF(res, rdt, rAt + m * g.RRs + n * g.RCs);
         ElementIO.StoreF(c, cdt, cAt + (long)m * g.N + n, v);
     }
@@ -78,7 +81,8 @@ public static class GemmKernels
     [Kernel(BlockX = Threads, Reference = "NaiveOps.MatMul; CpuBackend.MatMul",
         Constants = ["BM=64", "BN=64", "BK=16", "TM=4", "TN=4", "Threads=256"])]
     public static void Tiled(ArrayView<byte> a, StridedLayout al, ArrayView<byte> b, StridedLayout bl,
-        ArrayView<byte> c, StridedLayout cl, ArrayView<byte> bias, ArrayView<byte> res, StridedLayout rl, GemmArgs g)
+        ArrayView<byte> c, StridedLayout cl, ArrayView<byte> bias, ArrayView<byte> res, StridedLayout rl,
+        ArrayView<byte> mul, StridedLayout ml, GemmArgs g)
     {
         var As = SharedMemory.Allocate<float>(BK * Stride);
         var Bs = SharedMemory.Allocate<float>(BK * Stride);
@@ -136,24 +140,24 @@ public static class GemmKernels
                 Group.Barrier();
             }
 
-            long cAt = cl.OffsetOf(batch), rAt = g.HasResidual != 0 ? rl.OffsetOf(batch) : 0;
+            long cAt = cl.OffsetOf(batch), rAt = g.HasResidual != 0 ? rl.OffsetOf(batch) : 0, mAt = g.HasMultiplier != 0 ? ml.OffsetOf(batch) : 0;
             int r0 = m0 + ty, q0 = n0 + tx;
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0, q0, c00);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0, q0 + 16, c01);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0, q0 + 32, c02);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0, q0 + 48, c03);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 16, q0, c10);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 16, q0 + 16, c11);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 16, q0 + 32, c12);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 16, q0 + 48, c13);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 32, q0, c20);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 32, q0 + 16, c21);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 32, q0 + 32, c22);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 32, q0 + 48, c23);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 48, q0, c30);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 48, q0 + 16, c31);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 48, q0 + 32, c32);
-            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, g, r0 + 48, q0 + 48, c33);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0, q0, c00);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0, q0 + 16, c01);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0, q0 + 32, c02);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0, q0 + 48, c03);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 16, q0, c10);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 16, q0 + 16, c11);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 16, q0 + 32, c12);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 16, q0 + 48, c13);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 32, q0, c20);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 32, q0 + 16, c21);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 32, q0 + 32, c22);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 32, q0 + 48, c23);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 48, q0, c30);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 48, q0 + 16, c31);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 48, q0 + 32, c32);
+            Store(c, cl.DType, cAt, bias, res, rl.DType, rAt, mul, ml.DType, mAt, g, r0 + 48, q0 + 48, c33);
         }
     }
 }

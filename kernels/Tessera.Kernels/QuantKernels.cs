@@ -18,7 +18,7 @@ namespace Tessera.Kernels;
 //    used). A chunk is two 4-byte words of weights, dotted with two words of activations by dp4a (inline PTX; plain
 //    C# on the CPU accelerator), then scaled: every format maps its stored bytes affinely, w = s * byte + b, so a
 //    chunk adds dx * (s * dot(bytes, q) + b * sum(q)) (the sum is one more dp4a with 0x01010101). A warp sum, the
-//    epilogue (bias, activation, residual) and one store close the output.
+//    epilogue (bias, activation, multiplier, residual) and one store close the output.
 // 3. Gemm (prefill): one block of 256 threads per 64 x 64 output tile (grid-stride over tiles), K walked one unit of
 //    32 at a time: each thread dequantizes 8 activations (q * dx) and 8 weights (s * byte + b, through the same
 //    chunk reader) into two k-major shared tiles of 32 x 64 floats (rows padded to 65: the 4 chunks x 8 rows a warp
@@ -31,8 +31,8 @@ public struct QMatArgs
 {
     /// <summary>Byte offset of the weight's first row in its buffer, and bytes per weight row.</summary>
     public long WOffset, RowBytes;
-    /// <summary>Element strides along K of x, and along N of the residual and dst.</summary>
-    public long XColStride, RColStride, DColStride;
+    /// <summary>Element strides along K of x, and along N of the residual, dst and the multiplier.</summary>
+    public long XColStride, RColStride, DColStride, MColStride;
     public int M, N, K;
     /// <summary>Bytes per row of quantized activations: K rounded up to 32.</summary>
     public int KPad;
@@ -44,7 +44,8 @@ public struct QMatArgs
     public int Act;
     /// <summary>1 when a residual is added last.</summary>
     public int HasResidual;
-    public int Pad;
+    /// <summary>1 when the activated value is multiplied by a multiplier before the residual.</summary>
+    public int HasMultiplier;
 }
 
 /// <summary>The quantized matmul family.</summary>
@@ -83,13 +84,14 @@ public static class QuantKernels
         }
     }
 
-    /// <summary>The epilogue of one output: bias, activation, residual, store in dst's dtype.</summary>
+    /// <summary>The epilogue of one output: bias, activation, multiplier, residual, store in dst's dtype.</summary>
     private static void Store(ArrayView<byte> dst, StridedLayout dl, ArrayView<byte> bias, VecArg ba,
-        ArrayView<byte> res, StridedLayout rl, QMatArgs a, int m, int n, float v)
+        ArrayView<byte> res, StridedLayout rl, ArrayView<byte> mul, StridedLayout ml, QMatArgs a, int m, int n, float v)
     {
         if (m >= a.M || n >= a.N) return;
         if (ba.DType >= 0) v += ba.Load(bias, n);
         if (a.Act >= 0) v = ElementMath.Unary(a.Act, v);
+        if (a.HasMultiplier != 0) v *= ElementIO.LoadF(mul, ml.DType, ml.OffsetOf(m) + n * a.MColStride);
         if (a.HasResidual != 0) v += ElementIO.LoadF(res, rl.DType, rl.OffsetOf(m) + n * a.RColStride);
         ElementIO.StoreF(dst, dl.DType, dl.OffsetOf(m) + n * a.DColStride, v);
     }
@@ -97,7 +99,8 @@ public static class QuantKernels
     [Kernel(BlockX = Threads, Reference = "CpuBackend.QuantizedMatMul; QuantizedMatMulTests.Reference",
         Constants = ["Unit=32", "LanesPerUnit=4", "UnitsPerWarpStep=8"])]
     public static void Gemv(ArrayView<byte> w, ArrayView<byte> scales, VecArg sa, ArrayView<byte> q, ArrayView<float> d,
-        QMatArgs a, ArrayView<byte> bias, VecArg ba, ArrayView<byte> res, StridedLayout rl, ArrayView<byte> dst, StridedLayout dl)
+        QMatArgs a, ArrayView<byte> bias, VecArg ba, ArrayView<byte> res, StridedLayout rl, ArrayView<byte> mul, StridedLayout ml,
+        ArrayView<byte> dst, StridedLayout dl)
     {
         int warps = Group.DimX / Warp.WarpSize, lane = Warp.LaneIdx, c = lane & 3;
         bool pairs = a.WType == QuantCodes.Q4_0 || a.WType == QuantCodes.Q4_1;
@@ -125,7 +128,7 @@ public static class QuantKernels
             if (lane == 0)
             {
                 if (a.WType == QuantCodes.I8) acc *= sa.Load(scales, n);
-                Store(dst, dl, bias, ba, res, rl, a, m, n, acc);
+                Store(dst, dl, bias, ba, res, rl, mul, ml, a, m, n, acc);
             }
         }
     }
@@ -143,7 +146,8 @@ public static class QuantKernels
     [Kernel(BlockX = Threads, Reference = "CpuBackend.QuantizedMatMul; QuantizedMatMulTests.Reference",
         Constants = ["BM=64", "BN=64", "BK=32", "TM=4", "TN=4", "Threads=256"])]
     public static void Gemm(ArrayView<byte> w, ArrayView<byte> scales, VecArg sa, ArrayView<byte> q, ArrayView<float> d,
-        QMatArgs a, ArrayView<byte> bias, VecArg ba, ArrayView<byte> res, StridedLayout rl, ArrayView<byte> dst, StridedLayout dl)
+        QMatArgs a, ArrayView<byte> bias, VecArg ba, ArrayView<byte> res, StridedLayout rl, ArrayView<byte> mul, StridedLayout ml,
+        ArrayView<byte> dst, StridedLayout dl)
     {
         var As = SharedMemory.Allocate<float>(Unit * Stride);
         var Bs = SharedMemory.Allocate<float>(Unit * Stride);
@@ -194,22 +198,22 @@ public static class QuantKernels
                 Group.Barrier();
             }
             int r0 = m0 + ty, q0 = n0 + tx;
-            Store(dst, dl, bias, ba, res, rl, a, r0, q0, c00);
-            Store(dst, dl, bias, ba, res, rl, a, r0, q0 + 16, c01);
-            Store(dst, dl, bias, ba, res, rl, a, r0, q0 + 32, c02);
-            Store(dst, dl, bias, ba, res, rl, a, r0, q0 + 48, c03);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 16, q0, c10);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 16, q0 + 16, c11);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 16, q0 + 32, c12);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 16, q0 + 48, c13);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 32, q0, c20);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 32, q0 + 16, c21);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 32, q0 + 32, c22);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 32, q0 + 48, c23);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 48, q0, c30);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 48, q0 + 16, c31);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 48, q0 + 32, c32);
-            Store(dst, dl, bias, ba, res, rl, a, r0 + 48, q0 + 48, c33);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0, q0, c00);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0, q0 + 16, c01);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0, q0 + 32, c02);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0, q0 + 48, c03);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 16, q0, c10);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 16, q0 + 16, c11);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 16, q0 + 32, c12);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 16, q0 + 48, c13);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 32, q0, c20);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 32, q0 + 16, c21);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 32, q0 + 32, c22);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 32, q0 + 48, c23);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 48, q0, c30);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 48, q0 + 16, c31);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 48, q0 + 32, c32);
+            Store(dst, dl, bias, ba, res, rl, mul, ml, a, r0 + 48, q0 + 48, c33);
         }
     }
 }

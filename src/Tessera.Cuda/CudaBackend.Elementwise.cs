@@ -93,13 +93,17 @@ public sealed unsafe partial class CudaBackend
         }
     }
 
-    private void Run(string kernel, long elements, params ReadOnlySpan<KernelArg> args)
+    private void Run(string kernel, long elements, params ReadOnlySpan<KernelArg> args) => RunElements(Family + kernel, elements, args);
+
+    /// <summary>Launches a kernel (by its full "Class.Method" name) that walks <paramref name="elements"/> with a
+    /// grid-stride loop over threads.</summary>
+    private void RunElements(string kernel, long elements, params ReadOnlySpan<KernelArg> args)
     {
         Bind();
-        var meta = _kernels.Meta(Family + kernel);
+        var meta = _kernels.Meta(kernel);
         uint block = (uint)(meta.BlockX > 0 ? meta.BlockX : 256);
         long blocks = Math.Min((elements + block - 1) / block, (long)Info.Multiprocessors * 32);
-        _kernels.Launch(Family + kernel, _stream, ((uint)Math.Max(blocks, 1), 1, 1), (block, (uint)Math.Max(meta.BlockY, 1), 1), 0, args);
+        _kernels.Launch(kernel, _stream, ((uint)Math.Max(blocks, 1), 1, 1), (block, (uint)Math.Max(meta.BlockY, 1), 1), 0, args);
     }
 
     private static void CheckElementwise(string op, Tensor dst, params ReadOnlySpan<Tensor> inputs)

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Tessera.Cuda;
 
 // MatMul through GemmKernels.Tiled (64x64 tiles, 256 threads, 4x4 outputs a thread): any strides for a, b and the
-// residual (transposes and stride-0 broadcasts cost no copy), f32/f16/bf16 operands with f32 accumulation, any
-// float dst, and the epilogue act(a @ b + bias) + residual fused into the store.
+// residual and multiplier (transposes and stride-0 broadcasts cost no copy), f32/f16/bf16 operands with f32
+// accumulation, any float dst, and the epilogue act(a @ b + bias) * multiplier + residual fused into the store.
 public sealed unsafe partial class CudaBackend
 {
     /// <inheritdoc/>
@@ -22,15 +22,25 @@ public sealed unsafe partial class CudaBackend
             Require(t.DType is DType.F32 or DType.F16 or DType.BF16, $"matmul: {t.DType.Name()} {t.Shape} is not f32, f16 or bf16");
         Require(dst.IsContiguous, $"matmul: dst {dst.Shape} must be contiguous");
         var res = epilogue.Residual;
+        var mul = epilogue.Multiplier;
         var bias = epilogue.Bias;
         Require(res is null || (res.Shape.Equals(dst.Shape) && IsPlainFloat(res.DType)),
             $"matmul: residual {res?.DType.Name()} {res?.Shape} must be a float tensor of dst's shape {dst.Shape}");
+        Require(mul is null || (mul.Shape.Equals(dst.Shape) && IsPlainFloat(mul.DType)),
+            $"matmul: multiplier {mul?.DType.Name()} {mul?.Shape} must be a float tensor of dst's shape {dst.Shape}");
         Require(bias is null || (bias.Rank == 1 && bias.Shape[0] == n && IsPlainFloat(bias.DType)),
             $"matmul: bias {bias?.DType.Name()} {bias?.Shape} must be a float vector [{n}]");
         if (dst.ElementCount == 0) return;
 
         var batchShape = new Shape(dst.Shape.Dims[..(rank - 2)]);
-        var l = res is null ? StridedLayoutArg.For("matmul", batchShape, a, b, dst) : StridedLayoutArg.For("matmul", batchShape, a, b, dst, res);
+        // One layout each for a, b, dst and whichever of residual and multiplier are present (the kernel ignores
+        // the layout of an absent one; dst's stands in).
+        var operands = new List<Tensor> { a, b, dst };
+        if (res is not null) operands.Add(res);
+        if (mul is not null) operands.Add(mul);
+        var l = StridedLayoutArg.For("matmul", batchShape, [.. operands]);
+        var rl = res is null ? l[2] : l[3];
+        var ml = mul is null ? l[2] : l[^1];
         var g = new GemmArgsArg
         {
             M = m, N = n, K = k, Batch = checked((int)batchShape.ElementCount),
@@ -38,12 +48,13 @@ public sealed unsafe partial class CudaBackend
             Act = ActivationCode(epilogue.Activation),
             BiasDType = bias is null ? -1 : (int)bias.DType, BiasOffset = bias?.Offset ?? 0, BiasStride = bias is null ? 0 : bias.Strides[0],
             HasResidual = res is null ? 0 : 1, RRs = res is null ? 0 : res.Strides[^2], RCs = res is null ? 0 : res.Strides[^1],
+            HasMultiplier = mul is null ? 0 : 1, MRs = mul is null ? 0 : mul.Strides[^2], MCs = mul is null ? 0 : mul.Strides[^1],
         };
         long tiles = (long)g.Batch * ((m + 63) / 64) * ((n + 63) / 64);
         var none = KernelArg.View(0, 0);
         RunBlocks("GemmKernels.Tiled", tiles, WholeView(a), KernelArg.Struct(l[0]), WholeView(b), KernelArg.Struct(l[1]),
             WholeView(dst), KernelArg.Struct(l[2]), bias is null ? none : WholeView(bias), res is null ? none : WholeView(res),
-            KernelArg.Struct(res is null ? l[2] : l[3]), KernelArg.Struct(g));
+            KernelArg.Struct(rl), mul is null ? none : WholeView(mul), KernelArg.Struct(ml), KernelArg.Struct(g));
     }
 
     /// <summary>Tessera's Activation as the kernels' unary op code (OpCodes), -1 for none.</summary>
@@ -82,10 +93,10 @@ public sealed unsafe partial class CudaBackend
 [StructLayout(LayoutKind.Sequential)]
 internal struct GemmArgsArg
 {
-    public long ARs, ACs, BRs, BCs, RRs, RCs, BiasOffset, BiasStride;
+    public long ARs, ACs, BRs, BCs, RRs, RCs, BiasOffset, BiasStride, MRs, MCs;
     public int M, N, K, Batch;
     public int Act;
     public int BiasDType;
     public int HasResidual;
-    public int Pad;
+    public int HasMultiplier;
 }

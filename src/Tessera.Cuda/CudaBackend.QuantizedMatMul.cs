@@ -30,9 +30,12 @@ public sealed unsafe partial class CudaBackend
                 $"quantized matmul: i8 weight {w.Shape} needs f32 per-row scales [{n}], got {(scales is null ? "none" : $"{scales.DType.Name()} {scales.Shape}")}");
         else Require(scales is null, $"quantized matmul: a {w.DType.Name()} weight {w.Shape} carries its own scales; got extra scales {scales?.Shape}");
         var res = epilogue.Residual;
+        var mul = epilogue.Multiplier;
         var bias = epilogue.Bias;
         Require(res is null || (res.Shape.Equals(dst.Shape) && IsPlainFloat(res.DType)),
             $"quantized matmul: residual {res?.DType.Name()} {res?.Shape} must be a float tensor of dst's shape {dst.Shape}");
+        Require(mul is null || (mul.Shape.Equals(dst.Shape) && IsPlainFloat(mul.DType)),
+            $"quantized matmul: multiplier {mul?.DType.Name()} {mul?.Shape} must be a float tensor of dst's shape {dst.Shape}");
         Require(bias is null || (bias.Rank == 1 && bias.Shape[0] == n && IsPlainFloat(bias.DType)),
             $"quantized matmul: bias {bias?.DType.Name()} {bias?.Shape} must be a float vector [{n}]");
         if (dst.ElementCount == 0) return;
@@ -42,11 +45,19 @@ public sealed unsafe partial class CudaBackend
         int groups = w.DType == DType.I8 ? (k > 0 ? 1 : 0) : k / group;
         int kPad = (k + 31) / 32 * 32;
         var rows = new Shape(dst.Shape.Dims[..^1]);
-        var l = res is null ? StridedLayoutArg.For("quantized matmul", rows, x, dst) : StridedLayoutArg.For("quantized matmul", rows, x, dst, res);
+        // Layouts of the rows of x, dst and whichever of residual and multiplier are present (dst's stands in for an
+        // absent one, which the kernel does not read).
+        var operands = new List<Tensor> { x, dst };
+        if (res is not null) operands.Add(res);
+        if (mul is not null) operands.Add(mul);
+        var l = StridedLayoutArg.For("quantized matmul", rows, [.. operands]);
+        var rl = res is null ? l[1] : l[2];
+        var ml = mul is null ? l[1] : l[^1];
         var a = new QMatArgsArg
         {
             WOffset = w.DType.ByteCount(w.Offset), RowBytes = w.DType.ByteCount(k),
             XColStride = x.Strides[^1], DColStride = dst.Strides[^1], RColStride = res is null ? 0 : res.Strides[^1],
+            MColStride = mul is null ? 0 : mul.Strides[^1], HasMultiplier = mul is null ? 0 : 1,
             M = m, N = n, K = k, KPad = kPad, Groups = groups, GroupSize = group, WType = (int)w.DType,
             Act = ActivationCode(epilogue.Activation), HasResidual = res is null ? 0 : 1,
         };
@@ -61,7 +72,8 @@ public sealed unsafe partial class CudaBackend
         var none = KernelArg.View(0, 0);
         var args = (ReadOnlySpan<KernelArg>)[WholeView(w), scales is null ? none : WholeView(scales), KernelArg.Struct(VecArgHost.Of(scales)),
             WholeView(q), ViewAt(d, d.ElementCount), KernelArg.Struct(a), bias is null ? none : WholeView(bias), KernelArg.Struct(VecArgHost.Of(bias)),
-            res is null ? none : WholeView(res), KernelArg.Struct(res is null ? l[1] : l[2]), WholeView(dst), KernelArg.Struct(l[1])];
+            res is null ? none : WholeView(res), KernelArg.Struct(rl), mul is null ? none : WholeView(mul), KernelArg.Struct(ml),
+            WholeView(dst), KernelArg.Struct(l[1])];
         if (m < GemvMaxRows || k == 0) RunBlocks("QuantKernels.Gemv", ((long)m * n + 7) / 8, args);
         else RunBlocks("QuantKernels.Gemm", (long)((m + 63) / 64) * ((n + 63) / 64), args);
     }
@@ -72,12 +84,12 @@ public sealed unsafe partial class CudaBackend
 internal struct QMatArgsArg
 {
     public long WOffset, RowBytes;
-    public long XColStride, RColStride, DColStride;
+    public long XColStride, RColStride, DColStride, MColStride;
     public int M, N, K;
     public int KPad;
     public int Groups, GroupSize;
     public int WType;
     public int Act;
     public int HasResidual;
-    public int Pad;
+    public int HasMultiplier;
 }

@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace Tessera.Cuda;
 
 // Ops over the last axis, one block a row: softmax (SoftmaxKernels), LayerNorm and RMSNorm (NormKernels) and RoPE
-// (RopeKernels). Rows are addressed by a StridedLayout over the leading axes (merged where contiguous) plus the
+// (RopeKernels); and GroupNorm (NormKernels), one block per (batch, group). Rows are addressed by a StridedLayout over the leading axes (merged where contiguous) plus the
 // stride along the row, so inputs, masks and outputs may be any strided float views; weights, biases and the
-// RoPE tables are read in place through their dtype and strides (VecArg).
+// RoPE tables are read in place through their dtype and strides (VecArg, or layouts of stride-0 views).
 public sealed unsafe partial class CudaBackend
 {
     /// <inheritdoc/>
@@ -53,22 +53,54 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc/>
+    public void GroupNorm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, Tensor dst)
+    {
+        Require(x.Rank >= 2 && x.Shape.Equals(dst.Shape) && IsPlainFloat(x.DType) && IsPlainFloat(dst.DType) && dst.IsContiguous,
+            $"group_norm: x {x.DType.Name()} {x.Shape} [B, C, ...] and dst {dst.DType.Name()} {dst.Shape} must be float tensors of one shape, dst contiguous");
+        int c = x.Shape[1];
+        Require(groups > 0 && c % groups == 0, $"group_norm: {c} channels of x {x.Shape} do not split into {groups} groups");
+        CheckVector("group_norm", weight, c);
+        CheckVector("group_norm", bias, c);
+        if (x.ElementCount == 0) return;
+        long spatial = x.ElementCount / ((long)x.Shape[0] * c);
+        long total = (long)x.Shape[0] * groups;
+        var l = StridedLayoutArg.For("group_norm", x.Shape, x, dst);
+        RunBlocks("NormKernels.GroupNorm", total, WholeView(x), KernelArg.Struct(l[0]), WholeView(dst), KernelArg.Struct(l[1]),
+            VecView(weight), KernelArg.Struct(VecArgHost.Of(weight)), VecView(bias), KernelArg.Struct(VecArgHost.Of(bias)),
+            KernelArg.Scalar(total), KernelArg.Scalar(groups), KernelArg.Scalar(c / groups), KernelArg.Scalar(spatial), KernelArg.Scalar(eps));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>cos and sin may be [S, R/2] or carry leading axes that broadcast to x's ([B, 1, S, R/2] for a batch of
+    /// sequences at different positions); they are read in place as stride-0 views over x's rows.</remarks>
     public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst)
     {
         Require(x.Rank >= 2, $"rope: x {x.Shape} must be [..., S, D]");
         CheckRows("rope", x, dst);
         int s = x.Shape[-2], d = x.Shape[-1];
-        Require(cos.Rank == 2 && cos.Shape.Equals(sin.Shape) && cos.Shape[0] == s && 2 * cos.Shape[1] <= d
-                && IsPlainFloat(cos.DType) && IsPlainFloat(sin.DType),
-            $"rope: x {x.Shape} needs float cos and sin [S={s}, R/2] with R <= {d}, got {cos.DType.Name()} {cos.Shape} and {sin.DType.Name()} {sin.Shape}");
+        Require(cos.Rank >= 2 && cos.Rank <= x.Rank && cos.Shape.Equals(sin.Shape) && cos.Shape[-2] == s && 2 * cos.Shape[-1] <= d
+                && IsPlainFloat(cos.DType) && IsPlainFloat(sin.DType) && Broadcasts(cos.Shape, x.Shape.With(-1, cos.Shape[-1])),
+            $"rope: x {x.Shape} needs float cos and sin [..., S={s}, R/2] with R <= {d} and leading axes that broadcast to x's, got {cos.DType.Name()} {cos.Shape} and {sin.DType.Name()} {sin.Shape}");
         if (x.ElementCount == 0) return;
-        var l = RowLayouts("rope", x, dst);
+        int half = cos.Shape[-1];
+        using var cb = cos.BroadcastTo(x.Shape.With(-1, half));
+        using var sb = sin.BroadcastTo(x.Shape.With(-1, half));
+        var l = RowLayouts("rope", x, dst, cb, sb);
         long rows = RowCount(x);
         RunBlocks("RopeKernels.Rows", rows, WholeView(x), KernelArg.Struct(l[0]), KernelArg.Scalar(x.Strides[^1]),
             WholeView(dst), KernelArg.Struct(l[1]), KernelArg.Scalar(dst.Strides[^1]),
-            WholeView(cos), KernelArg.Struct(VecArgHost.Of(cos)), WholeView(sin), KernelArg.Struct(VecArgHost.Of(sin)),
-            KernelArg.Scalar(rows), KernelArg.Scalar(s), KernelArg.Scalar(d), KernelArg.Scalar(cos.Shape[1]),
+            WholeView(cos), KernelArg.Struct(l[2]), KernelArg.Scalar(cb.Strides[^1]), WholeView(sin), KernelArg.Struct(l[3]),
+            KernelArg.Scalar(sb.Strides[^1]), KernelArg.Scalar(rows), KernelArg.Scalar(d), KernelArg.Scalar(half),
             KernelArg.Scalar(mode == RopeMode.RotateHalf ? 0 : 1));
+    }
+
+    /// <summary>Whether <paramref name="from"/> broadcasts to <paramref name="to"/> (NumPy's rule, right-aligned).</summary>
+    private static bool Broadcasts(Shape from, Shape to)
+    {
+        if (from.Rank > to.Rank) return false;
+        for (int i = 1; i <= from.Rank; i++)
+            if (from[-i] != 1 && from[-i] != to[-i]) return false;
+        return true;
     }
 
     private static void CheckRows(string op, Tensor x, Tensor dst) =>

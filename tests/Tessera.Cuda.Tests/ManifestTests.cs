@@ -88,6 +88,9 @@ public sealed class ManifestTests
             // Max/Min share names with no unary op; Add..Min are the binary constants.
             Assert.Equal((int)op, (int)typeof(OpCodes).GetField(op.ToString())!.GetValue(null)!);
         }
+        foreach (var op in Enum.GetValues<CompareOp>())
+            Assert.Equal((int)op, (int)typeof(CompareKernels).GetField(op.ToString())!.GetValue(null)!);
+        Assert.Equal(Enum.GetValues<CompareOp>().Length, typeof(CompareKernels).GetFields().Count(f => f.IsLiteral));
         foreach (var t in new[] { DType.F32, DType.F16, DType.BF16, DType.I8, DType.U8, DType.I32, DType.I64 })
             Assert.Equal((int)t, (int)typeof(ElementCodes).GetField(t.ToString())!.GetValue(null)!);
     }

@@ -45,6 +45,7 @@ public sealed class ElementwiseKernelTests : IDisposable
         OpCodes.GeluTanh => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
         OpCodes.QuickGelu => x * Sig(1.702 * x), OpCodes.Silu => x * Sig(x),
         OpCodes.HardSwish => x * Math.Clamp(x + 3, 0, 6) / 6, OpCodes.HardSigmoid => Math.Clamp(x + 3, 0, 6) / 6,
+        OpCodes.Sin => Math.Sin(x), OpCodes.Cos => Math.Cos(x),
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
@@ -83,6 +84,7 @@ public sealed class ElementwiseKernelTests : IDisposable
     [InlineData(OpCodes.Sqrt)] [InlineData(OpCodes.Rsqrt)] [InlineData(OpCodes.Square)] [InlineData(OpCodes.Tanh)]
     [InlineData(OpCodes.Sigmoid)] [InlineData(OpCodes.Relu)] [InlineData(OpCodes.Gelu)] [InlineData(OpCodes.GeluTanh)]
     [InlineData(OpCodes.QuickGelu)] [InlineData(OpCodes.Silu)] [InlineData(OpCodes.HardSwish)] [InlineData(OpCodes.HardSigmoid)]
+    [InlineData(OpCodes.Sin)] [InlineData(OpCodes.Cos)]
     public void UnaryF32_matches_the_reference(int op)
     {
         bool positive = op is OpCodes.Log or OpCodes.Sqrt or OpCodes.Rsqrt;
@@ -195,5 +197,21 @@ public sealed class ElementwiseKernelTests : IDisposable
         AssertClose([.. xs.Select(v => RefUnary(OpCodes.Silu, v))], MemoryMarshal.Cast<byte, float>(_h.Download(bd)).ToArray());
         _h.Launch(K, nameof(ElementwiseKernels.AffineStrided), grid: 1, group: 8, bx.View, xl, bd.View, dl, 20L, 2f, 1f);
         AssertClose([.. xs.Select(v => v * 2 + 1)], MemoryMarshal.Cast<byte, float>(_h.Download(bd)).ToArray());
+    }
+
+    [Theory]
+    [InlineData(OpCodes.Sin)] [InlineData(OpCodes.Cos)]
+    public void Sin_and_cos_of_large_angles_are_reduced_exactly(int op)
+    {
+        // RoPE tables and timestep embeddings feed thousands of radians; the kernel reduces them by 2 pi in double
+        // before the (on the GPU, approximate) sine, so the error stays that of [-pi, pi].
+        var x = Values(47, -5000f, 5000f, 8);
+        x[0] = 4096f; x[1] = -1e6f; x[2] = 0f; x[3] = MathF.PI;
+        using var bx = _h.Upload(x);
+        using var bd = _h.Zeros<float>(x.Length);
+        _h.Launch(K, nameof(ElementwiseKernels.UnaryF32), grid: 2, group: 16, bx.View, bd.View, (long)x.Length, op);
+        var got = _h.Download(bd);
+        AssertClose([.. x.Select(v => RefUnary(op, v))], got);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(RefUnary(op, x[i]) - got[i]) < 1e-6, $"x = {x[i]}: {got[i]}");
     }
 }

@@ -25,20 +25,24 @@ public sealed class GemmKernelTests : IDisposable
         using var none = _h.Zeros<byte>(4);
         _h.Launch(typeof(GemmKernels), nameof(GemmKernels.Tiled), grid: 1, group: GemmKernels.Threads,
             ba.View, At(ElementCodes.F32), bb.View, At(ElementCodes.F32), bc.View, At(ElementCodes.F32),
-            none.View, none.View, At(ElementCodes.F32), Args(m, n, k, 1, k, 1, n, 1));
+            none.View, none.View, At(ElementCodes.F32), none.View, At(ElementCodes.F32), Args(m, n, k, 1, k, 1, n, 1));
         var want = NaiveOps.MatMul(Nd([m, k], a), Nd([k, n], b));
         AssertClose(want.Data, _h.F32(bc, m * n));
     }
 
-    [Fact]
-    public void Transposed_operands_broadcast_batch_bias_gelu_and_transposed_residual()
+    [Theory]
+    [InlineData(false)] [InlineData(true)]
+    public void Transposed_operands_broadcast_batch_bias_gelu_multiplier_and_transposed_residual(bool gated)
     {
         // batch 2; A[b] is the transpose of a stored [K, M] matrix, B is one stored [N, K] matrix transposed and
-        // broadcast over the batch (stride 0); the residual is a transposed [N, M] per batch. 2 x 2 tiles per batch,
-        // run on a grid of 3 blocks so the grid-stride loop wraps.
+        // broadcast over the batch (stride 0); the residual is a transposed [N, M] per batch; the multiplier (the
+        // gated MLP's up projection) one bf16 [M, N] broadcast over the batch. 2 x 2 tiles per batch, run on a grid
+        // of 3 blocks so the grid-stride loop wraps.
         const int batch = 2, m = 70, n = 65, k = 19;
         var a = Values(batch * k * m, 3); var b = Values(n * k, 4); var bias = Values(n, 5); var r = Values(batch * n * m, 6);
+        ushort[] mul = [.. Values(m * n, 9).Select(Bf16)];
         using var ba = _h.Bytes(a); using var bb = _h.Bytes(b); using var bbias = _h.Bytes(bias); using var br = _h.Bytes(r);
+        using var bm = _h.Bytes(mul);
         using var bc = _h.Zeros<byte>(batch * m * n * 4);
         var al = Layout(ElementCodes.F32, 0, [batch], [k * m]);
         var bl = Layout(ElementCodes.F32, 0, [batch], [0]);
@@ -46,8 +50,9 @@ public sealed class GemmKernelTests : IDisposable
         var rl = Layout(ElementCodes.F32, 0, [batch], [n * m]);
         var g = Args(m, n, k, batch, 1, m, 1, k);
         g.BiasDType = ElementCodes.F32; g.BiasStride = 1; g.Act = OpCodes.Gelu; g.HasResidual = 1; g.RRs = 1; g.RCs = m;
+        if (gated) { g.HasMultiplier = 1; g.MRs = n; g.MCs = 1; }
         _h.Launch(typeof(GemmKernels), nameof(GemmKernels.Tiled), grid: 3, group: GemmKernels.Threads,
-            ba.View, al, bb.View, bl, bc.View, cl, bbias.View, br.View, rl, g);
+            ba.View, al, bb.View, bl, bc.View, cl, bbias.View, br.View, rl, bm.View, Layout(ElementCodes.BF16, 0, [batch], [0]), g);
 
         var at = new double[batch * m * k]; var bt = new double[k * n]; var rt = new double[batch * m * n];
         for (int t = 0; t < batch; t++)
@@ -57,7 +62,9 @@ public sealed class GemmKernelTests : IDisposable
                 for (int j = 0; j < n; j++) rt[(t * m + i) * n + j] = r[t * n * m + j * m + i];
             }
         for (int p = 0; p < k; p++) for (int j = 0; j < n; j++) bt[p * n + j] = b[j * k + p];
-        var want = NaiveOps.MatMul(new Nd([batch, m, k], at), new Nd([1, k, n], bt), Nd([n], bias), Activation.Gelu, new Nd([batch, m, n], rt));
+        var want = NaiveOps.MatMul(new Nd([batch, m, k], at), new Nd([1, k, n], bt), Nd([n], bias), Activation.Gelu, null);
+        for (int i = 0; i < want.Length; i++)
+            want.Data[i] = want.Data[i] * (gated ? FromBf16(mul[i % (m * n)]) : 1.0) + rt[i];
         AssertClose(want.Data, _h.F32(bc, batch * m * n));
     }
 
@@ -78,7 +85,7 @@ public sealed class GemmKernelTests : IDisposable
         var g = Args(m, n, k, 1, k, 1, n, 1);
         g.Act = OpCodes.Silu;
         _h.Launch(typeof(GemmKernels), nameof(GemmKernels.Tiled), grid: 1, group: GemmKernels.Threads,
-            ba.View, At(adt), bb.View, At(bdt), bc.View, At(cdt), none.View, none.View, At(ElementCodes.F32), g);
+            ba.View, At(adt), bb.View, At(bdt), bc.View, At(cdt), none.View, none.View, At(ElementCodes.F32), none.View, At(ElementCodes.F32), g);
         var want = NaiveOps.MatMul(new Nd([m, k], av), new Nd([k, n], bv), null, Activation.Silu);
         var raw = _h.Download(bc);
         float[] got = cdt == ElementCodes.F32 ? _h.F32(bc, m * n)

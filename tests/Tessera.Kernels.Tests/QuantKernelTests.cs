@@ -7,7 +7,7 @@ namespace Tessera.Kernels.Tests;
 /// <summary>QuantKernels on the CPU accelerator: the activation quantization bit for bit against the CPU backend's
 /// rule (d = max|x| / 127, q = round-half-even(x / d) per row, 32- or 256-block), and the GEMV and GEMM kernels
 /// against a double product of ggml's dequantized weights (written out below, per format) with those quantized
-/// activations, so the bound is tight (nmse &lt; 1e-7), with and without the bias / activation / residual epilogue.</summary>
+/// activations, so the bound is tight (nmse &lt; 1e-7), with and without the bias / activation / multiplier / residual epilogue.</summary>
 public sealed class QuantKernelTests : IDisposable
 {
     private readonly CpuKernelHarness _h = new();
@@ -55,8 +55,9 @@ public sealed class QuantKernelTests : IDisposable
         var wBytes = MakeWeight(type, n, k, rng, out var wDeq, out var scales);
         var bias = Values(n, rng.Next(), -0.5f, 0.5f);
         var resid = Values(m * n, rng.Next(), -1f, 1f);
+        var mul = Values(m * n, rng.Next(), -2f, 2f);
         var a = Args(type, m, n, k);
-        if (epilogue) { a.Act = OpCodes.Gelu; a.HasResidual = 1; }
+        if (epilogue) { a.Act = OpCodes.Gelu; a.HasResidual = 1; a.HasMultiplier = 1; }
 
         // x as a strided view: the transpose of a stored [K, M] matrix (rows stride 1, columns stride M).
         var xt = new float[k * m];
@@ -76,12 +77,14 @@ public sealed class QuantKernelTests : IDisposable
 
         var xq = new double[m * k];
         for (int i = 0; i < m * k; i++) xq[i] = wantQ[i] * (double)wantD[i / k * a.Groups + (a.Groups == 1 ? 0 : i % k / a.GroupSize)];
-        var want = Reference(xq, wDeq, m, k, n, epilogue ? bias : null, epilogue ? Activation.Gelu : Activation.None, epilogue ? resid : null);
+        var want = Reference(xq, wDeq, m, k, n, epilogue ? bias : null, epilogue ? Activation.Gelu : Activation.None, epilogue ? resid : null,
+            epilogue ? mul : null);
 
         using var bw = _h.Upload(wBytes);
         using var bs = _h.Bytes(scales ?? [0f]);
         using var bb = _h.Bytes(bias);
         using var br = _h.Bytes(resid);
+        using var bm = _h.Bytes(mul);
         var sa = scales is null ? new VecArg { DType = -1 } : new VecArg { DType = ElementCodes.F32, Stride = 1 };
         var ba = epilogue ? new VecArg { DType = ElementCodes.F32, Stride = 1 } : new VecArg { DType = -1 };
         foreach (var kernel in new[] { nameof(QuantKernels.Gemv), nameof(QuantKernels.Gemm) })
@@ -89,7 +92,7 @@ public sealed class QuantKernelTests : IDisposable
             using var bc = _h.Zeros<byte>((long)m * n * 4);
             _h.Launch(typeof(QuantKernels), kernel, grid: 2, group: QuantKernels.Threads,
                 bw.View, bs.View, sa, bq.View, bd.View, a, bb.View, ba, br.View, Layout(ElementCodes.F32, 0, [m], [n]),
-                bc.View, Layout(ElementCodes.F32, 0, [m], [n]));
+                bm.View, Layout(ElementCodes.F32, 0, [m], [n]), bc.View, Layout(ElementCodes.F32, 0, [m], [n]));
             AssertClose(want, _h.F32(bc, m * n));
         }
     }
@@ -124,7 +127,7 @@ public sealed class QuantKernelTests : IDisposable
         return new QMatArgs
         {
             M = m, N = n, K = k, KPad = (k + 31) / 32 * 32, Groups = k / group, GroupSize = group, WType = (int)type,
-            RowBytes = type.ByteCount(k), XColStride = 1, RColStride = 1, DColStride = 1, Act = -1,
+            RowBytes = type.ByteCount(k), XColStride = 1, RColStride = 1, DColStride = 1, MColStride = 1, Act = -1,
         };
     }
 
@@ -145,7 +148,7 @@ public sealed class QuantKernelTests : IDisposable
         return (q, d);
     }
 
-    private static double[] Reference(double[] x, double[] w, int m, int k, int n, float[]? bias, Activation act, float[]? res)
+    private static double[] Reference(double[] x, double[] w, int m, int k, int n, float[]? bias, Activation act, float[]? res, float[]? mul)
     {
         var y = new double[m * n];
         for (int i = 0; i < m; i++)
@@ -155,6 +158,7 @@ public sealed class QuantKernelTests : IDisposable
                 for (int l = 0; l < k; l++) s += x[i * k + l] * w[(long)j * k + l];
                 if (bias != null) s += bias[j];
                 if (act == Activation.Gelu) s = NaiveOps.Gelu(s);
+                if (mul != null) s *= mul[i * n + j];
                 if (res != null) s += res[i * n + j];
                 y[i * n + j] = s;
             }

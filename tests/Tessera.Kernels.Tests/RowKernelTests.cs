@@ -99,10 +99,10 @@ public sealed class RowKernelTests : IDisposable
         var (xb, xv) = Transposed(rows, d, 9);
         var cos = Values(seq * half, 10, -1f, 1f); var sin = Values(seq * half, 11, -1f, 1f);
         using var bx = _h.Bytes(xb); using var bc = _h.Bytes(cos); using var bs = _h.Bytes(sin); using var bd = _h.Zeros<byte>(rows * d * 4);
-        var tab = new VecArg { DType = ElementCodes.F32, Stride = 1, RowStride = half };
+        var tab = Layout(ElementCodes.F32, 0, [2, seq], [0, half]); // [S, R/2] broadcast over the 2 batches
         _h.Launch(typeof(RopeKernels), nameof(RopeKernels.Rows), grid: 3, group: 4,
             bx.View, Layout(ElementCodes.F32, 3, [rows], [1]), (long)rows, bd.View, Layout(ElementCodes.F32, 0, [rows], [d]), 1L,
-            bc.View, tab, bs.View, tab, (long)rows, seq, d, half, mode);
+            bc.View, tab, 1L, bs.View, tab, 1L, (long)rows, d, half, mode);
         var want = NaiveOps.Rope(new Nd([2, seq, d], xv), Nd([seq, half], cos), Nd([seq, half], sin),
             mode == RopeKernels.RotateHalf ? RopeMode.RotateHalf : RopeMode.Interleaved);
         AssertClose(want.Data, _h.F32(bd, rows * d));
