@@ -65,14 +65,16 @@ internal static class OnnxBuilder
         return t.ToArray();
     }
 
-    private static void Bytes(Stream s, int field, byte[] b)
+    /// <summary>A length-delimited protobuf field.</summary>
+    internal static void Bytes(Stream s, int field, byte[] b)
     {
         Varint(s, (ulong)(field << 3 | 2));
         Varint(s, (ulong)b.Length);
         s.Write(b);
     }
 
-    private static void Varint(Stream s, ulong v)
+    /// <summary>A protobuf varint.</summary>
+    internal static void Varint(Stream s, ulong v)
     {
         while (v >= 0x80) { s.WriteByte((byte)(v | 0x80)); v >>= 7; }
         s.WriteByte((byte)v);

@@ -13,17 +13,17 @@ public class WeightBuilderOnnxTests
     private static byte[] Node(string opType, string output, byte[] attribute, string? domain = null)
     {
         var node = new MemoryStream();
-        Bytes(node, 2, Encoding.UTF8.GetBytes(output));
-        Bytes(node, 4, Encoding.UTF8.GetBytes(opType));
-        Bytes(node, 5, attribute);
-        if (domain is not null) Bytes(node, 7, Encoding.UTF8.GetBytes(domain));
+        OnnxBuilder.Bytes(node, 2, Encoding.UTF8.GetBytes(output));
+        OnnxBuilder.Bytes(node, 4, Encoding.UTF8.GetBytes(opType));
+        OnnxBuilder.Bytes(node, 5, attribute);
+        if (domain is not null) OnnxBuilder.Bytes(node, 7, Encoding.UTF8.GetBytes(domain));
         return node.ToArray();
     }
 
     private static byte[] Attribute(string name, Action<MemoryStream> value)
     {
         var a = new MemoryStream();
-        Bytes(a, 1, Encoding.UTF8.GetBytes(name));
+        OnnxBuilder.Bytes(a, 1, Encoding.UTF8.GetBytes(name));
         value(a);
         return a.ToArray();
     }
@@ -31,41 +31,28 @@ public class WeightBuilderOnnxTests
     private static byte[] Model(params byte[][] nodes)
     {
         var graph = new MemoryStream();
-        foreach (var n in nodes) Bytes(graph, 1, n);
-        Bytes(graph, 5, OnnxBuilder.FloatTensor("init.weight", [2], [1f, 2f]));
+        foreach (var n in nodes) OnnxBuilder.Bytes(graph, 1, n);
+        OnnxBuilder.Bytes(graph, 5, OnnxBuilder.FloatTensor("init.weight", [2], [1f, 2f]));
         var model = new MemoryStream();
-        Bytes(model, 7, graph.ToArray());
+        OnnxBuilder.Bytes(model, 7, graph.ToArray());
         return model.ToArray();
-    }
-
-    private static void Bytes(Stream s, int field, byte[] b)
-    {
-        Varint(s, (ulong)(field << 3 | 2));
-        Varint(s, (ulong)b.Length);
-        s.Write(b);
-    }
-
-    private static void Varint(Stream s, ulong v)
-    {
-        while (v >= 0x80) { s.WriteByte((byte)(v | 0x80)); v >>= 7; }
-        s.WriteByte((byte)v);
     }
 
     private static void Fixed32(Stream s, int field, float v)
     {
-        Varint(s, (ulong)(field << 3 | 5));
+        OnnxBuilder.Varint(s, (ulong)(field << 3 | 5));
         s.Write(BitConverter.GetBytes(v));
     }
 
     private static byte[] EveryForm() => Model(
-        Node("Constant", "w_tensor", Attribute("value", a => Bytes(a, 5, OnnxBuilder.RawTensor("ignored_name", 1, [3, 1], [.. BitConverter.GetBytes(1.5f), .. BitConverter.GetBytes(-2f), .. BitConverter.GetBytes(3f)])))),
+        Node("Constant", "w_tensor", Attribute("value", a => OnnxBuilder.Bytes(a, 5, OnnxBuilder.RawTensor("ignored_name", 1, [3, 1], [.. BitConverter.GetBytes(1.5f), .. BitConverter.GetBytes(-2f), .. BitConverter.GetBytes(3f)])))),
         Node("Constant", "eps", Attribute("value_float", a => Fixed32(a, 2, 1e-5f))),
-        Node("Constant", "scales", Attribute("value_floats", a => { var p = new MemoryStream(); foreach (var f in new[] { 0.5f, 0.25f, 8f }) p.Write(BitConverter.GetBytes(f)); Bytes(a, 7, p.ToArray()); })),
-        Node("Constant", "axis", Attribute("value_int", a => { Varint(a, 3 << 3); Varint(a, unchecked((ulong)-1L)); })),
-        Node("Constant", "shape", Attribute("value_ints", a => { foreach (long v in new long[] { 1, 17, 33 }) { Varint(a, 8 << 3); Varint(a, (ulong)v); } })),
-        Node("Constant", "label", Attribute("value_string", a => Bytes(a, 4, "cat"u8.ToArray()))),
+        Node("Constant", "scales", Attribute("value_floats", a => { var p = new MemoryStream(); foreach (var f in new[] { 0.5f, 0.25f, 8f }) p.Write(BitConverter.GetBytes(f)); OnnxBuilder.Bytes(a, 7, p.ToArray()); })),
+        Node("Constant", "axis", Attribute("value_int", a => { OnnxBuilder.Varint(a, 3 << 3); OnnxBuilder.Varint(a, unchecked((ulong)-1L)); })),
+        Node("Constant", "shape", Attribute("value_ints", a => { foreach (long v in new long[] { 1, 17, 33 }) { OnnxBuilder.Varint(a, 8 << 3); OnnxBuilder.Varint(a, (ulong)v); } })),
+        Node("Constant", "label", Attribute("value_string", a => OnnxBuilder.Bytes(a, 4, "cat"u8.ToArray()))),
         Node("Constant", "custom_domain", Attribute("value_float", a => Fixed32(a, 2, 7f)), domain: "com.example"),
-        Node("ConstantOfShape", "not_a_weight", Attribute("value", a => Bytes(a, 5, OnnxBuilder.FloatTensor("", [1], [0f])))));
+        Node("ConstantOfShape", "not_a_weight", Attribute("value", a => OnnxBuilder.Bytes(a, 5, OnnxBuilder.FloatTensor("", [1], [0f])))));
 
     [Fact]
     public void EveryFormOfConstantLoadsByItsOutputName()
