@@ -32,10 +32,10 @@ internal static class DrawnPages
             int margin = 70;
             if (kind == "scan")
             {
-                // A scan of one of the other kinds: turned 1.5 to 4 degrees either way, then noise and a little blur.
+                // A scan of one of the other kinds: turned 1.5 to 4 degrees either way, then (in gray, as a scanner gives) noise and a little blur.
                 root = Build(Kinds[text.Next(0, Kinds.Length - 1)], text, font);
                 double angle = (text.Next(15, 41) / 10.0) * (text.Next(0, 2) == 0 ? -1 : 1);
-                scan = ["-background", "white", "-rotate", angle.ToString("F1", CultureInfo.InvariantCulture), "+repage",
+                scan = ["-colorspace", "Gray", "-background", "white", "-rotate", angle.ToString("F1", CultureInfo.InvariantCulture), "+repage",
                     "-attenuate", "0.5", "+noise", "Gaussian", "-attenuate", "0.08", "+noise", "Impulse", "-blur", "0x0.7"];
             }
             else root = Build(kind, text, font);

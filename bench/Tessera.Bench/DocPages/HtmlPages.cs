@@ -38,7 +38,9 @@ internal static partial class HtmlPages
             string png = stem + ".png";
             File.WriteAllText(stem + ".html", html, Encoding.UTF8);
             if (!File.Exists(png)) Print(stem, profileDir);
-            pages.Add(new("html", $"html-{i:D2}-{kind}", png, TruthOf(html)));
+            string truth = TruthOf(html);
+            CheckAgainstPdfText(truth, stem + ".pdf");
+            pages.Add(new("html", $"html-{i:D2}-{kind}", png, truth));
         }
         return pages;
     }
@@ -57,6 +59,16 @@ internal static partial class HtmlPages
             throw new InvalidOperationException($"{stem}.html printed to {made.Length} pages; each document must fit one page");
         }
         File.Move(made[0], stem + ".png", overwrite: true);
+    }
+
+    // An independent check of the truth: the text chromium put in the PDF, in content order (pdftotext -raw), must
+    // be the HTML's text; a difference means the layout lost, hyphenated or reordered something.
+    private static void CheckAgainstPdfText(string truth, string pdf)
+    {
+        string printed = DocTools.Run("pdftotext", ["-raw", "-enc", "UTF-8", pdf, "-"]);
+        double cer = PeerOcrDocScore.Cer(truth, printed);
+        if (cer > 0.01) throw new InvalidOperationException($"{pdf}: its text differs from the HTML's (CER {cer:F4}); the truth would be wrong");
+        if (cer > 0) Console.Error.WriteLine($"ocr-doc: {Path.GetFileName(pdf)}: pdftotext differs from the HTML truth by CER {cer:F4}");
     }
 
     /// <summary>The text of an HTML document's body in DOM order: a tag other than an inline one (b, i, em, strong,
