@@ -9,7 +9,7 @@ using Tessera.Models.Ocr;
 namespace Tessera.Bench;
 
 /// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--show 1] [--dir DIR]
-/// [--models DIR]`: whole pages with known text in reading order, read by Tessera's OCR pipeline and by Tesseract
+/// [--models DIR] [--self-test]`: whole pages with known text in reading order, read by Tessera's OCR pipeline and by Tesseract
 /// (<c>tesseract IMG stdout --psm 3</c>, a process per page, its start counted in its time), scored by strict CER in
 /// reading order (<see cref="PeerOcrDocScore"/>).
 ///
@@ -27,6 +27,7 @@ public static class PeerOcrDoc
 
     public static int Run(Args args)
     {
+        if (args.Int("self-test", 0) != 0) return PeerOcrDocSelfTest.Run();
         int threads = args.Int("threads", 1), pagesArg = args.Int("pages", 0);
         bool json = args.Int("json", 0) != 0, show = args.Int("show", 0) != 0, cls = args.Int("cls", 0) != 0;
         var sources = args.Str("sources", "drawn,html").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
