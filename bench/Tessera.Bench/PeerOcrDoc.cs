@@ -8,7 +8,7 @@ using Tessera.Models.Ocr;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--show 1] [--dir DIR]
+/// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--det-limit 960] [--show 1] [--dir DIR]
 /// [--models DIR] [--self-test]`: whole pages with known text in reading order, read by Tessera's OCR pipeline and by Tesseract
 /// (<c>tesseract IMG stdout --psm 3</c>, a process per page, its start counted in its time), scored by strict CER in
 /// reading order (<see cref="PeerOcrDocScore"/>).
@@ -29,7 +29,11 @@ public static class PeerOcrDoc
     {
         if (args.Int("self-test", 0) != 0) return PeerOcrDocSelfTest.Run();
         int threads = args.Int("threads", 1), pagesArg = args.Int("pages", 0);
-        bool json = args.Int("json", 0) != 0, show = args.Int("show", 0) != 0, cls = args.Int("cls", 0) != 0;
+        bool json = args.Int("json", 0) != 0, show = args.Int("show", 0) != 0;
+        // The pipeline's own defaults unless asked: --cls turns on the direction classifier, --det-limit sets the
+        // detector's side limit (an A4 page at 150 dpi is 1240x1754, scaled to 960 by default).
+        var ocr = new OcrOptions { UseAngleClassifier = args.Int("cls", 0) != 0 };
+        ocr = ocr with { DetLimitSideLen = args.Int("det-limit", ocr.DetLimitSideLen) };
         var sources = args.Str("sources", "drawn,html").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (threads < 1 || pagesArg < 0 || pagesArg > 500) throw new ArgumentException($"--threads must be positive and --pages 0 to 500, got {threads} and {pagesArg}");
         if (sources.Length == 0 || sources.Any(s => s is not ("drawn" or "html"))) throw new ArgumentException($"--sources takes drawn and/or html, got '{args.Str("sources", "")}'");
@@ -53,7 +57,7 @@ public static class PeerOcrDoc
         }
         Console.Error.WriteLine($"ocr-doc: {pages.Count} pages in {dir} ({sw.Elapsed.TotalSeconds:F1} s to render or reuse)");
 
-        var tessera = ReadTessera(pages, models, threads, cls);
+        var tessera = ReadTessera(pages, models, threads, ocr);
         var tesseract = ReadTesseract(pages, threads);
         if (show)
             foreach (var (a, b) in tessera.Zip(tesseract))
@@ -73,10 +77,10 @@ public static class PeerOcrDoc
     }
 
     // One pipeline for all pages, warmed up on the first page (JIT, weight packing, arenas) before timing.
-    private static List<Reading> ReadTessera(List<DocPage> pages, string models, int threads, bool cls)
+    private static List<Reading> ReadTessera(List<DocPage> pages, string models, int threads, OcrOptions options)
     {
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
-        using var pipeline = OcrPipeline.Load(models, cpu, new OcrOptions { UseAngleClassifier = cls });
+        using var pipeline = OcrPipeline.Load(models, cpu, options);
         var result = new List<Reading>();
         for (int i = 0; i < pages.Count; i++)
         {
