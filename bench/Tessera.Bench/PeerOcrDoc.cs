@@ -28,6 +28,17 @@ public static class PeerOcrDoc
     public static int Run(Args args)
     {
         if (args.Int("self-test", 0) != 0) return PeerOcrDocSelfTest.Run();
+        try { return Bench(args); }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or IOException or TesseraException)
+        {
+            // Bad options, a failing tool or a missing model: one line naming it, not a stack trace.
+            Console.Error.WriteLine($"ocr-doc: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Bench(Args args)
+    {
         int threads = args.Int("threads", 1), pagesArg = args.Int("pages", 0);
         bool json = args.Int("json", 0) != 0, show = args.Int("show", 0) != 0;
         // The pipeline's own defaults unless asked: --cls turns on the direction classifier, --det-limit sets the
@@ -37,7 +48,8 @@ public static class PeerOcrDoc
         var sources = args.Str("sources", "drawn,html").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (threads < 1 || pagesArg < 0 || pagesArg > 500) throw new ArgumentException($"--threads must be positive and --pages 0 to 500, got {threads} and {pagesArg}");
         if (sources.Length == 0 || sources.Any(s => s is not ("drawn" or "html"))) throw new ArgumentException($"--sources takes drawn and/or html, got '{args.Str("sources", "")}'");
-        string models = args.Str("models", PeerPpOcrRec.FindModels());
+        string models = args.Str("models", "") is { Length: > 0 } m ? m : PeerPpOcrRec.FindModels();
+        if (!File.Exists(Path.Combine(models, OcrPipeline.RecognizerFile))) throw new ArgumentException($"no PP-OCR models in '{models}'; pass --models DIR");
         string dir = args.Str("dir", Path.Combine(Path.GetTempPath(), "tessera-ocr-doc"));
         Directory.CreateDirectory(dir);
 
@@ -65,6 +77,7 @@ public static class PeerOcrDoc
 
         var options = new JsonSerializerOptions { WriteIndented = false };
         var engines = new[] { EngineReport("tessera", tessera, threads, sources), EngineReport("tesseract", tesseract, threads, sources) };
+        engines[1]["version"] = DocTools.Run("tesseract", ["--version"]).Split('\n')[0].Trim();
         var summary = Summary(tessera, tesseract, sources);
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["suite"] = "ocr-doc", ["engines"] = engines, ["summary"] = summary }, options));

@@ -52,7 +52,10 @@ public sealed class Args
         }
     }
 
-    public int Int(string name, int fallback) => _values.TryGetValue(name, out var v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    public int Int(string name, int fallback) =>
+        !_values.TryGetValue(name, out var v) ? fallback
+        : int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n
+        : throw new ArgumentException($"--{name} takes an integer, got '{v}'");
 
     public string Str(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
 }
