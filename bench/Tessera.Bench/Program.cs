@@ -15,6 +15,7 @@ public static class Program
         ["ppocr-rec"] = PeerPpOcrRec.Run,
         ["ocr-cer"] = PeerOcrCer.Run,
         ["ocr-page"] = PeerOcrPage.Run,
+        ["ocr-doc"] = PeerOcrDoc.Run,
         ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
         ["lstm"] = PeerLstm.Run,
@@ -34,7 +35,7 @@ public static class Program
     }
 }
 
-/// <summary>`--name value` options of a peer suite.</summary>
+/// <summary>`--name value` options of a peer suite; a bare `--name` is "1".</summary>
 public sealed class Args
 {
     private readonly Dictionary<string, string> _values = new();
@@ -43,13 +44,18 @@ public sealed class Args
     {
         for (int i = 0; i < args.Length; i++)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
                 throw new ArgumentException($"expected --name value, got '{args[i]}'");
-            _values[args[i][2..]] = args[++i];
+            // A flag without a value (last, or followed by another --name) is "1", so `--json` works as elsewhere.
+            bool flag = i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal);
+            _values[args[i][2..]] = flag ? "1" : args[++i];
         }
     }
 
-    public int Int(string name, int fallback) => _values.TryGetValue(name, out var v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    public int Int(string name, int fallback) =>
+        !_values.TryGetValue(name, out var v) ? fallback
+        : int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n
+        : throw new ArgumentException($"--{name} takes an integer, got '{v}'");
 
     public string Str(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
 }

@@ -115,7 +115,7 @@ public sealed class OcrPipeline : IDisposable
             if (Options.DetectionOnly)
             {
                 var found = boxes.Select(b => new OcrLine("", b.Score, ToPoints(b.Points))).ToList();
-                return new OcrResult(found, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds));
+                return Page(found, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds), bgr);
             }
         }
 
@@ -137,10 +137,20 @@ public sealed class OcrPipeline : IDisposable
         {
             // predict_system keeps lines scoring at least drop_score; a recognition-only run keeps its one line.
             if (!Options.RecognitionOnly && texts[i].Confidence < Options.DropScore) continue;
-            lines.Add(new OcrLine(texts[i].Text, texts[i].Confidence, ToPoints(boxes[i].Points)));
+            var line = new OcrLine(texts[i].Text, texts[i].Confidence, ToPoints(boxes[i].Points));
+            lines.Add(line with { Words = texts[i].Text.Length == 0 ? [] : [new OcrWord(texts[i].Text, texts[i].Confidence, line.Bounds)] });
         }
-        return new OcrResult(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds));
+        return Page(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
     }
+
+    // The page's result: its lines in reading order, as one block for now, and its size.
+    private static OcrResult Page(List<OcrLine> lines, OcrTimings timings, Image page) =>
+        new(lines, timings)
+        {
+            Blocks = lines.Count == 0 ? [] : [OcrBlock.Of(lines)],
+            PageWidth = page.Width,
+            PageHeight = page.Height,
+        };
 
     private List<DetectedBox> Detect(Image bgr)
     {

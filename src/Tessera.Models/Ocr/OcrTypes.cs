@@ -16,7 +16,21 @@ public readonly record struct OcrPoint(float X, float Y);
 /// <param name="Confidence">The recogniser's mean probability of the kept CTC steps: on the greedy path, or with a
 /// beam search on the decoded text's most probable alignment (the detector's box score in detection-only mode).</param>
 /// <param name="Box">The line's quadrilateral in the original image: top-left first, then clockwise.</param>
-public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoint> Box);
+public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoint> Box)
+{
+    /// <summary>The line's words in reading order, with boxes and confidences (empty in detection-only mode). When
+    /// none were given, the whole line is one word (its text, confidence and bounds).</summary>
+    public IReadOnlyList<OcrWord> Words
+    {
+        get => _words ?? (Text.Length == 0 ? [] : [new OcrWord(Text, Confidence, Bounds)]);
+        init => _words = value;
+    }
+
+    private readonly IReadOnlyList<OcrWord>? _words;
+
+    /// <summary>The axis-aligned rectangle holding <see cref="Box"/>, in page pixels.</summary>
+    public OcrBox Bounds => OcrBox.Enclosing(Box);
+}
 
 /// <summary>Wall-clock milliseconds of each stage of one <see cref="OcrPipeline.Run(Image, CancellationToken)"/>.</summary>
 /// <param name="DetectionMs">Detection: resize, network and DB post-processing (0 in recognition-only mode).</param>
@@ -26,9 +40,26 @@ public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoi
 public sealed record OcrTimings(double DetectionMs, double ClassificationMs, double RecognitionMs, double TotalMs);
 
 /// <summary>What <see cref="OcrPipeline"/> found in one image: its lines in reading order, and the time taken.</summary>
-/// <param name="Lines">Lines in reading order (top to bottom, left to right on a line).</param>
+/// <param name="Lines">All lines in reading order, flattened from <see cref="Blocks"/>.</param>
 /// <param name="Timings">Per-stage timings.</param>
-public sealed record OcrResult(IReadOnlyList<OcrLine> Lines, OcrTimings Timings);
+public sealed record OcrResult(IReadOnlyList<OcrLine> Lines, OcrTimings Timings)
+{
+    /// <summary>The page's blocks in reading order; their lines, in order, are <see cref="Lines"/>. When none were
+    /// given, all lines form one block (none when there are no lines).</summary>
+    public IReadOnlyList<OcrBlock> Blocks
+    {
+        get => _blocks ?? (Lines.Count == 0 ? [] : [OcrBlock.Of(Lines)]);
+        init => _blocks = value;
+    }
+
+    private readonly IReadOnlyList<OcrBlock>? _blocks;
+
+    /// <summary>The page image's width in pixels (0 when unknown).</summary>
+    public int PageWidth { get; init; }
+
+    /// <summary>The page image's height in pixels (0 when unknown).</summary>
+    public int PageHeight { get; init; }
+}
 
 /// <summary>The pipeline's settings, with PaddleOCR's defaults (tools/infer/utility.py).</summary>
 public sealed record OcrOptions
