@@ -104,7 +104,7 @@ public sealed class MultiHeadAttention
                 Swap(ref k, kAll);
                 Swap(ref v, vAll);
             }
-            var options = new AttentionOptions { Causal = cfg.Causal, Scale = cfg.Scale };
+            var options = new AttentionOptions { Causal = cfg.Causal, Scale = cfg.Scale, WindowLeft = cfg.SlidingWindow is { } w ? w - 1 : -1 };
             using var o = q.Attention(k, v, options, inputs.Mask);                  // [B, H, S, hd]
             using var ot = o.Permute(0, 2, 1, 3);
             using var merged = ot.Reshape(b, s, cfg.Heads * hd);                    // heads back side by side
