@@ -13,6 +13,8 @@ public enum LlamaWeightLayout
     HuggingFace,
     /// <summary>A GGUF file written by llama.cpp's converter: RoPE mode by architecture.</summary>
     Gguf,
+    /// <summary>A karpathy/llama2.c checkpoint: Meta's q/k rows, adjacent-pair RoPE.</summary>
+    Llama2c,
 }
 
 /// <summary>The LLaMA-family decoder (LLaMA 1/2/3, TinyLlama, SmolLM, Mistral with its sliding window, Qwen2 with q/k/v
@@ -66,7 +68,7 @@ public sealed class Llama : IDisposable
         int dim = config.HiddenSize, hd = config.HeadDimension, ctx = contextLength ?? config.MaxPositionEmbeddings;
         if (ctx <= 0) throw new TesseraException($"llama: the context length must be positive, got {ctx}");
         bool qwen = config.ModelType.StartsWith("qwen2", StringComparison.Ordinal);
-        var mode = layout == LlamaWeightLayout.Gguf && !qwen ? RopeMode.Interleaved : RopeMode.RotateHalf;
+        var mode = layout != LlamaWeightLayout.HuggingFace && !qwen ? RopeMode.Interleaved : RopeMode.RotateHalf;
         var rope = RotaryEmbedding.Create(wb, rotaryDim ?? hd, ctx, config.RopeTheta, mode);
         // Qwen2 has q/k/v biases without saying so in config.json; attention_bias gives LLaMA biases on all four.
         bool qkvBias = config.AttentionBias || qwen || wb.Contains("model.layers.0.self_attn.q_proj.bias");

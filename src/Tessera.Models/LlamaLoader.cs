@@ -1,11 +1,12 @@
 using Tessera.Formats;
 using Tessera.Formats.Configs;
 using Tessera.Formats.Gguf;
+using Tessera.Formats.Llama2c;
 
 namespace Tessera.Models;
 
 /// <summary>Opens a <see cref="Llama"/> from a GGUF file (llama.cpp's tensor names and metadata) or a Hugging Face
-/// directory (config.json with model.safetensors or a sharded index).</summary>
+/// directory (config.json with model.safetensors or a sharded index) or a karpathy/llama2.c .bin checkpoint.</summary>
 public static class LlamaLoader
 {
     /// <summary>GGUF architectures built here: those llama.cpp runs with the LLaMA graph (llama, mistral) and qwen2.</summary>
@@ -23,9 +24,9 @@ public static class LlamaLoader
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path)) return OpenHuggingFace(backend, path, contextLength, maxDefaultContext);
         if (!File.Exists(path)) throw new WeightFormatException(path, null, "no such file or directory");
-        if (WeightFile.Detect(path) != "gguf")
-            throw new WeightFormatException(path, null, "not a GGUF file or a Hugging Face model directory (config.json and safetensors)");
-        return OpenGguf(backend, path, contextLength, maxDefaultContext);
+        if (WeightFile.Detect(path) == "gguf") return OpenGguf(backend, path, contextLength, maxDefaultContext);
+        if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) return OpenLlama2c(backend, path, contextLength);
+        throw new WeightFormatException(path, null, "not a GGUF file, a llama2.c .bin checkpoint or a Hugging Face model directory (config.json and safetensors)");
     }
 
     /// <summary>Loads a GGUF file written by llama.cpp's converter (or any writer using its names and keys).</summary>
@@ -57,6 +58,16 @@ public static class LlamaLoader
                 $"is '{config.ModelType}'; the LLaMA-family decoder reads {string.Join(", ", HfModelTypes)}");
         using var wb = WeightBuilder.Open(backend, directory);
         return Llama.Load(wb, config, LlamaWeightLayout.HuggingFace, ContextFor(config, contextLength, maxDefaultContext));
+    }
+
+    /// <summary>Loads a karpathy/llama2.c legacy .bin checkpoint (its context is the header's seq_len).</summary>
+    public static Llama OpenLlama2c(IBackend backend, string path, int? contextLength = null)
+    {
+        var file = Llama2cFile.Open(path);
+        WeightBuilder wb;
+        try { wb = WeightBuilder.FromSources(backend, [file]); }
+        catch { file.Dispose(); throw; }
+        using (wb) return Llama.Load(wb, file.Config, LlamaWeightLayout.Llama2c, contextLength ?? file.Config.MaxPositionEmbeddings);
     }
 
     private static int ContextFor(LlamaConfig config, int? requested, int maxDefault) =>
