@@ -153,6 +153,15 @@ public sealed class Llama : IDisposable
         return new ContiguousKvCache(Backend, Blocks.Count, batch, Config.KvHeads, Config.HeadDimension, maxLength);
     }
 
+    /// <summary>A paged KV cache for this model (blocks of <paramref name="blockSize"/> positions, attention through the
+    /// engine's paged attention).</summary>
+    public Generation.PagedKvCache CreatePagedCache(int maxLength, int batch = 1, int blockSize = 16)
+    {
+        if (maxLength <= 0 || maxLength > ContextLength)
+            throw new TesseraException($"llama: a cache of {maxLength} positions does not fit the context of {ContextLength}");
+        return new Generation.PagedKvCache(Backend, Blocks.Count, batch, Config.KvHeads, Config.HeadDimension, maxLength, blockSize);
+    }
+
     /// <summary>Frees the weights (and unmaps the file when nothing else holds it).</summary>
     public void Dispose() => _weights.Dispose();
 }

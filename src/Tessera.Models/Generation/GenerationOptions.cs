@@ -16,6 +16,10 @@ public sealed record GenerationOptions
     /// <summary>Token ids that end generation (the model's EOS); they are not part of the output.</summary>
     public IReadOnlyCollection<int> StopTokens { get; init; } = [];
 
+    /// <summary>Keep keys and values in a <see cref="PagedKvCache"/> (blocks, paged attention) instead of one contiguous
+    /// buffer per layer.</summary>
+    public bool PagedCache { get; init; }
+
     /// <summary>Throws naming the bad value.</summary>
     public void Validate()
     {

@@ -44,7 +44,8 @@ public sealed class TextGenerator
 
         // The cache holds the prompt and every generated token but the last (which is never fed back).
         int capacity = Math.Min(context, prompt.Count + options.MaxTokens);
-        using var cache = Model.CreateCache(capacity);
+        using var cacheOwner = options.PagedCache ? (IDisposable)Model.CreatePagedCache(capacity) : Model.CreateCache(capacity);
+        var cache = (Nn.IKvCache)cacheOwner;
         var sampler = new TokenSampler(options.Temperature, options.Seed);
         var logits = new float[Model.Config.VocabSize];
         var ids = prompt.ToArray();

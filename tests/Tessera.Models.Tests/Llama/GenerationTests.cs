@@ -144,3 +144,67 @@ public sealed class GenerationTests : IDisposable
         Assert.Throws<TesseraException>(() => _model.ForwardEmbeddings(wrong, null, null));
     }
 }
+
+/// <summary>The paged KV cache against the contiguous one: the same logits through a prefill that spans blocks and
+/// decode steps that cross block boundaries (GQA, sliding window off), the same greedy tokens, blocks taken as needed.</summary>
+public sealed class PagedKvCacheTests
+{
+    [Theory]
+    [InlineData(4), InlineData(16)]
+    public async Task Paged_and_contiguous_caches_give_the_same_logits_and_tokens(int blockSize)
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-paged-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            RandomLlamaGguf.Write(path, RandomLlamaShape.LlamaGqa with { Context = 64 }, seed: 21);
+            using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
+            using var model = LlamaLoader.Open(cpu, path);
+            using var contiguous = model.CreateCache(40);
+            using var paged = model.CreatePagedCache(40, blockSize: blockSize);
+            int[] prompt = [1, 17, 250, 3, 99, 5, 42];
+            using (var a = model.Forward(prompt, contiguous))
+            using (var b = model.Forward(prompt, paged))
+                Assert.True(LlamaLogitsTests.MaxDiff(a.ToArray<float>(), b.ToArray<float>()) < 1e-5);
+            int blocksAfterPrompt = paged.NumBlocks - paged.FreeBlocks;
+            Assert.Equal((prompt.Length + blockSize - 1) / blockSize, blocksAfterPrompt);
+            for (int step = 0; step < 12; step++)
+            {
+                int id = 20 + step * 13;
+                using var a = model.Forward([id], contiguous);
+                using var b = model.Forward([id], paged);
+                Assert.True(LlamaLogitsTests.MaxDiff(a.ToArray<float>(), b.ToArray<float>()) < 1e-5, $"step {step}");
+            }
+            var gen = new TextGenerator(model);
+            var want = await gen.GenerateAllAsync(prompt, new GenerationOptions { MaxTokens = 25 });
+            var got = await gen.GenerateAllAsync(prompt, new GenerationOptions { MaxTokens = 25, PagedCache = true });
+            Assert.Equal(want, got);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Append_gathers_the_stored_keys_and_values_across_blocks()
+    {
+        using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 1));
+        using var paged = new PagedKvCache(cpu, layers: 1, batch: 2, kvHeads: 3, headDim: 4, maxLength: 20, blockSize: 3);
+        using var contiguous = new Tessera.Models.Nn.ContiguousKvCache(cpu, 1, 2, 3, 4, 20);
+        var rng = new Random(1);
+        foreach (int s in new[] { 5, 1, 4 })
+        {
+            var kv = Enumerable.Range(0, 2 * 3 * s * 4).Select(_ => (float)rng.NextDouble()).ToArray();
+            using var k = Tensor.FromArray(cpu, kv, 2, 3, s, 4);
+            using var v = Tensor.FromArray(cpu, kv.Select(x => -x).ToArray(), 2, 3, s, 4);
+            var (pk, pv) = paged.Append(0, k, v);
+            var (ck, cv) = contiguous.Append(0, k, v);
+            using (pk) using (pv) using (ck) using (cv)
+            {
+                Assert.Equal(ck.ToArray<float>(), pk.ToArray<float>());
+                Assert.Equal(cv.ToArray<float>(), pv.ToArray<float>());
+            }
+        }
+        Assert.Equal(10, paged.Length(0));
+        using var tooMany = Tensor.Zeros(cpu, DType.F32, new Shape(2, 3, 11, 4));
+        Assert.Contains("exceed", Assert.Throws<TesseraException>(() => paged.Append(0, tooMany, tooMany)).Message);
+    }
+}
