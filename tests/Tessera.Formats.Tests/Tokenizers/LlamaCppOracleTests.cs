@@ -6,7 +6,8 @@ namespace Tessera.Formats.Tests.Tokenizers;
 
 /// <summary>Pre-tokenizers whose vocabulary llama.cpp's test folder does not ship (llama-bpe, qwen2, and others):
 /// a test writes a vocabulary-only GGUF (GPT-2's byte-level tokens and merges, the named pre-tokenizer) and compares
-/// our ids with llama.cpp's own tokenizer, through LLamaSharp, on seeded random Unicode text.</summary>
+/// our ids, and our decoded text, with llama.cpp's own tokenizer, through LLamaSharp, on seeded random Unicode text.
+/// The shipped SentencePiece and WordPiece vocabularies are compared the same way.</summary>
 public class LlamaCppOracleTests
 {
     [SkippableTheory]
@@ -18,14 +19,19 @@ public class LlamaCppOracleTests
     [InlineData("deepseek-llm")]
     [InlineData("deepseek-coder")]
     [InlineData("starcoder")]
+    [InlineData("=llama-spm")]
+    [InlineData("=phi-3")]
+    [InlineData("=bert-bge")]
     public void RandomTextGivesLlamaCppIds(string pre)
     {
         Skip.If(LlamaCppTokenizer.Unavailable is not null, LlamaCppTokenizer.Unavailable ?? "");
-        string? source = LlamaCppVocabCases.Path("ggml-vocab-gpt-2.gguf");
-        Skip.If(source is null, $"../shared/models/{LlamaCppVocabCases.Folder}/ggml-vocab-gpt-2.gguf is absent (its tokens and merges are reused)");
+        // "=name" reads that shipped vocabulary as it is; otherwise GPT-2's vocabulary gets the named pre-tokenizer.
+        string vocab = pre.StartsWith('=') ? pre[1..] : "gpt-2";
+        string? source = LlamaCppVocabCases.Path($"ggml-vocab-{vocab}.gguf");
+        Skip.If(source is null, $"../shared/models/{LlamaCppVocabCases.Folder}/ggml-vocab-{vocab}.gguf is absent");
         using var dir = new TempDir();
-        string path = dir.File($"vocab-{pre}.gguf");
-        WriteWithPre(source!, path, pre);
+        string path = source!;
+        if (!pre.StartsWith('=')) { path = dir.File($"vocab-{pre}.gguf"); WriteWithPre(source!, path, pre); }
 
         using var file = GgufFile.Open(path);
         var ours = Tokenizer.FromGguf(file);
@@ -40,6 +46,9 @@ public class LlamaCppOracleTests
             int[] expected = theirs.Tokenize(text, addSpecial), got = ours.Encode(text, addSpecial);
             if (!got.SequenceEqual(expected) && failures.Count < 10)
                 failures.Add($"'{Escape(text)}' (addSpecial {addSpecial}): llama.cpp [{string.Join(' ', expected)}] ours [{string.Join(' ', got)}]");
+            byte[] theirText = theirs.Detokenize(expected, renderSpecial: addSpecial), ourText = ours.DecodeToUtf8(expected, renderSpecial: addSpecial);
+            if (!ourText.SequenceEqual(theirText) && failures.Count < 10)
+                failures.Add($"decode of '{Escape(text)}': llama.cpp '{Escape(Encoding.UTF8.GetString(theirText))}' ours '{Escape(Encoding.UTF8.GetString(ourText))}'");
         }
         Assert.True(failures.Count == 0, $"{pre}: texts differ (first 10):\n{string.Join('\n', failures)}");
     }

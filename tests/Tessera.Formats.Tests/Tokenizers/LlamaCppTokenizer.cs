@@ -11,6 +11,7 @@ namespace Tessera.Formats.Tests.Tokenizers;
 internal sealed class LlamaCppTokenizer : IDisposable
 {
     private static readonly Lazy<string?> s_unavailable = new(Init);
+    private static nint s_llama;
     private readonly LLamaWeights _weights;
 
     /// <summary>Why llama.cpp cannot run here, or null when it can.</summary>
@@ -20,6 +21,22 @@ internal sealed class LlamaCppTokenizer : IDisposable
     {
         if (Unavailable is { } why) throw new InvalidOperationException(why);
         _weights = LLamaWeights.LoadFromFile(new ModelParams(path) { VocabOnly = true, GpuLayerCount = 0 });
+    }
+
+    /// <summary>llama_detokenize(remove_special: false, unparse_special: <paramref name="renderSpecial"/>), as bytes.</summary>
+    public unsafe byte[] Detokenize(int[] ids, bool renderSpecial)
+    {
+        var getVocab = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(s_llama, "llama_model_get_vocab");
+        var detokenize = (delegate* unmanaged<nint, int*, int, byte*, int, byte, byte, int>)NativeLibrary.GetExport(s_llama, "llama_detokenize");
+        nint vocab = getVocab(_weights.NativeHandle.DangerousGetHandle());
+        var buffer = new byte[ids.Length * 64 + 16];
+        fixed (int* t = ids)
+        fixed (byte* b = buffer)
+        {
+            int n = detokenize(vocab, t, ids.Length, b, buffer.Length, 0, renderSpecial ? (byte)1 : (byte)0);
+            if (n < 0) throw new InvalidOperationException($"llama_detokenize needs {-n} bytes");
+            return buffer[..n];
+        }
     }
 
     /// <summary>llama_tokenize(add_special, parse_special: false).</summary>
@@ -39,6 +56,7 @@ internal sealed class LlamaCppTokenizer : IDisposable
         {
             // libllama finds its ggml libraries by soname: load them first from the same folder.
             foreach (var lib in new[] { "libggml-base.so", "libggml-cpu.so", "libggml.so" }) NativeLibrary.Load(Path.Combine(dir, lib));
+            s_llama = NativeLibrary.Load(llama);
             NativeLibraryConfig.All.WithLibrary(llama, Path.Combine(dir, "libmtmd.so")).WithLogCallback((level, message) => { });
             NativeApi.llama_empty_call();
             return null;
