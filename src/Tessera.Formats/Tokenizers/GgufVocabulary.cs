@@ -12,9 +12,6 @@ internal static class GgufVocabulary
         string model = gguf.TryGetString("tokenizer.ggml.model", out var m) ? m
             : throw new TokenizerException($"{file}: no tokenizer.ggml.model: the file carries no vocabulary");
         string pre = gguf.TryGetString("tokenizer.ggml.pre", out var p) ? p : "";
-        if (!gguf.TryGetArray<string>("tokenizer.ggml.tokens", out var tokens))
-            throw new TokenizerException($"{file}: no tokenizer.ggml.tokens (string array)");
-        int n = tokens.Length;
         var kind = model switch
         {
             "llama" => TokenizerKind.SentencePiece,
@@ -23,6 +20,9 @@ internal static class GgufVocabulary
             _ => throw new TokenizerException($"{file}: tokenizer.ggml.model '{model}' is not supported (llama, gpt2, bert are)"),
         };
 
+        if (!gguf.TryGetArray<string>("tokenizer.ggml.tokens", out var tokens))
+            throw new TokenizerException($"{file}: no tokenizer.ggml.tokens (string array)");
+        int n = tokens.Length;
         float[] scores = new float[n];
         if (gguf.Values.ContainsKey("tokenizer.ggml.scores"))
         {

@@ -24,6 +24,8 @@ internal static class HuggingFaceVocabulary
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new TokenizerException($"{path}: no \"model\" object: not a Hugging Face tokenizer.json");
             string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
+            if (type is not ("BPE" or "WordPiece"))
+                throw new TokenizerException($"{path}: model type '{type}' is not supported (BPE, WordPiece are)");
             if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
                 throw new TokenizerException($"{path}: model.vocab is missing or not an object");
 
@@ -56,12 +58,7 @@ internal static class HuggingFaceVocabulary
                     : special.TryGetValue(i, out bool sp) ? (sp ? TokenAttr.Control : TokenAttr.UserDefined) : TokenAttr.Normal;
             }
 
-            return type switch
-            {
-                "BPE" => ReadBpe(path, root, model, texts, attrs),
-                "WordPiece" => ReadWordPiece(path, root, texts, attrs, special),
-                _ => throw new TokenizerException($"{path}: model type '{type}' is not supported (BPE, WordPiece are)"),
-            };
+            return type == "BPE" ? ReadBpe(path, root, model, texts, attrs) : ReadWordPiece(path, root, texts, attrs, special);
         }
     }
 
@@ -91,8 +88,10 @@ internal static class HuggingFaceVocabulary
             // SentencePiece BPE: a token made by an earlier merge scores higher, which is the merge order BPE applies.
             var ids = new Dictionary<string, int>(StringComparer.Ordinal);
             for (int i = 0; i < n; i++) ids.TryAdd(bytes[i], i);
+            // Tokens no merge makes must never win a pair: they score below every merge.
+            Array.Fill(scores, float.MinValue);
             foreach (var (key, rank) in ranks)
-                if (ids.TryGetValue(key.Replace(" ", "", StringComparison.Ordinal), out int id) && scores[id] == 0) scores[id] = -(rank + 1);
+                if (ids.TryGetValue(key.Replace(" ", "", StringComparison.Ordinal), out int id) && -(rank + 1f) > scores[id]) scores[id] = -(rank + 1f);
             for (int i = 0; i < n; i++)
                 if (attrs[i] == TokenAttr.Normal && bytes[i].Length == 6 && bytes[i].StartsWith("<0x", StringComparison.Ordinal)) attrs[i] = TokenAttr.Byte;
             v = new Vocabulary { Kind = TokenizerKind.SentencePiece, Pre = "", Texts = bytes, Scores = scores, Attrs = attrs };

@@ -23,7 +23,8 @@ public sealed class Tokenizer : ITokenizer
     }
 
     /// <summary>The tokenizer of a GGUF file's <c>tokenizer.ggml.*</c> metadata. Throws <see cref="TokenizerException"/>
-    /// when the vocabulary is missing, malformed or of a kind not supported.</summary>
+    /// when the vocabulary is missing, inconsistent or of a kind not supported, and <see cref="WeightFormatException"/>
+    /// (naming the key) when a key holds the wrong type.</summary>
     public static Tokenizer FromGguf(GgufFile gguf)
     {
         ArgumentNullException.ThrowIfNull(gguf);

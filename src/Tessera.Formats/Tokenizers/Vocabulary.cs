@@ -53,7 +53,7 @@ internal sealed class Vocabulary
         {
             if (Texts[i].Length == 0) Texts[i] = $"[EMPTY_{i}]";
             if (!ids.TryAdd(Texts[i], i))
-                throw new TokenizerException($"{source}: duplicate token in vocabulary: '{ByteStrings.ToBytes(Texts[i]).Length}-byte text' has ids {ids[Texts[i]]} and {i}");
+                throw new TokenizerException($"{source}: duplicate token in vocabulary: '{System.Text.Encoding.UTF8.GetString(ByteStrings.ToBytes(Texts[i]))}' has ids {ids[Texts[i]]} and {i}");
             MaxTokenLength = Math.Max(MaxTokenLength, Texts[i].Length);
         }
         Ids = ids;
