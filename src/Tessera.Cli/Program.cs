@@ -8,5 +8,7 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     InspectCommand.Create(),
     QuantizeCommand.Create(),
     OcrCommand.Create(),
+    GenerateCommand.Create(),
+    TokenizeCommand.Create(),
 };
 return root.Parse(args).Invoke();

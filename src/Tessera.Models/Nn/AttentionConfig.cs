@@ -27,6 +27,10 @@ public sealed record AttentionConfig(int Dim, int Heads)
     /// <summary>Multiplies q.k before the softmax; null: 1/sqrt(head dim).</summary>
     public float? Scale { get; init; }
 
+    /// <summary>Sliding-window attention (Mistral): each query sees only the last this-many positions, itself included;
+    /// null: every earlier position.</summary>
+    public int? SlidingWindow { get; init; }
+
     /// <summary>The weights' names under the layer's prefix.</summary>
     public AttentionNames Names { get; init; } = AttentionNames.Clip;
 
@@ -45,6 +49,7 @@ public sealed record AttentionConfig(int Dim, int Heads)
     {
         if (Dim <= 0 || Heads <= 0 || KvHeadCount <= 0 || HeadDimension <= 0 || ContextDimension <= 0)
             throw new TesseraException($"attention: sizes must be positive ({this})");
+        if (SlidingWindow is <= 0) throw new TesseraException($"attention: the sliding window must be positive, got {SlidingWindow}");
         if (Heads % KvHeadCount != 0)
             throw new TesseraException($"attention: {KvHeadCount} kv heads must divide {Heads} query heads");
     }

@@ -98,14 +98,21 @@ public sealed class MultiHeadAttention
                 Swap(ref q, Rope.Apply(q, inputs.Positions, start));
                 Swap(ref k, Rope.Apply(k, inputs.Positions, start));
             }
-            if (inputs.Cache is { } cache && context is null)
+            var options = new AttentionOptions { Causal = cfg.Causal, Scale = cfg.Scale, WindowLeft = cfg.SlidingWindow is { } w ? w - 1 : -1 };
+            Tensor o;
+            if (inputs.Cache is IAttendingKvCache attending && context is null && inputs.Mask is null)
+                o = attending.AppendAndAttend(inputs.Layer, q, k, v, options);     // the cache attends over its own storage (paged)
+            else
             {
-                var (kAll, vAll) = cache.Append(inputs.Layer, k, v);
-                Swap(ref k, kAll);
-                Swap(ref v, vAll);
+                if (inputs.Cache is { } cache && context is null)
+                {
+                    var (kAll, vAll) = cache.Append(inputs.Layer, k, v);
+                    Swap(ref k, kAll);
+                    Swap(ref v, vAll);
+                }
+                o = q.Attention(k, v, options, inputs.Mask);                          // [B, H, S, hd]
             }
-            var options = new AttentionOptions { Causal = cfg.Causal, Scale = cfg.Scale };
-            using var o = q.Attention(k, v, options, inputs.Mask);                  // [B, H, S, hd]
+            using var _ = o;
             using var ot = o.Permute(0, 2, 1, 3);
             using var merged = ot.Reshape(b, s, cfg.Heads * hd);                    // heads back side by side
             return Out.Forward(merged, new MatMulEpilogue(Residual: residual));
