@@ -33,8 +33,10 @@ public interface ITokenizer
     /// tokens for SentencePiece, U+FFFD for byte-level BPE and WordPiece).</summary>
     int[] EncodeUtf8(ReadOnlySpan<byte> utf8, bool addSpecial = true, bool parseSpecial = false);
 
-    /// <summary>The text of <paramref name="ids"/>, with the leading space SentencePiece adds removed. Control tokens give
-    /// no text unless <paramref name="renderSpecial"/>. Bytes that are not valid UTF-8 become U+FFFD.</summary>
+    /// <summary>The text of <paramref name="ids"/>, as <c>llama_detokenize(remove_special: false)</c>: SentencePiece's
+    /// leading space is removed from the first token only (so after a BOS it stays), and vocabularies that ask for it get
+    /// llama.cpp's space clean-up. Control tokens give no text unless <paramref name="renderSpecial"/>. Bytes that are
+    /// not valid UTF-8 become U+FFFD.</summary>
     string Decode(ReadOnlySpan<int> ids, bool renderSpecial = false);
 
     /// <summary>The bytes one token stands for (a byte token is a single byte, possibly part of a UTF-8 sequence).</summary>

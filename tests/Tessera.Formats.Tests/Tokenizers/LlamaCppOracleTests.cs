@@ -22,16 +22,19 @@ public class LlamaCppOracleTests
     [InlineData("=llama-spm")]
     [InlineData("=phi-3")]
     [InlineData("=bert-bge")]
+    [InlineData("@llm/stories260K/stories260K.gguf")]
     public void RandomTextGivesLlamaCppIds(string pre)
     {
         Skip.If(LlamaCppTokenizer.Unavailable is not null, LlamaCppTokenizer.Unavailable ?? "");
         // "=name" reads that shipped vocabulary as it is; otherwise GPT-2's vocabulary gets the named pre-tokenizer.
-        string vocab = pre.StartsWith('=') ? pre[1..] : "gpt-2";
-        string? source = LlamaCppVocabCases.Path($"ggml-vocab-{vocab}.gguf");
-        Skip.If(source is null, $"../shared/models/{LlamaCppVocabCases.Folder}/ggml-vocab-{vocab}.gguf is absent");
+        // "@path" reads a model under ../shared/models as it is.
+        bool asIs = pre[0] is '=' or '@';
+        string relative = pre[0] == '@' ? pre[1..] : $"{LlamaCppVocabCases.Folder}/ggml-vocab-{(pre[0] == '=' ? pre[1..] : "gpt-2")}.gguf";
+        string? source = WeightBuilderRenameTests.SharedModel(relative);
+        Skip.If(source is null, $"../shared/models/{relative} is absent");
         using var dir = new TempDir();
         string path = source!;
-        if (!pre.StartsWith('=')) { path = dir.File($"vocab-{pre}.gguf"); WriteWithPre(source!, path, pre); }
+        if (!asIs) { path = dir.File($"vocab-{pre}.gguf"); WriteWithPre(source!, path, pre); }
 
         using var file = GgufFile.Open(path);
         var ours = Tokenizer.FromGguf(file);
