@@ -34,7 +34,7 @@ internal sealed record SpacedLine(string Text, IReadOnlyList<CropWord> Words);
 /// <see cref="WidthFactor"/> * median width), robust to a few outliers and to the font's size and tracking. The
 /// factors were tuned on 121 lines rendered by ImageMagick (8 sentences, 7 fonts, 16 to 40 points, tracking -1 to
 /// +5), none of them the tests' truth lines: of the 106 lines whose characters were read exactly, 91 came out
-/// spaced exactly (96 with the digit rule, <see cref="DigitFactor"/>).</summary>
+/// spaced exactly, 99 with the digit rule (<see cref="DigitFactor"/>).</summary>
 internal static class WordSpacing
 {
     /// <summary>A word gap is at least this many times the line's median gap between characters.</summary>

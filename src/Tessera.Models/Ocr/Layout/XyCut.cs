@@ -1,17 +1,20 @@
 namespace Tessera.Models.Ocr.Layout;
 
-/// <summary>Blocks and reading order of text lines by recursive XY-Cut (Nagy and Seth 1984) on their boxes: a region
-/// is cut along a vertical whitespace gap (a gutter between columns or a sidebar) when it has one, the left part read
-/// before the right; otherwise into rows along its horizontal gaps, top to bottom. Rules on top of the plain cut:
+/// <summary>Blocks and reading order of text lines by recursive XY-Cut (Nagy and Seth 1984) on their boxes. A region
+/// is cut along its widest vertical whitespace gap (a gutter between columns, a sidebar's edge) when it has one, the
+/// left part read before the right; otherwise along its widest horizontal gap, the upper part first; a region with
+/// no gap left is one block, read row by row, left to right. Vertical cuts come first, since a gutter runs the whole
+/// height of its columns while their rows' gaps may line up across them. Rules on top of the plain cut:
 /// <list type="bullet">
 /// <item>a vertical cut needs a gap of at least <see cref="MinColumnGap"/> line heights, so that one line found as
-/// several boxes is never split into columns;</item>
-/// <item>rows are found on boxes shrunk vertically (<see cref="RowShrink"/> of their height each side), since DB's
-/// unclipped boxes of consecutive lines may overlap a little;</item>
-/// <item>a row that cuts into several pieces (a right-aligned title beside the text on its left) is read left to
-/// right before the next row, so the title stays with its row;</item>
-/// <item>consecutive rows of one piece each join one block unless a wide gap (<see cref="MinBlockGap"/> line heights)
-/// or no horizontal overlap separates them.</item>
+/// several boxes is never split;</item>
+/// <item>horizontal gaps are found on boxes shrunk vertically (<see cref="RowShrink"/> of their height each side),
+/// since DB's unclipped boxes of consecutive lines may overlap a little;</item>
+/// <item>a right-aligned title beside text on its left is cut from the rows below it first (they span the page) and
+/// then from its row's text, which is read before it: the title stays with its row;</item>
+/// <item>consecutive pieces join one block when the next starts on a row below the previous one's last line, less
+/// than <see cref="MinBlockGap"/> line heights under it, overlapping it horizontally (the lines of one column or
+/// paragraph); a piece to the right or further down starts a new block.</item>
 /// </list></summary>
 internal static class XyCut
 {
@@ -30,39 +33,53 @@ internal static class XyCut
     {
         ArgumentNullException.ThrowIfNull(boxes);
         if (boxes.Count == 0) return [];
-        double lineHeight = Math.Max(1, Median(boxes.Select(b => (double)b.Height)));
-        return Segment(boxes, Enumerable.Range(0, boxes.Count).ToList(), lineHeight, 0);
-    }
-
-    private static List<List<int>> Segment(IReadOnlyList<OcrBox> boxes, List<int> ids, double lh, int depth)
-    {
-        if (ids.Count == 1) return [ids];
-        // Deep recursion only on pathological input; read what is left row by row.
-        if (depth > 64) return [RowOrder(boxes, ids)];
-        if (ColumnCut(boxes, ids, lh) is { } cut)
-        {
-            var left = ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 < cut).ToList();
-            var right = ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 >= cut).ToList();
-            return [.. Segment(boxes, left, lh, depth + 1), .. Segment(boxes, right, lh, depth + 1)];
-        }
-        var rows = Rows(boxes, ids);
-        if (rows.Count == 1) return [RowOrder(boxes, ids)];
+        double lh = Math.Max(1, Median(boxes.Select(b => (double)b.Height)));
+        var pieces = new List<List<int>>();
+        Segment(boxes, Enumerable.Range(0, boxes.Count).ToList(), lh, 0, pieces);
         var blocks = new List<List<int>>();
-        bool lastSingle = false;
-        int lastBottom = 0;
-        foreach (var row in rows)
+        foreach (var piece in pieces)
         {
-            var pieces = Segment(boxes, row, lh, depth + 1);
-            var rowBox = OcrBox.Union(row.Select(i => boxes[i]));
-            bool single = pieces.Count == 1;
-            if (single && lastSingle && rowBox.Y - lastBottom < MinBlockGap * lh
-                && Overlaps(OcrBox.Union(blocks[^1].Select(i => boxes[i])), rowBox))
-                blocks[^1].AddRange(pieces[0]);
-            else blocks.AddRange(pieces);
-            lastSingle = single;
-            lastBottom = rowBox.Bottom;
+            if (blocks.Count > 0 && Continues(boxes[blocks[^1][^1]], boxes[piece[0]], lh)) blocks[^1].AddRange(piece);
+            else blocks.Add(piece);
         }
         return blocks;
+    }
+
+    // Appends the region's uncut pieces in reading order.
+    private static void Segment(IReadOnlyList<OcrBox> boxes, List<int> ids, double lh, int depth, List<List<int>> pieces)
+    {
+        // Deep recursion only on pathological input; read what is left row by row.
+        if (ids.Count == 1 || depth > 200) { pieces.Add(RowOrder(boxes, ids)); return; }
+        if (ColumnCut(boxes, ids, lh) is { } x)
+        {
+            Segment(boxes, ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 < x).ToList(), lh, depth + 1, pieces);
+            Segment(boxes, ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 >= x).ToList(), lh, depth + 1, pieces);
+        }
+        else if (RowCut(boxes, ids) is { } y)
+        {
+            Segment(boxes, ids.Where(i => Band(boxes[i]).Top < y).ToList(), lh, depth + 1, pieces);
+            Segment(boxes, ids.Where(i => Band(boxes[i]).Top >= y).ToList(), lh, depth + 1, pieces);
+        }
+        else pieces.Add(RowOrder(boxes, ids));
+    }
+
+    // Whether a piece starting with line b continues the block ending with line a: b's row is below a's, close,
+    // and they overlap horizontally.
+    private static bool Continues(OcrBox a, OcrBox b, double lh) =>
+        Band(b).Top >= Band(a).Bottom && b.Y - a.Bottom < MinBlockGap * lh && a.X < b.Right && b.X < a.Right;
+
+    private static (double Top, double Bottom) Band(OcrBox b) => (b.Y + RowShrink * b.Height, b.Bottom - RowShrink * b.Height);
+
+    // The middle of the widest horizontal gap between the boxes' shrunk vertical extents, or null when none.
+    private static double? RowCut(IReadOnlyList<OcrBox> boxes, List<int> ids)
+    {
+        double best = 0, at = double.NaN, reach = double.NaN;
+        foreach (var (top, bottom) in ids.Select(i => Band(boxes[i])).OrderBy(b => b.Top))
+        {
+            if (!double.IsNaN(reach) && top - reach > best) { best = top - reach; at = (top + reach) / 2; }
+            reach = double.IsNaN(reach) ? bottom : Math.Max(reach, bottom);
+        }
+        return double.IsNaN(at) ? null : at;
     }
 
     // The middle of the widest vertical gap of at least MinColumnGap line heights between the boxes' x extents,
@@ -77,22 +94,6 @@ internal static class XyCut
             reach = Math.Max(reach, b.Right);
         }
         return double.IsNaN(at) ? null : at;
-    }
-
-    // The region's rows: groups of boxes whose shrunk vertical extents chain together, top to bottom.
-    private static List<List<int>> Rows(IReadOnlyList<OcrBox> boxes, List<int> ids)
-    {
-        (double Top, double Bottom) Band(int i) =>
-            (boxes[i].Y + RowShrink * boxes[i].Height, boxes[i].Bottom - RowShrink * boxes[i].Height);
-        var rows = new List<List<int>>();
-        double reach = double.NegativeInfinity;
-        foreach (int i in ids.OrderBy(i => Band(i).Top))
-        {
-            var (top, bottom) = Band(i);
-            if (rows.Count == 0 || top >= reach) { rows.Add([i]); reach = bottom; }
-            else { rows[^1].Add(i); reach = Math.Max(reach, bottom); }
-        }
-        return rows;
     }
 
     // Boxes without a cut between them: lines by their vertical centres (a box whose centre lies within the current
