@@ -6,10 +6,12 @@ using Tessera.Cpu;
 using Tessera.Imaging;
 using Tessera.Models;
 using Tessera.Models.Ocr;
+using Tessera.Models.Ocr.Layout;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--beam W] [--preprocess SPEC]
+/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--beam W] [--spaces auto|model|off]
+/// [--layout auto|single-line|single-block|sparse] [--preprocess SPEC]
 /// [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images with the PP-OCRv4 pipeline, printing one line of text per detected
 /// line (under a header naming the file when there are several images), or with <c>--json</c> the boxes, text,
 /// confidences and timings. The models come from <c>models/ppocr-v4</c>, searched for upward from the current
@@ -36,9 +38,23 @@ internal static class OcrCommand
             Description = "image operations run in order before OCR, comma-separated, parameters after colons, "
                 + "e.g. gray,median:3,clahe:2:8,deskew:15. Operations:\n" + ImagePreprocessor.Help,
         };
+        var spaces = new Option<string>("--spaces")
+        {
+            Description = "word spaces: auto (the default) adds the spaces found from the CTC alignment on Latin-script lines to the "
+                + "recogniser's own; model keeps only the recogniser's; off removes them",
+            DefaultValueFactory = _ => "auto",
+        };
+        spaces.AcceptOnlyFromAmong("auto", "model", "off");
+        var layout = new Option<string>("--layout")
+        {
+            Description = "page segmentation: auto (the default) finds blocks and columns by XY-Cut; single-line reads each image "
+                + "as one line (as --rec-only); single-block one block top to bottom; sparse each line its own block",
+            DefaultValueFactory = _ => "auto",
+        };
+        layout.AcceptOnlyFromAmong("auto", "single-line", "single-block", "sparse");
         var cmd = new Command("ocr", "Read the text of images (PP-OCRv4: detection, direction, recognition)")
         {
-            images, json, detOnly, recOnly, cls, beam, preprocess, models, threads,
+            images, json, detOnly, recOnly, cls, beam, spaces, layout, preprocess, models, threads,
         };
         cmd.SetAction(pr => InspectCommand.Guard("ocr", () =>
         {
@@ -48,6 +64,14 @@ internal static class OcrCommand
                 RecognitionOnly = pr.GetValue(recOnly),
                 UseAngleClassifier = pr.GetValue(cls),
                 BeamWidth = pr.GetValue(beam),
+                Spacing = pr.GetValue(spaces) switch { "model" => SpacingMode.Model, "off" => SpacingMode.Off, _ => SpacingMode.Auto },
+                Layout = pr.GetValue(layout) switch
+                {
+                    "single-line" => LayoutMode.SingleLine,
+                    "single-block" => LayoutMode.SingleBlock,
+                    "sparse" => LayoutMode.Sparse,
+                    _ => LayoutMode.Auto,
+                },
             };
             string dir = pr.GetValue(models) ?? FindModels()
                 ?? throw new TesseraException($"cannot find {ModelsSubdir} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --models DIR");
