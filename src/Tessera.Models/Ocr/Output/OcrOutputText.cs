@@ -20,7 +20,7 @@ internal static class OcrOutputText
 
     /// <summary>A 0-1 confidence on Tesseract's 0-100 scale, clamped (NaN reads as 0).</summary>
     internal static double Percent(float confidence) =>
-        float.IsNaN(confidence) ? 0 : Math.Clamp(confidence * 100.0, 0, 100);
+        float.IsNaN(confidence) ? 0 : Math.Clamp((double)(confidence * 100f), 0, 100); // in float: 0.9f reads as 90, not 89.999998
 
     /// <summary>A 0-1 confidence clamped to 0-1 (NaN reads as 0).</summary>
     internal static double Unit(float confidence) => float.IsNaN(confidence) ? 0 : Math.Clamp(confidence, 0.0, 1.0);
@@ -45,6 +45,10 @@ internal static class OcrOutputText
                 '>' => "&gt;",
                 '"' => "&quot;",
                 '\'' => "&#39;",
+                // As references, so that attribute values keep them (a parser turns literal ones into spaces).
+                '\t' => "&#9;",
+                '\n' => "&#10;",
+                '\r' => "&#13;",
                 _ when XmlConvert.IsXmlChar(c) => c.ToString(),
                 _ => "?",
             });
