@@ -143,6 +143,19 @@ public sealed class SearchablePdfTests
         Assert.Equal(3, Directory.GetFiles(Path.GetDirectoryName(pdf)!, "p*.png").Length);
     }
 
+    [SkippableFact]
+    public void HugeImage_IsScaledToTheLargestPageReadersSupport()
+    {
+        NeedPoppler();
+        var doc = new OcrDocument([new OcrPage("wide.png", Page(28_800, 40, [Line(10, 20, ("far", 20_000, 400))]))]);
+        string pdf = WritePdf(doc, _ => Paper(28_800, 40));
+        Assert.Matches(@"Page size: +14400 x 20 pts", Poppler("pdfinfo", pdf));
+        var html = Poppler("pdftotext", "-bbox", pdf, "-");
+        var word = XDocument.Parse(html[html.IndexOf("<html", StringComparison.Ordinal)..]).Descendants().Single(e => e.Name.LocalName == "word");
+        Assert.Equal("far", word.Value);
+        Assert.Equal(10_000, double.Parse((string)word.Attribute("xMin")!, CultureInfo.InvariantCulture), 0);
+    }
+
     [Fact]
     public void CrossReferenceTable_PointsAtEveryObject()
     {

@@ -8,7 +8,8 @@ namespace Tessera.Models.Ocr.Output;
 public sealed record SearchablePdfOptions
 {
     /// <summary>The images' resolution in dots per inch, which sets the page size in points (72 per inch): at the
-    /// default 72 one pixel is one point.</summary>
+    /// default 72 one pixel is one point. A page that would pass 14,400 points (200 inches, the largest page PDF
+    /// readers must support) is scaled down to fit.</summary>
     public double Dpi { get; init; } = 72;
 }
 
@@ -24,6 +25,9 @@ public static class SearchablePdfWriter
     // Helvetica's ascender and descender (1/1000 em) as PDF readers take them: a line's text spans the line's
     // height when the font size is height / (Ascent - Descent) and the baseline sits Descent above the bottom.
     private const double Ascent = 718, Descent = -207;
+
+    // PDF 32000-1 annex C.2: page sides of 3 to 14,400 units.
+    private const double MaxPagePoints = 14_400;
 
     /// <summary>Writes <paramref name="document"/> to <paramref name="output"/>, page i showing
     /// <paramref name="pageImage"/>(i). Boxes are scaled from the result's page size to the image's (they agree when
@@ -47,7 +51,7 @@ public static class SearchablePdfWriter
             image.Validate();
             int page = pdf.Reserve(), contents = pdf.Reserve(), xobject = pdf.Reserve();
             kids.Add(page);
-            double scale = 72.0 / options.Dpi;
+            double scale = Math.Min(72.0 / options.Dpi, MaxPagePoints / Math.Max(image.Width, image.Height));
             double w = image.Width * scale, h = image.Height * scale;
             bool gray = image.Channels == 1;
             pdf.FlateStream(xobject, $"/Type /XObject /Subtype /Image /Width {image.Width} /Height {image.Height} "
