@@ -76,16 +76,16 @@ internal static class OcrCommand
 
     /// <summary>Runs the pipeline over the files (each first through <paramref name="preprocessor"/> when there is one)
     /// and writes them as one document in <paramref name="format"/> to <paramref name="outPath"/>, or to
-    /// <paramref name="output"/> when it is null; 0 on success. The output file is created before any OCR runs, so that
-    /// an unwritable path fails at once, and removed again when the run fails.</summary>
+    /// <paramref name="output"/> when it is null; 0 on success. The output file is created before the models load, so
+    /// that an unwritable path fails at once, and removed again when the run fails.</summary>
     internal static int Run(IReadOnlyList<string> files, string modelDir, OcrOptions options, IBackend backend, OcrOutputFormat format,
         string? outPath, TextWriter output, ImagePreprocessor? preprocessor = null)
     {
         if (format == OcrOutputFormat.Pdf && outPath is null) throw new TesseraException("--format pdf writes a binary file: name it with -o FILE");
-        using var pipeline = OcrPipeline.Load(modelDir, backend, options);
         using var file = outPath is null ? null : OpenOutput(outPath);
         try
         {
+            using var pipeline = OcrPipeline.Load(modelDir, backend, options);
             var pages = new List<OcrPage>();
             var reports = new List<OcrImageReport>();
             foreach (var path in files)
