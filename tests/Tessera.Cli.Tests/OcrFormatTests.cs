@@ -85,6 +85,14 @@ public sealed class OcrFormatTests : IDisposable
         Assert.EndsWith("%%EOF\n", body);
         Assert.Equal(2, Regex.Count(body, @"/Type /Page /"));
         Assert.Contains("/Count 2", body);
+        Assert.Contains("/FlateDecode", body);
+        // A JPEG page goes in as the file's own bytes.
+        const string jpeg = "tests/Tessera.Models.Tests/Data/tiny.jpg";
+        string jpegPdf = Path.Combine(_dir, "jpeg.pdf");
+        Ok("ocr", jpeg, "--format", "pdf", "-o", jpegPdf, "--threads", "1");
+        byte[] bytes = File.ReadAllBytes(jpegPdf);
+        Assert.Contains("/DCTDecode", Encoding.Latin1.GetString(bytes));
+        Assert.True(bytes.AsSpan().IndexOf(File.ReadAllBytes(Path.Combine(TesseraProcess.RepoRoot, jpeg))) > 0, "the JPEG's bytes are not in the PDF");
     }
 
     [Fact]

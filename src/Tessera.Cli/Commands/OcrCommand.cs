@@ -101,11 +101,14 @@ internal static class OcrCommand
             var document = new OcrDocument(pages);
             if (format == OcrOutputFormat.Pdf)
             {
-                // Images are decoded again one at a time rather than all held; boxes are in the preprocessed image's pixels.
+                // Images are read again one at a time rather than all held. A JPEG read as it is goes in as its own
+                // bytes; otherwise the pixels OCR read (boxes are in the preprocessed image's pixels).
                 SearchablePdfWriter.Write(document, i =>
                 {
+                    if (preprocessor is null && File.ReadAllBytes(files[i]) is var bytes && SearchablePdfImage.IsCarriableJpeg(bytes))
+                        return SearchablePdfImage.FromJpeg(bytes);
                     var (img, pre) = Load(files[i], preprocessor);
-                    return pre?.Image ?? img;
+                    return SearchablePdfImage.FromPixels(pre?.Image ?? img);
                 }, file!);
                 return 0;
             }

@@ -128,6 +128,37 @@ public sealed class SearchablePdfTests
     }
 
     [SkippableFact]
+    public void JpegPage_IsCarriedAsItsOwnBytes_AndRendersAsItsPixels()
+    {
+        NeedPoppler();
+        Skip.IfNot(Has("convert"), "ImageMagick is not installed (apt-get install imagemagick)");
+        string dir = TempDir(), jpg = Path.Combine(dir, "sample.jpg");
+        var mk = Run("convert", dir, OcrRecFixture.Sample, "-quality", "90", jpg);
+        Assert.True(mk.Exit == 0, mk.Stderr);
+        byte[] bytes = File.ReadAllBytes(jpg);
+        Assert.True(SearchablePdfImage.IsCarriableJpeg(bytes));
+        var decoded = ImageDecoder.DecodeFile(jpg);
+        var pixels = new Image(decoded.Pixels, decoded.Width, decoded.Height, 3);
+        string pdf = Path.Combine(dir, "out.pdf");
+        using (var f = File.Create(pdf)) SearchablePdfWriter.Write(Sample(), _ => SearchablePdfImage.FromJpeg(bytes), f);
+        // The file's bytes are in the PDF as they are.
+        Assert.True(File.ReadAllBytes(pdf).AsSpan().IndexOf(bytes) > 0, "the JPEG's bytes are not in the PDF");
+        Assert.Contains("/DCTDecode", Encoding.Latin1.GetString(File.ReadAllBytes(pdf)));
+        Poppler("pdftoppm", "-r", "72", pdf, Path.Combine(dir, "page"));
+        var (w, h, rendered) = ReadPpm(Directory.GetFiles(dir, "page*.ppm").Single());
+        Assert.Equal((pixels.Width, pixels.Height), (w, h));
+        // Two JPEG decoders (poppler's and Tessera's) agree to within their rounding, and both to the sample.
+        Assert.InRange(MeanDifference(pixels.ToRgb(), rendered, w, 0, false), 0, 4);
+        Assert.Equal(Sample().Pages[0].Result.Lines.Select(l => Squash(l.Text)),
+            Poppler("pdftotext", "-raw", pdf, "-").Split('\n').Select(Squash).Where(l => l.Length > 0));
+        Assert.False(SearchablePdfImage.IsCarriableJpeg(File.ReadAllBytes(OcrRecFixture.Sample)));
+        Assert.Contains("SOI", Assert.Throws<TesseraException>(() =>
+            SearchablePdfWriter.Write(Sample(), _ => SearchablePdfImage.FromJpeg([1, 2, 3, 4]), new MemoryStream())).Message);
+        Assert.Contains("frame", Assert.Throws<TesseraException>(() =>
+            SearchablePdfWriter.Write(Sample(), _ => SearchablePdfImage.FromJpeg(bytes[..20]), new MemoryStream())).Message);
+    }
+
+    [SkippableFact]
     public void SeveralPages_AreSeveralPages_EachWithItsText()
     {
         NeedPoppler();

@@ -46,6 +46,17 @@ internal sealed class PdfObjectWriter
         Raw("\nendstream\nendobj\n");
     }
 
+    /// <summary>Writes object <paramref name="id"/> as a stream of <paramref name="data"/> as it is (already encoded as
+    /// <paramref name="dictionary"/>'s /Filter says); the dictionary holds every entry but /Length.</summary>
+    internal void RawStream(int id, string dictionary, ReadOnlySpan<byte> data)
+    {
+        Begin(id);
+        Raw($"<< {dictionary} /Length {data.Length} >>\nstream\n");
+        _out.Write(data);
+        _position += data.Length;
+        Raw("\nendstream\nendobj\n");
+    }
+
     /// <summary>Writes the cross-reference table and the trailer naming <paramref name="root"/> and
     /// <paramref name="info"/>.</summary>
     internal void Finish(int root, int info)

@@ -13,7 +13,40 @@ public sealed record SearchablePdfOptions
     public double Dpi { get; init; } = 72;
 }
 
-/// <summary>A searchable PDF written by Tessera itself: each page is its image (8-bit gray or RGB, Flate-compressed)
+/// <summary>A page's image for <see cref="SearchablePdfWriter"/>: decoded pixels, Flate-compressed into the PDF, or
+/// the bytes of a JPEG file, carried as they are (DCTDecode: no second lossy compression, and a much smaller file).</summary>
+public sealed record SearchablePdfImage
+{
+    private SearchablePdfImage(Image? pixels, byte[]? jpeg)
+    {
+        Pixels = pixels;
+        Jpeg = jpeg;
+    }
+
+    /// <summary>The decoded image, when the page is given as pixels.</summary>
+    public Image? Pixels { get; }
+
+    /// <summary>The JPEG file's bytes, when the page is given as a JPEG.</summary>
+    public byte[]? Jpeg { get; }
+
+    /// <summary>A page of decoded pixels (gray, RGB, BGR or with alpha, which is dropped).</summary>
+    public static SearchablePdfImage FromPixels(Image image) => new(image ?? throw new ArgumentNullException(nameof(image)), null);
+
+    /// <summary>A page of a JPEG file's bytes (gray or 3-component colour: a CMYK JPEG is refused, decode it to
+    /// pixels instead).</summary>
+    public static SearchablePdfImage FromJpeg(byte[] jpeg) => new(null, jpeg ?? throw new ArgumentNullException(nameof(jpeg)));
+
+    /// <summary>Whether <paramref name="bytes"/> are a JPEG that <see cref="FromJpeg"/> can carry (a readable frame of
+    /// 1 or 3 components).</summary>
+    public static bool IsCarriableJpeg(ReadOnlySpan<byte> bytes)
+    {
+        try { return JpegFrameInfo.Read(bytes).Components is 1 or 3; }
+        catch (TesseraException) { return false; }
+    }
+}
+
+/// <summary>A searchable PDF written by Tessera itself: each page is its image (8-bit gray or RGB, Flate-compressed, or
+/// a JPEG file's own bytes)
 /// under an invisible text layer (text render mode 3) holding every word where the image shows it, so that viewers
 /// select and search the text and pdftotext extracts it in reading order. Words are set in the standard Helvetica
 /// font (WinAnsiEncoding: Latin-1 and Windows-1252's extras; other characters become '?', see
@@ -35,6 +68,13 @@ public static class SearchablePdfWriter
     /// memory.</summary>
     public static void Write(OcrDocument document, Func<int, Image> pageImage, Stream output, SearchablePdfOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(pageImage);
+        Write(document, i => SearchablePdfImage.FromPixels(pageImage(i) ?? throw new TesseraException($"searchable PDF: no image for page {i + 1}")), output, options);
+    }
+
+    /// <summary>As the <see cref="Image"/> overload, with each page given as pixels or as a JPEG file's bytes.</summary>
+    public static void Write(OcrDocument document, Func<int, SearchablePdfImage> pageImage, Stream output, SearchablePdfOptions? options = null)
+    {
         ArgumentNullException.ThrowIfNull(document);
         ArgumentNullException.ThrowIfNull(pageImage);
         ArgumentNullException.ThrowIfNull(output);
@@ -47,15 +87,12 @@ public static class SearchablePdfWriter
         var kids = new List<int>();
         for (int p = 0; p < document.Pages.Count; p++)
         {
-            var image = pageImage(p) ?? throw new TesseraException($"searchable PDF: no image for page {p + 1}");
-            image.Validate();
+            var source = pageImage(p) ?? throw new TesseraException($"searchable PDF: no image for page {p + 1}");
             int page = pdf.Reserve(), contents = pdf.Reserve(), xobject = pdf.Reserve();
             kids.Add(page);
-            double scale = Math.Min(72.0 / options.Dpi, MaxPagePoints / Math.Max(image.Width, image.Height));
-            double w = image.Width * scale, h = image.Height * scale;
-            bool gray = image.Channels == 1;
-            pdf.FlateStream(xobject, $"/Type /XObject /Subtype /Image /Width {image.Width} /Height {image.Height} "
-                + $"/ColorSpace /{(gray ? "DeviceGray" : "DeviceRGB")} /BitsPerComponent 8", gray ? image.Pixels : image.ToRgb());
+            var (iw, ih) = WriteImage(pdf, xobject, source);
+            double scale = Math.Min(72.0 / options.Dpi, MaxPagePoints / Math.Max(iw, ih));
+            double w = iw * scale, h = ih * scale;
             var result = document.Pages[p].Result;
             var (rw, rh) = OcrOutputText.PageSize(result);
             double sx = rw > 0 ? w / rw : scale, sy = rh > 0 ? h / rh : scale;
@@ -68,6 +105,30 @@ public static class SearchablePdfWriter
         pdf.Dictionary(catalog, $"/Type /Catalog /Pages {pages} 0 R");
         pdf.Dictionary(info, "/Producer (Tessera) /Creator (Tessera OCR)");
         pdf.Finish(catalog, info);
+    }
+
+    /// <summary>Writes the page's image XObject; returns its size in pixels.</summary>
+    private static (int Width, int Height) WriteImage(PdfObjectWriter pdf, int id, SearchablePdfImage source)
+    {
+        if (source.Jpeg is { } jpeg)
+        {
+            var frame = JpegFrameInfo.Read(jpeg);
+            string space = frame.Components switch
+            {
+                1 => "DeviceGray",
+                3 => "DeviceRGB",
+                _ => throw new TesseraException($"searchable PDF: a JPEG of {frame.Components} components (CMYK?) is not carried as it is; give its pixels"),
+            };
+            pdf.RawStream(id, $"/Type /XObject /Subtype /Image /Width {frame.Width} /Height {frame.Height} /ColorSpace /{space} "
+                + "/BitsPerComponent 8 /Filter /DCTDecode", jpeg);
+            return (frame.Width, frame.Height);
+        }
+        var image = source.Pixels!;
+        image.Validate();
+        bool gray = image.Channels == 1;
+        pdf.FlateStream(id, $"/Type /XObject /Subtype /Image /Width {image.Width} /Height {image.Height} "
+            + $"/ColorSpace /{(gray ? "DeviceGray" : "DeviceRGB")} /BitsPerComponent 8", gray ? image.Pixels : image.ToRgb());
+        return (image.Width, image.Height);
     }
 
     /// <summary>The page's content stream: the image over the whole page, then the invisible words. Page pixels map to
