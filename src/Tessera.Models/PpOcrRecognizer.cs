@@ -203,36 +203,8 @@ public sealed class PpOcrRecognizer : IDisposable
     /// <summary>Greedy CTC decoding as PaddleOCR's CTCLabelDecode: the best class at each step (the first on ties,
     /// as numpy's argmax), repeats merged, blanks (class 0) dropped; the confidence is the mean of the kept steps'
     /// probabilities, 0 when nothing is kept.</summary>
-    public static IReadOnlyList<RecognizedText> DecodeGreedy(Tensor probs, IReadOnlyList<string> characters)
-    {
-        if (probs.Rank != 3 || probs.Shape[2] != characters.Count)
-            throw new TesseraException($"CTC decode needs probabilities [B, T, {characters.Count}], got {probs.Shape}");
-        int b = probs.Shape[0], t = probs.Shape[1], k = probs.Shape[2];
-        var p = probs.ToFloatArray();
-        var result = new RecognizedText[b];
-        var text = new System.Text.StringBuilder();
-        for (int i = 0; i < b; i++)
-        {
-            text.Clear();
-            double sum = 0;
-            int kept = 0, prev = -1;
-            for (int s = 0; s < t; s++)
-            {
-                var row = p.AsSpan((i * t + s) * k, k);
-                int best = 0;
-                for (int c = 1; c < k; c++) if (row[c] > row[best]) best = c;
-                if (best != 0 && best != prev)
-                {
-                    text.Append(characters[best]);
-                    sum += row[best];
-                    kept++;
-                }
-                prev = best;
-            }
-            result[i] = new RecognizedText(text.ToString(), kept == 0 ? 0f : (float)(sum / kept));
-        }
-        return result;
-    }
+    public static IReadOnlyList<RecognizedText> DecodeGreedy(Tensor probs, IReadOnlyList<string> characters) =>
+        Ocr.CtcAlignment.Greedy(probs, characters).Select(a => a.ToRecognizedText()).ToArray();
 
     /// <summary>Recognises text-line crops: preprocesses them into one batch (padded to the widest), runs the
     /// network and decodes.</summary>

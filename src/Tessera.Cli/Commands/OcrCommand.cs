@@ -6,12 +6,14 @@ using Tessera.Cpu;
 using Tessera.Imaging;
 using Tessera.Models;
 using Tessera.Models.Ocr;
+using Tessera.Models.Ocr.Layout;
 using Tessera.Models.Ocr.Output;
 
 namespace Tessera.Cli.Commands;
 
 /// <summary><c>tessera ocr IMAGE... [--format text|json|hocr|alto|tsv|pdf] [-o OUT] [--json] [--det-only] [--rec-only]
-/// [--cls] [--beam W] [--preprocess SPEC] [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images
+/// [--cls] [--beam W] [--spaces auto|model|off] [--layout auto|single-line|single-block|sparse] [--preprocess SPEC]
+/// [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images
 /// with the PP-OCRv4 pipeline and writes them as one document, a page per image in argument order: text (one line
 /// per detected line, a blank line between blocks, a form feed line between pages), JSON (<c>--json</c> is
 /// <c>--format json</c>: per image its blocks, lines and words with boxes and confidences, and timings), hOCR, ALTO,
@@ -48,9 +50,23 @@ internal static class OcrCommand
             Description = "image operations run in order before OCR, comma-separated, parameters after colons, "
                 + "e.g. gray,median:3,clahe:2:8,deskew:15. Operations:\n" + ImagePreprocessor.Help,
         };
+        var spaces = new Option<string>("--spaces")
+        {
+            Description = "word spaces: auto (the default) adds the spaces found from the CTC alignment on Latin-script lines to the "
+                + "recogniser's own; model keeps only the recogniser's; off removes them",
+            DefaultValueFactory = _ => "auto",
+        };
+        spaces.AcceptOnlyFromAmong("auto", "model", "off");
+        var layout = new Option<string>("--layout")
+        {
+            Description = "page segmentation: auto (the default) finds blocks and columns by XY-Cut; single-line reads each image "
+                + "as one line (as --rec-only); single-block one block top to bottom; sparse each line its own block",
+            DefaultValueFactory = _ => "auto",
+        };
+        layout.AcceptOnlyFromAmong("auto", "single-line", "single-block", "sparse");
         var cmd = new Command("ocr", "Read the text of images (PP-OCRv4: detection, direction, recognition)")
         {
-            images, format, outPath, json, detOnly, recOnly, cls, beam, preprocess, models, threads,
+            images, format, outPath, json, detOnly, recOnly, cls, beam, spaces, layout, preprocess, models, threads,
         };
         cmd.SetAction(pr => InspectCommand.Guard("ocr", () =>
         {
@@ -60,6 +76,14 @@ internal static class OcrCommand
                 RecognitionOnly = pr.GetValue(recOnly),
                 UseAngleClassifier = pr.GetValue(cls),
                 BeamWidth = pr.GetValue(beam),
+                Spacing = pr.GetValue(spaces) switch { "model" => SpacingMode.Model, "off" => SpacingMode.Off, _ => SpacingMode.Auto },
+                Layout = pr.GetValue(layout) switch
+                {
+                    "single-line" => LayoutMode.SingleLine,
+                    "single-block" => LayoutMode.SingleBlock,
+                    "sparse" => LayoutMode.Sparse,
+                    _ => LayoutMode.Auto,
+                },
             };
             string dir = pr.GetValue(models) ?? FindModels()
                 ?? throw new TesseraException($"cannot find {ModelsSubdir} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --models DIR");

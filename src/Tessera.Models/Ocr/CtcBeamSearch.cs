@@ -40,13 +40,26 @@ internal static class CtcBeamSearch
     {
         if (probs.Rank != 3 || probs.Shape[2] != characters.Count)
             throw new TesseraException($"CTC beam search needs probabilities [B, T, {characters.Count}], got {probs.Shape}");
+        return DecodeAligned(probs, characters, beamWidth, topK, minProb).Select(a => a.ToRecognizedText()).ToArray();
+    }
+
+    /// <summary>As <see cref="Decode"/>, with each character's frames on the decoded labelling's most probable
+    /// alignment (Viterbi).</summary>
+    public static AlignedText[] DecodeAligned(Tensor probs, IReadOnlyList<string> characters, int beamWidth,
+        int topK = DefaultTopK, float minProb = DefaultMinProb)
+    {
+        if (probs.Rank != 3 || probs.Shape[2] != characters.Count)
+            throw new TesseraException($"CTC beam search needs probabilities [B, T, {characters.Count}], got {probs.Shape}");
         int b = probs.Shape[0], t = probs.Shape[1], k = probs.Shape[2];
         var p = probs.ToFloatArray();
-        var result = new RecognizedText[b];
+        var result = new AlignedText[b];
         for (int i = 0; i < b; i++)
         {
-            var r = DecodeLine(p.AsSpan(i * t * k, t * k), t, k, beamWidth, topK, minProb);
-            result[i] = new RecognizedText(string.Concat(r.Labels.Select(c => characters[c])), r.Confidence);
+            var line = p.AsSpan(i * t * k, t * k);
+            var r = DecodeLine(line, t, k, beamWidth, topK, minProb);
+            var chars = new CtcChar[r.Labels.Length];
+            Align(line, t, k, r.Labels, chars);
+            result[i] = new AlignedText(string.Concat(r.Labels.Select(c => characters[c])), r.Confidence, chars, t);
         }
         return result;
     }
@@ -118,7 +131,8 @@ internal static class CtcBeamSearch
 
     /// <summary>The exact log probability of <paramref name="labels"/> (forward algorithm) and the confidence on its
     /// most probable alignment (Viterbi, the earlier state on ties); (-inf, 0) if no alignment fits.</summary>
-    internal static (double LogProb, float Confidence) Align(ReadOnlySpan<float> probs, int steps, int classes, int[] labels)
+    internal static (double LogProb, float Confidence) Align(ReadOnlySpan<float> probs, int steps, int classes, int[] labels,
+        CtcChar[]? chars = null)
     {
         // Extended labels: blank, l1, blank, l2, ..., blank; state s is a character when odd.
         int n = 2 * labels.Length + 1;
@@ -163,11 +177,23 @@ internal static class CtcBeamSearch
         int state = n > 1 && best[n - 2] > best[n - 1] ? n - 2 : n - 1;
         if (labels.Length == 0 || double.IsNegativeInfinity(best[state])) return (logProb, 0f);
         // Walk the best alignment back; a character starts at t when its state is entered there.
+        // With chars, each character's frames and start probability are recorded on the way.
         double sum = 0;
         for (int t = steps - 1; t >= 0; t--)
         {
             int prev = t > 0 ? state - back[t * n + state] : -1;
-            if ((state & 1) == 1 && prev != state) sum += probs[t * classes + Ext(state)];
+            if ((state & 1) == 1)
+            {
+                float pr = probs[t * classes + Ext(state)];
+                if (chars is not null)
+                {
+                    int c = state >> 1;
+                    chars[c] = chars[c].Label == 0 && chars[c].LastFrame == 0
+                        ? new CtcChar(labels[c], t, t, pr)
+                        : chars[c] with { FirstFrame = t, Probability = pr };
+                }
+                if (prev != state) sum += pr;
+            }
             state = prev;
         }
         return (logProb, (float)(sum / labels.Length));

@@ -64,10 +64,7 @@ internal static class OcrImageOps
     /// is turned 90 degrees counter-clockwise (np.rot90), as vertical text is.</summary>
     public static Image CropQuad(Image bgr, IReadOnlyList<P> box)
     {
-        int w = (int)Math.Max((box[0] - box[1]).Length, (box[2] - box[3]).Length);
-        int h = (int)Math.Max((box[0] - box[3]).Length, (box[1] - box[2]).Length);
-        w = Math.Max(w, 1);
-        h = Math.Max(h, 1);
+        var (w, h) = CropSize(box);
         // The map from the crop's pixel (u, v) to the image: the homography taking the crop's corners to the box's.
         var m = Homography([new P(0, 0), new P(w, 0), new P(w, h), new P(0, h)], box);
         var px = new byte[w * h * 3];
@@ -80,6 +77,36 @@ internal static class OcrImageOps
             }
         var crop = new Image(px, w, h, 3, Bgr: true);
         return h >= 1.5 * w ? Rotate90Ccw(crop) : crop;
+    }
+
+    /// <summary>The size of <see cref="CropQuad"/>'s rectangle before any turn.</summary>
+    public static (int Width, int Height) CropSize(IReadOnlyList<P> box)
+    {
+        int w = (int)Math.Max((box[0] - box[1]).Length, (box[2] - box[3]).Length);
+        int h = (int)Math.Max((box[0] - box[3]).Length, (box[1] - box[2]).Length);
+        return (Math.Max(w, 1), Math.Max(h, 1));
+    }
+
+    /// <summary>Whether <see cref="CropQuad"/> turns the crop of <paramref name="box"/> 90 degrees (vertical text).</summary>
+    public static bool CropTurns(IReadOnlyList<P> box)
+    {
+        var (w, h) = CropSize(box);
+        return h >= 1.5 * w;
+    }
+
+    /// <summary>The page rectangle of the columns <paramref name="left"/> to <paramref name="right"/> of a crop
+    /// <paramref name="cropWidth"/> wide, cut from <paramref name="box"/> by <see cref="CropQuad"/> (turned 90 degrees
+    /// when <paramref name="turned90"/>, then 180 when <paramref name="turned180"/>): the full height of the line
+    /// between those columns, mapped linearly along the box's edges.</summary>
+    public static OcrBox CropColumnsToPage(IReadOnlyList<P> box, bool turned90, bool turned180, int cropWidth, float left, float right)
+    {
+        double u0 = Math.Clamp(left / cropWidth, 0, 1), u1 = Math.Clamp(right / cropWidth, 0, 1);
+        if (turned180) (u0, u1) = (1 - u1, 1 - u0);
+        // Reading direction: along the top edge, or down the left edge for a turned (vertical) crop.
+        var (a0, a1, b0, b1) = turned90 ? (box[0], box[3], box[1], box[2]) : (box[0], box[1], box[3], box[2]);
+        P At(P from, P to, double u) => from + u * (to - from);
+        P[] corners = [At(a0, a1, u0), At(a0, a1, u1), At(b0, b1, u0), At(b0, b1, u1)];
+        return OcrBox.Enclosing(corners.Select(c => new OcrPoint((float)c.X, (float)c.Y)));
     }
 
     /// <summary>np.rot90: the image turned 90 degrees counter-clockwise.</summary>

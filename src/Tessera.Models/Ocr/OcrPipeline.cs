@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Tessera.Imaging;
+using Tessera.Models.Ocr.Layout;
 
 namespace Tessera.Models.Ocr;
 
@@ -44,7 +45,7 @@ public sealed class OcrPipeline : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (!options.DetectionOnly && recognizer is null) throw new TesseraException("OCR pipeline: a recogniser is needed unless detecting only");
-        if (!options.RecognitionOnly && detector is null) throw new TesseraException("OCR pipeline: a detector is needed unless recognising only");
+        if (!options.ReadsOneLine && detector is null) throw new TesseraException("OCR pipeline: a detector is needed unless recognising only");
         _backend = backend;
         Options = options;
         _rec = recognizer;
@@ -75,7 +76,7 @@ public sealed class OcrPipeline : IDisposable
         try
         {
             if (!options.DetectionOnly) rec = OcrModelLoaders.LoadRecognizer(Need(RecognizerFile), Need(DictionaryFile), backend);
-            if (!options.RecognitionOnly) det = OcrModelLoaders.LoadDetector(Need(DetectorFile), backend);
+            if (!options.ReadsOneLine) det = OcrModelLoaders.LoadDetector(Need(DetectorFile), backend);
             if (options.UseAngleClassifier && !options.DetectionOnly) cls = OcrModelLoaders.LoadClassifier(Need(ClassifierFile), backend);
             return new OcrPipeline(backend, options, rec, det, cls);
         }
@@ -101,7 +102,7 @@ public sealed class OcrPipeline : IDisposable
         double detMs = 0, clsMs = 0;
 
         List<DetectedBox> boxes;
-        if (Options.RecognitionOnly)
+        if (Options.ReadsOneLine)
         {
             int w = bgr.Width, h = bgr.Height;
             boxes = [new DetectedBox([new P(0, 0), new P(w, 0), new P(w, h), new P(0, h)], 1f)];
@@ -120,37 +121,46 @@ public sealed class OcrPipeline : IDisposable
         }
 
         var recWatch = Stopwatch.StartNew();
-        var crops = Options.RecognitionOnly ? [bgr] : boxes.Select(b => OcrImageOps.CropQuad(bgr, b.Points)).ToList();
+        var crops = Options.ReadsOneLine ? [bgr] : boxes.Select(b => OcrImageOps.CropQuad(bgr, b.Points)).ToList();
         double cropMs = recWatch.Elapsed.TotalMilliseconds;
+        var turned180 = new bool[crops.Count];
         if (Options.UseAngleClassifier && _cls is not null && crops.Count > 0)
         {
             var sw = Stopwatch.StartNew();
-            Classify(crops, cancellationToken);
+            Classify(crops, turned180, cancellationToken);
             clsMs = sw.Elapsed.TotalMilliseconds;
         }
         recWatch.Restart();
         var texts = Recognize(crops, cancellationToken);
-        double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
 
         var lines = new List<OcrLine>();
         for (int i = 0; i < boxes.Count; i++)
         {
             // predict_system keeps lines scoring at least drop_score; a recognition-only run keeps its one line.
-            if (!Options.RecognitionOnly && texts[i].Confidence < Options.DropScore) continue;
-            var line = new OcrLine(texts[i].Text, texts[i].Confidence, ToPoints(boxes[i].Points));
-            lines.Add(line with { Words = texts[i].Text.Length == 0 ? [] : [new OcrWord(texts[i].Text, texts[i].Confidence, line.Bounds)] });
+            var (aligned, columnsPerFrame) = texts[i];
+            if (!Options.ReadsOneLine && aligned.Confidence < Options.DropScore) continue;
+            var spaced = WordSpacing.Apply(crops[i], aligned, _rec!.Characters, columnsPerFrame, Options.Spacing);
+            var quad = boxes[i].Points;
+            bool turned90 = !Options.ReadsOneLine && OcrImageOps.CropTurns(quad);
+            var words = spaced.Words.Select(w => new OcrWord(w.Text, w.Confidence,
+                OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right))).ToArray();
+            lines.Add(new OcrLine(spaced.Text, aligned.Confidence, ToPoints(quad)) { Words = words, RawText = aligned.Text });
         }
+        double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
         return Page(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
     }
 
-    // The page's result: its lines in reading order, as one block for now, and its size.
-    private static OcrResult Page(List<OcrLine> lines, OcrTimings timings, Image page) =>
-        new(lines, timings)
+    // The page's result: its lines in blocks (Options.Layout), both in reading order, and its size.
+    private OcrResult Page(List<OcrLine> lines, OcrTimings timings, Image page)
+    {
+        var blocks = PageLayout.Arrange(lines, Options.Layout);
+        return new(blocks.SelectMany(b => b.Lines).ToList(), timings)
         {
-            Blocks = lines.Count == 0 ? [] : [OcrBlock.Of(lines)],
+            Blocks = blocks,
             PageWidth = page.Width,
             PageHeight = page.Height,
         };
+    }
 
     private List<DetectedBox> Detect(Image bgr)
     {
@@ -165,7 +175,7 @@ public sealed class OcrPipeline : IDisposable
 
     // predict_cls: batches of cls_batch_num crops; a crop whose best label is 180 degrees with a probability above
     // cls_thresh is turned.
-    private void Classify(List<Image> crops, CancellationToken cancellationToken)
+    private void Classify(List<Image> crops, bool[] turned, CancellationToken cancellationToken)
     {
         for (int start = 0; start < crops.Count; start += Options.ClsBatchSize)
         {
@@ -178,36 +188,50 @@ public sealed class OcrPipeline : IDisposable
             var p = probs.ToFloatArray();
             for (int i = 0; i < n; i++)
                 if (p[2 * i + 1] > p[2 * i] && p[2 * i + 1] > Options.ClsThresh)
+                {
                     crops[start + i] = OcrImageOps.Rotate180(crops[start + i]);
+                    turned[start + i] = true;
+                }
         }
     }
 
     // predict_rec: crops sorted by width / height so that a batch (rec_batch_num) pads little, each batch as wide
-    // as its widest crop needs; results returned in the crops' order. Decoding is greedy or a beam search.
-    private RecognizedText[] Recognize(List<Image> crops, CancellationToken cancellationToken)
+    // as its widest crop needs; results returned in the crops' order. Decoding is greedy or a beam search, keeping
+    // the alignment; with each line comes its crop's columns per CTC step: the batch's columns per step (W / T, 8 for
+    // PP-OCR) scaled from the crop resized to the recogniser's height back to the crop.
+    private (AlignedText Text, float ColumnsPerFrame)[] Recognize(List<Image> crops, CancellationToken cancellationToken)
     {
-        var result = new RecognizedText[crops.Count];
+        var result = new (AlignedText, float)[crops.Count];
         var order = Enumerable.Range(0, crops.Count).OrderBy(i => (double)crops[i].Width / crops[i].Height).ToArray();
         for (int start = 0; start < order.Length; start += Options.RecBatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var idx = order.AsSpan(start, Math.Min(Options.RecBatchSize, order.Length - start)).ToArray();
-            using var batch = PpOcrPreprocess.Batch(_backend, idx.Select(i => crops[i]).ToList(), _rec!.ImageHeight, _rec.MinImageWidth);
+            var group = idx.Select(i => crops[i]).ToList();
+            int height = _rec!.ImageHeight, width = PpOcrPreprocess.BatchWidth(group, height, _rec.MinImageWidth);
+            using var batch = PpOcrPreprocess.Batch(_backend, group, height, _rec.MinImageWidth);
             using var probs = _rec.Forward(batch);
             var texts = Decode(probs, idx.Length);
-            for (int k = 0; k < idx.Length; k++) result[idx[k]] = texts[k];
+            for (int k = 0; k < idx.Length; k++)
+            {
+                var crop = crops[idx[k]];
+                // As PpOcrPreprocess.Batch resizes it.
+                double resized = Math.Min(width, Math.Ceiling(height * (double)crop.Width / crop.Height));
+                float perFrame = (float)((double)width / Math.Max(texts[k].Frames, 1) * crop.Width / resized);
+                result[idx[k]] = (texts[k], perFrame);
+            }
         }
         return result;
     }
 
-    private IReadOnlyList<RecognizedText> Decode(Tensor probs, int lines)
+    private AlignedText[] Decode(Tensor probs, int lines)
     {
         var chars = _rec!.Characters;
         if (probs.Rank != 3 || probs.Shape[0] != lines || probs.Shape[2] != chars.Count)
             throw new TesseraException($"OCR recogniser: expected probabilities [{lines}, T, {chars.Count}], got {probs.Shape}");
         return Options.BeamWidth == 1
-            ? PpOcrRecognizer.DecodeGreedy(probs, chars)
-            : CtcBeamSearch.Decode(probs, chars, Options.BeamWidth);
+            ? CtcAlignment.Greedy(probs, chars)
+            : CtcBeamSearch.DecodeAligned(probs, chars, Options.BeamWidth);
     }
 
     private static OcrPoint[] ToPoints(P[] pts) => pts.Select(p => new OcrPoint((float)p.X, (float)p.Y)).ToArray();

@@ -28,6 +28,10 @@ public sealed record OcrLine(string Text, float Confidence, IReadOnlyList<OcrPoi
 
     private readonly IReadOnlyList<OcrWord>? _words;
 
+    /// <summary>The recogniser's raw CTC text, before word spacing (null when not recognised; then take
+    /// <see cref="Text"/>).</summary>
+    public string? RawText { get; init; }
+
     /// <summary>The axis-aligned rectangle holding <see cref="Box"/>, in page pixels.</summary>
     public OcrBox Bounds => OcrBox.Enclosing(Box);
 }
@@ -103,14 +107,28 @@ public sealed record OcrOptions
     /// (<see cref="CtcBeamSearch"/>), whose confidence is comparable with the greedy one for <see cref="DropScore"/>.</summary>
     public int BeamWidth { get; init; } = 1;
 
+    /// <summary>Which spaces the lines' text keeps (<see cref="SpacingMode"/>): by default the recogniser's own plus
+    /// those found from the CTC alignment on Latin-script lines (<see cref="WordSpacing"/>).</summary>
+    public SpacingMode Spacing { get; init; } = SpacingMode.Auto;
+
+    /// <summary>How lines are grouped into blocks and ordered (<see cref="Layout.LayoutMode"/>; Tesseract's page
+    /// segmentation modes): XY-Cut blocks and columns by default; <see cref="Layout.LayoutMode.SingleLine"/> reads the
+    /// whole image as one line, as <see cref="RecognitionOnly"/> does.</summary>
+    public Layout.LayoutMode Layout { get; init; } = Ocr.Layout.LayoutMode.Auto;
+
     /// <summary>Only detect: return boxes without text.</summary>
     public bool DetectionOnly { get; init; }
 
     /// <summary>Only recognise: treat the whole image as one text line.</summary>
     public bool RecognitionOnly { get; init; }
 
+    // Whether the whole image is read as one line.
+    internal bool ReadsOneLine => RecognitionOnly || Layout == Ocr.Layout.LayoutMode.SingleLine;
+
     internal void Validate()
     {
+        if (DetectionOnly && Layout == Ocr.Layout.LayoutMode.SingleLine)
+            throw new TesseraException("OCR options: detection-only and the single-line layout cannot both be set");
         if (DetectionOnly && RecognitionOnly)
             throw new TesseraException("OCR options: detection-only and recognition-only cannot both be set");
         if (DetLimitSideLen < 32) throw new TesseraException($"OCR options: DetLimitSideLen must be at least 32, got {DetLimitSideLen}");

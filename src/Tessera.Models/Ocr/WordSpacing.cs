@@ -1,0 +1,184 @@
+using Tessera.Imaging;
+
+namespace Tessera.Models.Ocr;
+
+/// <summary>Which spaces a line's text keeps.</summary>
+public enum SpacingMode
+{
+    /// <summary>Spaces found from the CTC alignment on Latin-script lines, besides the recogniser's own (the
+    /// default).</summary>
+    Auto,
+
+    /// <summary>Only the recogniser's own spaces: the raw CTC text.</summary>
+    Model,
+
+    /// <summary>No spaces at all.</summary>
+    Off,
+}
+
+/// <summary>A word of a line in the crop's columns, before mapping to the page.</summary>
+/// <param name="Text">The word.</param>
+/// <param name="Confidence">The mean probability of its characters.</param>
+/// <param name="Left">Its first column in the crop.</param>
+/// <param name="Right">One past its last column in the crop.</param>
+internal readonly record struct CropWord(string Text, float Confidence, float Left, float Right);
+
+/// <summary>A line's text after word spacing and its words in the crop's columns.</summary>
+internal sealed record SpacedLine(string Text, IReadOnlyList<CropWord> Words);
+
+/// <summary>Word spacing from the CTC alignment. A recogniser trained mostly on Chinese (PP-OCRv4's) drops the spaces
+/// of tightly set Latin text, but its alignment still says where each character sits: each character's frames map to
+/// the crop's columns (<c>columnsPerFrame</c>), and the crop's own ink gives, between two neighbouring characters, the
+/// widest run of blank columns (the gap) and each character's extent (its width). Word breaks are the gaps at least
+/// as wide as a threshold taken from the line itself: max(<see cref="GapFactor"/> * median gap,
+/// <see cref="WidthFactor"/> * median width), robust to a few outliers and to the font's size and tracking. The
+/// factors were tuned on 121 lines rendered by ImageMagick (8 sentences, 7 fonts, 16 to 40 points, tracking -1 to
+/// +5), none of them the tests' truth lines: of the 106 lines whose characters were read exactly, 91 came out
+/// spaced exactly (96 with the digit rule, <see cref="DigitFactor"/>).</summary>
+internal static class WordSpacing
+{
+    /// <summary>A word gap is at least this many times the line's median gap between characters.</summary>
+    public const float GapFactor = 1.9f;
+
+    /// <summary>A word gap is at least this fraction of the line's median character width.</summary>
+    public const float WidthFactor = 0.45f;
+
+    /// <summary>Between two digits, the threshold is this many times larger.</summary>
+    public const float DigitFactor = 1.3f;
+
+    /// <summary>The text and words of one recognised line. <paramref name="crop"/> is the image the recogniser read
+    /// (as turned for it), <paramref name="columnsPerFrame"/> its columns per CTC step.</summary>
+    public static SpacedLine Apply(Image crop, AlignedText aligned, IReadOnlyList<string> characters, float columnsPerFrame, SpacingMode mode)
+    {
+        // Non-space characters, each remembering whether the recogniser put a space before it.
+        var chars = new List<(string S, float P, float Centre, bool SpaceBefore)>();
+        bool pending = false;
+        foreach (var c in aligned.Chars)
+        {
+            string s = c.Label > 0 && c.Label < characters.Count ? characters[c.Label] : "";
+            if (string.IsNullOrWhiteSpace(s)) { pending = chars.Count > 0; continue; }
+            float centre = Math.Clamp((c.FirstFrame + c.LastFrame + 1) * 0.5f * columnsPerFrame, 0, crop.Width - 1);
+            chars.Add((s, c.Probability, centre, pending));
+            pending = false;
+        }
+        bool alignedOk = aligned.Chars.All(c => c.Label > 0) && chars.Count > 0;
+        if (mode == SpacingMode.Off || !alignedOk)
+        {
+            string text = mode == SpacingMode.Off ? string.Concat(chars.Select(c => c.S)) : aligned.Text;
+            return new SpacedLine(text, text.Length == 0 ? [] : [new CropWord(text, aligned.Confidence, 0, crop.Width)]);
+        }
+
+        var ink = InkColumns(crop);
+        int n = chars.Count;
+        // Between characters i and i + 1: the widest blank run of columns between their centres.
+        var gapStart = new float[Math.Max(n - 1, 0)];
+        var gapEnd = new float[gapStart.Length];
+        for (int i = 0; i + 1 < n; i++)
+        {
+            int a = (int)MathF.Floor(chars[i].Centre), b = (int)MathF.Ceiling(chars[i + 1].Centre);
+            int bestStart = -1, bestLen = 0;
+            for (int x = a; x <= b && ink is not null; )
+            {
+                if (ink[x]) { x++; continue; }
+                int s = x;
+                while (x <= b && !ink[x]) x++;
+                if (x - s > bestLen) { bestLen = x - s; bestStart = s; }
+            }
+            if (bestLen == 0) gapStart[i] = gapEnd[i] = (chars[i].Centre + chars[i + 1].Centre) / 2;
+            else { gapStart[i] = bestStart; gapEnd[i] = bestStart + bestLen; }
+        }
+        float lineLeft = FirstInk(ink, 0, (int)chars[0].Centre) ?? 0;
+        float lineRight = LastInk(ink, (int)chars[^1].Centre, crop.Width - 1) is { } r ? r + 1 : crop.Width;
+        float Left(int i) => i == 0 ? lineLeft : gapEnd[i - 1];
+        float Right(int i) => i == n - 1 ? lineRight : gapStart[i];
+
+        var breaks = new bool[n];                   // breaks[i]: a space before character i
+        for (int i = 1; i < n; i++) breaks[i] = chars[i].SpaceBefore;
+        if (mode == SpacingMode.Auto && ink is not null && IsLatin(chars.Select(c => c.S)))
+        {
+            var gaps = Enumerable.Range(0, n - 1).Where(i => !chars[i + 1].SpaceBefore).Select(i => gapEnd[i] - gapStart[i]).ToArray();
+            var widths = Enumerable.Range(0, n).Select(i => Math.Max(0, Right(i) - Left(i))).ToArray();
+            float threshold = Math.Max(GapFactor * Median(gaps), WidthFactor * Median(widths));
+            for (int i = 0; i + 1 < n; i++)
+            {
+                // Numerals are tabular: a narrow digit (1) sits in a full-width cell, so digits need a wider gap.
+                bool digits = char.IsDigit(chars[i].S[^1]) && char.IsDigit(chars[i + 1].S[0]);
+                float gap = gapEnd[i] - gapStart[i];
+                if (gap > 0 && gap >= threshold * (digits ? DigitFactor : 1)) breaks[i + 1] = true;
+            }
+        }
+
+        var words = new List<CropWord>();
+        for (int i = 0; i < n;)
+        {
+            int j = i + 1;
+            while (j < n && !breaks[j]) j++;
+            string w = string.Concat(chars.Skip(i).Take(j - i).Select(c => c.S));
+            float p = chars.Skip(i).Take(j - i).Average(c => c.P);
+            words.Add(new CropWord(w, p, Left(i), Right(j - 1)));
+            i = j;
+        }
+        return new SpacedLine(string.Join(' ', words.Select(w => w.Text)), words);
+    }
+
+    /// <summary>Whether most letters and digits of the line are Latin (Basic Latin to Latin Extended-B).</summary>
+    internal static bool IsLatin(IEnumerable<string> chars)
+    {
+        int all = 0, latin = 0;
+        foreach (var s in chars)
+            foreach (char c in s)
+                if (char.IsLetterOrDigit(c)) { all++; if (c < '\u0250') latin++; }
+        return all > 0 && latin >= 0.6 * all;
+    }
+
+    /// <summary>Which columns of the crop hold ink: a pixel far enough from the background (the crop's median gray)
+    /// in the middle three quarters of the rows (the crop's margins may hold the neighbouring lines' ascenders and
+    /// descenders). Null when the crop has no contrast to speak of.</summary>
+    internal static bool[]? InkColumns(Image crop)
+    {
+        int w = crop.Width, h = crop.Height;
+        var gray = new byte[w * h];
+        var hist = new int[256];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int g = (crop.Bgr8(x, y, 0) + crop.Bgr8(x, y, 1) + crop.Bgr8(x, y, 2)) / 3;
+                gray[y * w + x] = (byte)g;
+                hist[g]++;
+            }
+        int background = 0;
+        for (int acc = 0; background < 255 && (acc += hist[background]) * 2 < w * h; ) background++;
+        int y0 = h / 8, y1 = h - h / 8;
+        int maxDev = 0;
+        for (int i = y0 * w; i < y1 * w; i++) maxDev = Math.Max(maxDev, Math.Abs(gray[i] - background));
+        if (maxDev < 32) return null;
+        // Half the strongest contrast: anti-aliased edges between tight letters stay blank.
+        int threshold = Math.Max(24, maxDev / 2);
+        var ink = new bool[w];
+        for (int y = y0; y < y1; y++)
+            for (int x = 0; x < w; x++)
+                if (Math.Abs(gray[y * w + x] - background) > threshold) ink[x] = true;
+        return ink;
+    }
+
+    private static float? FirstInk(bool[]? ink, int from, int to)
+    {
+        if (ink is null) return null;
+        for (int x = from; x <= to; x++) if (ink[x]) return x;
+        return null;
+    }
+
+    private static float? LastInk(bool[]? ink, int from, int to)
+    {
+        if (ink is null) return null;
+        for (int x = to; x >= from; x--) if (ink[x]) return x;
+        return null;
+    }
+
+    private static float Median(float[] v)
+    {
+        if (v.Length == 0) return 0;
+        var s = v.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+}
