@@ -7,14 +7,18 @@ using Tessera.Imaging;
 using Tessera.Models;
 using Tessera.Models.Ocr;
 using Tessera.Models.Ocr.Layout;
+using Tessera.Models.Ocr.Output;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera ocr IMAGE... [--json] [--det-only] [--rec-only] [--cls] [--beam W] [--spaces auto|model|off]
-/// [--layout auto|single-line|single-block|sparse] [--preprocess SPEC]
-/// [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images with the PP-OCRv4 pipeline, printing one line of text per detected
-/// line (under a header naming the file when there are several images), or with <c>--json</c> the boxes, text,
-/// confidences and timings. The models come from <c>models/ppocr-v4</c>, searched for upward from the current
+/// <summary><c>tessera ocr IMAGE... [--format text|json|hocr|alto|tsv|pdf] [-o OUT] [--json] [--det-only] [--rec-only]
+/// [--cls] [--beam W] [--spaces auto|model|off] [--layout auto|single-line|single-block|sparse] [--preprocess SPEC]
+/// [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images
+/// with the PP-OCRv4 pipeline and writes them as one document, a page per image in argument order: text (one line
+/// per detected line, a blank line between blocks, a form feed line between pages), JSON (<c>--json</c> is
+/// <c>--format json</c>: per image its blocks, lines and words with boxes and confidences, and timings), hOCR, ALTO,
+/// TSV (as Tesseract writes them) or a searchable PDF (which needs <c>-o</c>). The output goes to stdout, or to the
+/// file <c>-o</c> names. The models come from <c>models/ppocr-v4</c>, searched for upward from the current
 /// directory and from the executable's, unless <c>--models</c> names a directory. <c>--preprocess</c> runs image
 /// operations (<see cref="ImagePreprocessor"/>: filters, CLAHE, binarisation, deskew) on each image before the
 /// pipeline; boxes are then in the preprocessed image's coordinates (deskew turns the image, keeping its size).</summary>
@@ -26,7 +30,15 @@ internal static class OcrCommand
     public static Command Create()
     {
         var images = new Argument<string[]>("images") { Description = "PNG, JPEG or BMP files", Arity = ArgumentArity.OneOrMore };
-        var json = new Option<bool>("--json") { Description = "print one JSON object: per image, its lines' boxes, text and confidence, and timings" };
+        var json = new Option<bool>("--json") { Description = "the same as --format json" };
+        var format = new Option<string?>("--format")
+        {
+            Description = $"output format, {OcrOutputFormats.Names} (default text): text prints a line per detected line, a blank "
+                + "line between blocks and a form feed line between pages; json blocks, lines and words with boxes, confidences and "
+                + "timings; hocr, alto and tsv as Tesseract writes them; pdf the images with an invisible text layer (needs -o). "
+                + "Several images make one document, a page each",
+        };
+        var outPath = new Option<string?>("--out", "-o") { Description = "write the output to this file instead of stdout" };
         var detOnly = new Option<bool>("--det-only") { Description = "only detect text boxes" };
         var recOnly = new Option<bool>("--rec-only") { Description = "only recognise: each image is one text line" };
         var cls = new Option<bool>("--cls") { Description = "classify each line's direction and turn upside-down lines" };
@@ -54,7 +66,7 @@ internal static class OcrCommand
         layout.AcceptOnlyFromAmong("auto", "single-line", "single-block", "sparse");
         var cmd = new Command("ocr", "Read the text of images (PP-OCRv4: detection, direction, recognition)")
         {
-            images, json, detOnly, recOnly, cls, beam, spaces, layout, preprocess, models, threads,
+            images, format, outPath, json, detOnly, recOnly, cls, beam, spaces, layout, preprocess, models, threads,
         };
         cmd.SetAction(pr => InspectCommand.Guard("ocr", () =>
         {
@@ -77,51 +89,100 @@ internal static class OcrCommand
                 ?? throw new TesseraException($"cannot find {ModelsSubdir} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --models DIR");
             // Parse before loading the models, so that a bad spec fails fast.
             var pre = pr.GetValue(preprocess) is { } spec ? ImagePreprocessor.Parse(spec) : null;
+            var fmt = pr.GetValue(format) is { } f ? OcrOutputFormats.Parse(f) : pr.GetValue(json) ? OcrOutputFormat.Json : OcrOutputFormat.Text;
+            if (pr.GetValue(json) && fmt != OcrOutputFormat.Json) throw new TesseraException($"--json and --format {pr.GetValue(format)} disagree: --json is --format json");
             int n = pr.GetValue(threads);
             using var cpu = new CpuBackend(new CpuBackendOptions(Threads: n > 0 ? n : Environment.ProcessorCount));
-            return Run(pr.GetValue(images)!, dir, options, cpu, pr.GetValue(json), Console.Out, pre);
+            return Run(pr.GetValue(images)!, dir, options, cpu, fmt, pr.GetValue(outPath), Console.Out, pre);
         }));
         return cmd;
     }
 
     /// <summary>Runs the pipeline over the files (each first through <paramref name="preprocessor"/> when there is one)
-    /// and prints the results; 0 on success.</summary>
-    internal static int Run(IReadOnlyList<string> files, string modelDir, OcrOptions options, IBackend backend, bool json, TextWriter output,
-        ImagePreprocessor? preprocessor = null)
+    /// and writes them as one document in <paramref name="format"/> to <paramref name="outPath"/>, or to
+    /// <paramref name="output"/> when it is null; 0 on success. The output file is created before the models load, so
+    /// that an unwritable path fails at once, and removed again when the run fails.</summary>
+    internal static int Run(IReadOnlyList<string> files, string modelDir, OcrOptions options, IBackend backend, OcrOutputFormat format,
+        string? outPath, TextWriter output, ImagePreprocessor? preprocessor = null)
     {
-        using var pipeline = OcrPipeline.Load(modelDir, backend, options);
-        var reports = new List<OcrImageReport>();
-        foreach (var file in files)
+        if (format == OcrOutputFormat.Pdf && outPath is null) throw new TesseraException("--format pdf writes a binary file: name it with -o FILE");
+        using var file = outPath is null ? null : OpenOutput(outPath);
+        try
         {
-            var decoded = ImageDecoder.DecodeFile(file);
-            var image = new Image(decoded.Pixels, decoded.Width, decoded.Height, 3, Bgr: false);
-            // The preprocessor keeps the image's 3 channels (a gray result is copied into each), as the networks need.
-            var pre = preprocessor?.Apply(image);
-            var result = pipeline.Run(pre?.Image ?? image);
-            double preMs = pre?.ElapsedMs ?? 0;
-            double? angle = pre?.DeskewAngle is { } a ? Math.Round(a, 2) : null;
-            if (json)
+            using var pipeline = OcrPipeline.Load(modelDir, backend, options);
+            var pages = new List<OcrPage>();
+            var reports = new List<OcrImageReport>();
+            foreach (var path in files)
             {
-                reports.Add(new OcrImageReport(file, image.Width, image.Height, angle,
-                    result.Lines.Select(l => new OcrLineReport(l.Text, Math.Round(l.Confidence, 4),
-                        l.Box.Select(p => new[] { p.X, p.Y }).ToArray())).ToArray(),
-                    new OcrTimingsReport(Ms(preMs), Ms(result.Timings.DetectionMs), Ms(result.Timings.ClassificationMs),
-                        Ms(result.Timings.RecognitionMs), Ms(preMs + result.Timings.TotalMs))));
-                continue;
+                var (image, pre) = Load(path, preprocessor);
+                var result = pipeline.Run(pre?.Image ?? image);
+                pages.Add(new OcrPage(path, result));
+                // On stderr, so that stdout stays the document.
+                if (pre?.DeskewAngle is { } deg && format != OcrOutputFormat.Json)
+                    Console.Error.WriteLine($"{path}: deskewed by {Math.Round(deg, 2).ToString(System.Globalization.CultureInfo.InvariantCulture)} degrees");
+                if (format == OcrOutputFormat.Json) reports.Add(OcrJsonReports.Image(path, image, pre, result));
             }
-            if (files.Count > 1) output.WriteLine($"==> {file} <==");
-            // On stderr, so that stdout stays one line of text per detected line.
-            if (angle is { } deg) Console.Error.WriteLine($"{file}: deskewed by {deg.ToString(System.Globalization.CultureInfo.InvariantCulture)} degrees");
-            foreach (var line in result.Lines)
-                output.WriteLine(options.DetectionOnly
-                    ? $"{string.Join(' ', line.Box.Select(p => $"{p.X},{p.Y}"))}  {line.Confidence:F3}"
-                    : line.Text);
+            var document = new OcrDocument(pages);
+            if (format == OcrOutputFormat.Pdf)
+            {
+                // Images are read again one at a time rather than all held. A JPEG read as it is goes in as its own
+                // bytes; otherwise the pixels OCR read (boxes are in the preprocessed image's pixels).
+                SearchablePdfWriter.Write(document, i =>
+                {
+                    if (preprocessor is null && File.ReadAllBytes(files[i]) is var bytes && SearchablePdfImage.IsCarriableJpeg(bytes))
+                        return SearchablePdfImage.FromJpeg(bytes);
+                    var (img, pre) = Load(files[i], preprocessor);
+                    return SearchablePdfImage.FromPixels(pre?.Image ?? img);
+                }, file!);
+                return 0;
+            }
+            var writer = file is null ? output : new StreamWriter(file, new System.Text.UTF8Encoding(false)) { NewLine = "\n" };
+            Write(document, format, options, reports, writer);
+            writer.Flush();
+            return 0;
         }
-        if (json) output.WriteLine(JsonSerializer.Serialize(new OcrReport(reports.ToArray()), Json.OcrReport));
-        return 0;
+        catch when (file is not null)
+        {
+            file.Dispose();
+            File.Delete(outPath!);
+            throw;
+        }
     }
 
-    private static double Ms(double ms) => Math.Round(ms, 2);
+    private static void Write(OcrDocument document, OcrOutputFormat format, OcrOptions options, List<OcrImageReport> reports, TextWriter w)
+    {
+        switch (format)
+        {
+            case OcrOutputFormat.Json: w.WriteLine(JsonSerializer.Serialize(new OcrReport(reports.ToArray()), Json.OcrReport)); break;
+            case OcrOutputFormat.Hocr: HocrWriter.Write(document, w); break;
+            case OcrOutputFormat.Alto: AltoWriter.Write(document, w); break;
+            case OcrOutputFormat.Tsv: TsvWriter.Write(document, w); break;
+            case OcrOutputFormat.Text when options.DetectionOnly:
+                // Boxes, not text: "x,y x,y x,y x,y  score" per line.
+                foreach (var line in document.Pages.SelectMany(p => p.Result.Lines))
+                    w.WriteLine($"{string.Join(' ', line.Box.Select(p => $"{p.X},{p.Y}"))}  {line.Confidence:F3}");
+                break;
+            default: OcrTextWriter.Write(document, w); break;
+        }
+    }
+
+    private static (Image Image, PreprocessResult? Pre) Load(string path, ImagePreprocessor? preprocessor)
+    {
+        var decoded = ImageDecoder.DecodeFile(path);
+        var image = new Image(decoded.Pixels, decoded.Width, decoded.Height, 3, Bgr: false);
+        // The preprocessor keeps the image's 3 channels (a gray result is copied into each), as the networks need.
+        return (image, preprocessor?.Apply(image));
+    }
+
+    private static FileStream OpenOutput(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
+        if (Directory.Exists(full)) throw new TesseraException($"cannot write {path}: it is a directory");
+        if (dir is not null && !Directory.Exists(dir)) throw new TesseraException($"cannot write {path}: directory {dir} does not exist");
+        try { return new FileStream(full, FileMode.Create, FileAccess.Write); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new TesseraException($"cannot write {path}: {e.Message}"); }
+    }
 
     /// <summary>The first <see cref="ModelsSubdir"/> holding the recogniser, looking upward from the current
     /// directory and then from the executable's directory; null when there is none.</summary>
@@ -144,16 +205,47 @@ internal static class OcrCommand
 /// <summary>What <c>tessera ocr --json</c> prints.</summary>
 internal sealed record OcrReport(OcrImageReport[] images);
 
-/// <summary>One image's lines and timings; deskew_deg is the skew that --preprocess deskew found and undid
-/// (counter-clockwise positive), null without deskew.</summary>
-internal sealed record OcrImageReport(string file, int width, int height, double? deskew_deg, OcrLineReport[] lines, OcrTimingsReport timings_ms);
+/// <summary>One image's blocks of lines and words (in reading order), the same lines flattened (as before blocks
+/// existed), and timings; deskew_deg is the skew that --preprocess deskew found and undid (counter-clockwise
+/// positive), null without deskew.</summary>
+internal sealed record OcrImageReport(string file, int width, int height, double? deskew_deg, OcrLineReport[] lines, OcrBlockReport[] blocks,
+    OcrTimingsReport timings_ms);
 
-/// <summary>One line: its text, confidence and box (4 [x, y] corners, top-left first, clockwise).</summary>
-internal sealed record OcrLineReport(string text, double confidence, float[][] box);
+/// <summary>A block: its bounds [x, y, width, height] in pixels and its lines.</summary>
+internal sealed record OcrBlockReport(int[] bbox, OcrLineReport[] lines);
+
+/// <summary>One line: its text, confidence (0-1), box (4 [x, y] corners, top-left first, clockwise), bounds
+/// [x, y, width, height] and words.</summary>
+internal sealed record OcrLineReport(string text, double confidence, float[][] box, int[] bbox, OcrWordReport[] words);
+
+/// <summary>One word: its text, confidence (0-1) and bounds [x, y, width, height].</summary>
+internal sealed record OcrWordReport(string text, double confidence, int[] bbox);
 
 /// <summary>Per-stage milliseconds; total includes preprocessing.</summary>
 internal sealed record OcrTimingsReport(double preprocess, double det, double cls, double rec, double total);
 #pragma warning restore IDE1006
+
+/// <summary>Builds the JSON report of one image.</summary>
+internal static class OcrJsonReports
+{
+    internal static OcrImageReport Image(string file, Image image, PreprocessResult? pre, OcrResult result)
+    {
+        double preMs = pre?.ElapsedMs ?? 0;
+        double? angle = pre?.DeskewAngle is { } a ? Math.Round(a, 2) : null;
+        var t = result.Timings;
+        return new OcrImageReport(file, image.Width, image.Height, angle, result.Lines.Select(Line).ToArray(),
+            result.Blocks.Select(b => new OcrBlockReport(Box(b.Bounds), b.Lines.Select(Line).ToArray())).ToArray(),
+            new OcrTimingsReport(Ms(preMs), Ms(t.DetectionMs), Ms(t.ClassificationMs), Ms(t.RecognitionMs), Ms(preMs + t.TotalMs)));
+    }
+
+    private static OcrLineReport Line(OcrLine l) =>
+        new(l.Text, Math.Round(l.Confidence, 4), l.Box.Select(p => new[] { p.X, p.Y }).ToArray(), Box(l.Bounds),
+            l.Words.Select(w => new OcrWordReport(w.Text, Math.Round(w.Confidence, 4), Box(w.Box))).ToArray());
+
+    private static int[] Box(OcrBox b) => [b.X, b.Y, b.Width, b.Height];
+
+    private static double Ms(double ms) => Math.Round(ms, 2);
+}
 
 /// <summary>Source-generated JSON for <c>tessera ocr</c> (NativeAOT-safe: no reflection).</summary>
 [JsonSerializable(typeof(OcrReport))]
