@@ -17,13 +17,7 @@ public sealed record SiglipConfig : IHfConfig<SiglipConfig>
     public string ModelType { get; set; } = "siglip";
 
     /// <inheritdoc/>
-    public IEnumerable<(string Key, string Problem)> Problems()
-    {
-        if (TextConfig.NumAttentionHeads <= 0 || TextConfig.HiddenSize % TextConfig.NumAttentionHeads != 0)
-            yield return ("text_config.num_attention_heads", $"is {TextConfig.NumAttentionHeads}, expected a positive divisor of hidden_size {TextConfig.HiddenSize}");
-        if (VisionConfig.NumAttentionHeads <= 0 || VisionConfig.HiddenSize % VisionConfig.NumAttentionHeads != 0)
-            yield return ("vision_config.num_attention_heads", $"is {VisionConfig.NumAttentionHeads}, expected a positive divisor of hidden_size {VisionConfig.HiddenSize}");
-        if (VisionConfig.PatchSize <= 0 || VisionConfig.ImageSize % VisionConfig.PatchSize != 0)
-            yield return ("vision_config.patch_size", $"is {VisionConfig.PatchSize}, expected a positive divisor of image_size {VisionConfig.ImageSize}");
-    }
+    public IEnumerable<(string Key, string Problem)> Problems() => ConfigChecks.TwoTowers(
+        TextConfig.NumAttentionHeads, TextConfig.HiddenSize, VisionConfig.NumAttentionHeads, VisionConfig.HiddenSize,
+        VisionConfig.PatchSize, VisionConfig.ImageSize);
 }
