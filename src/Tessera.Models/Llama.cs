@@ -22,7 +22,7 @@ public enum LlamaWeightLayout
 /// RoPE, SwiGLU), a final RMSNorm and the output projection (the embedding itself when tied). Weights are asked for by
 /// their Hugging Face names; a GGUF file answers under llama.cpp's names through <see cref="WeightRenames.GgufLlama"/>.
 /// <see cref="LlamaLoader"/> opens a GGUF file or a Hugging Face directory.</summary>
-public sealed class Llama : IDisposable
+public sealed partial class Llama : IDisposable
 {
     private readonly WeightSet _weights;
 
