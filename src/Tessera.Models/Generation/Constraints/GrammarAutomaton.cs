@@ -115,22 +115,29 @@ internal sealed class GrammarAutomaton
         return next;
     }
 
+    // An unfinished UTF-8 sequence is kept as its bits so far, with the sequence's length in bits 28-30 (so that an
+    // overlong form, a surrogate or a code point past U+10FFFF can be refused).
+    private const int LengthShift = 28;
+    private static readonly uint[] MinCodePoint = [0, 0, 0x80, 0x800, 0x10000];
+
     private int Compute(State s, byte b)
     {
         uint cp;
         if (s.Remaining == 0)
         {
             if (b < 0x80) cp = b;
-            else if ((b & 0xE0) == 0xC0 && b >= 0xC2) return Partial(s.Stacks, b & 0x1Fu, 1);
-            else if ((b & 0xF0) == 0xE0) return Partial(s.Stacks, b & 0x0Fu, 2);
-            else if ((b & 0xF8) == 0xF0 && b <= 0xF4) return Partial(s.Stacks, b & 0x07u, 3);
+            else if ((b & 0xE0) == 0xC0) return Partial(s.Stacks, b & 0x1Fu | 2u << LengthShift, 1);
+            else if ((b & 0xF0) == 0xE0) return Partial(s.Stacks, b & 0x0Fu | 3u << LengthShift, 2);
+            else if ((b & 0xF8) == 0xF0) return Partial(s.Stacks, b & 0x07u | 4u << LengthShift, 3);
             else return Dead;
         }
         else
         {
             if ((b & 0xC0) != 0x80) return Dead;
-            cp = s.Partial << 6 | (b & 0x3Fu);
-            if (s.Remaining > 1) return Partial(s.Stacks, cp, s.Remaining - 1);
+            uint length = s.Partial >> LengthShift;
+            cp = (s.Partial & ((1u << LengthShift) - 1)) << 6 | (b & 0x3Fu);
+            if (s.Remaining > 1) return Partial(s.Stacks, cp | length << LengthShift, s.Remaining - 1);
+            if (cp < MinCodePoint[length] || cp is >= 0xD800 and <= 0xDFFF || cp > 0x10FFFF) return Dead;
         }
         var next = new SortedSet<int>();
         foreach (int stack in s.Stacks)
@@ -147,10 +154,14 @@ internal sealed class GrammarAutomaton
     private int Partial(int[] stacks, uint partial, int remaining) =>
         MayComplete(stacks, partial, remaining) ? Intern(stacks, partial, remaining) : Dead;
 
-    // Whether some stack's class may take a code point that starts with the unfinished sequence's bits.
+    // Whether some stack's class may take a valid code point that starts with the unfinished sequence's bits.
     private bool MayComplete(int[] stacks, uint partial, int remaining)
     {
-        uint lo = partial << (6 * remaining), hi = lo | ((1u << (6 * remaining)) - 1);
+        uint length = partial >> LengthShift, bits = partial & ((1u << LengthShift) - 1);
+        uint lo = bits << (6 * remaining), hi = lo | ((1u << (6 * remaining)) - 1);
+        lo = Math.Max(lo, MinCodePoint[length]);
+        hi = Math.Min(hi, 0x10FFFF);
+        if (lo > hi) return false;
         foreach (int stack in stacks)
             if (stack != EmptyStack && _g.MayMatchRange(_nodes[stack].Pos, lo, hi)) return true;
         return false;
