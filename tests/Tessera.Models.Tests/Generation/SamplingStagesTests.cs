@@ -88,6 +88,19 @@ public sealed class SamplingStagesTests
         AssertSurvivors(k <= 0 ? All : TopKDef(All, k), c);
     }
 
+    [Fact]
+    public void Top_k_over_a_large_vocabulary_keeps_the_k_largest_in_order()
+    {
+        var rng = new Random(9);
+        var logits = Enumerable.Range(0, 32000).Select(_ => (float)(rng.NextDouble() * 20 - 10)).ToArray();
+        var c = new TokenCandidates();
+        c.Reset(logits);
+        SamplingStages.TopK(c, 40);
+        var want = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).Take(40).ToArray();
+        Assert.Equal(want, c.Ids.ToArray());
+        Assert.True(c.Sorted);
+    }
+
     [Theory]
     [InlineData(0.1f)]
     [InlineData(0.5f)]

@@ -173,11 +173,11 @@ public static class JsonSchemaGrammar
         return n;
     }
 
-    // A JSON value's compact text (no whitespace; System.Text.Json's escaping).
+    // A JSON value's compact text (no whitespace; non-ASCII text as itself, not as \u escapes, as a model would write it).
     private static string Compact(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer)) write(w);
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping })) write(w);
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 

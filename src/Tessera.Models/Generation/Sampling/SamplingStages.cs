@@ -37,8 +37,7 @@ public static class SamplingStages
     public static void TopK(TokenCandidates c, int k)
     {
         if (k <= 0 || k >= c.Count) return;
-        c.Sort();
-        c.Truncate(k);
+        c.KeepTop(k);
     }
 
     /// <summary>Locally typical sampling (Meister et al.): ranks tokens by |-log p - H| (H the entropy) and keeps the

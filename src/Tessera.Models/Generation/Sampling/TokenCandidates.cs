@@ -57,6 +57,59 @@ public sealed class TokenCandidates
         Sorted = true;
     }
 
+    /// <summary>Keeps the <paramref name="k"/> highest logits, sorted: a size-k min-heap pass (O(n log k)) instead of a
+    /// sort of the whole vocabulary when k is small.</summary>
+    public void KeepTop(int k)
+    {
+        if (k >= Count || Sorted || k > Count / 8)
+        {
+            Sort();
+            Truncate(k);
+            return;
+        }
+        var heapL = new float[k];
+        var heapI = new int[k];
+        int size = 0;
+        for (int i = 0; i < Count; i++)
+        {
+            float l = _logits[i];
+            if (size < k)
+            {
+                // Sift up.
+                int j = size++;
+                while (j > 0 && heapL[(j - 1) / 2] > l)
+                {
+                    heapL[j] = heapL[(j - 1) / 2];
+                    heapI[j] = heapI[(j - 1) / 2];
+                    j = (j - 1) / 2;
+                }
+                heapL[j] = l;
+                heapI[j] = _ids[i];
+            }
+            else if (l > heapL[0])
+            {
+                // Replace the smallest and sift down.
+                int j = 0;
+                while (true)
+                {
+                    int c = 2 * j + 1;
+                    if (c >= k) break;
+                    if (c + 1 < k && heapL[c + 1] < heapL[c]) c++;
+                    if (heapL[c] >= l) break;
+                    heapL[j] = heapL[c];
+                    heapI[j] = heapI[c];
+                    j = c;
+                }
+                heapL[j] = l;
+                heapI[j] = _ids[i];
+            }
+        }
+        heapL.CopyTo(_logits, 0);
+        heapI.CopyTo(_ids, 0);
+        Count = k;
+        Sort();
+    }
+
     /// <summary>Sorts, then sets each probability to softmax over the live logits (in double, shifted by the maximum).</summary>
     public void Softmax()
     {
