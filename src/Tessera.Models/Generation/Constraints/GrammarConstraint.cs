@@ -90,10 +90,9 @@ public sealed class GrammarMatcher
         var mask = _automaton.Mask(_state, _trie);
         bool complete = IsComplete, any = false;
         // Stop tokens are decided by completeness, not by their (usually empty) bytes: keep their logits aside.
-        Span<float> stopLogits = stackalloc float[Math.Min(stopTokens.Count, 64)];
+        var stopLogits = new float[stopTokens.Count];
         int k = 0;
-        foreach (int stop in stopTokens)
-            if (k < stopLogits.Length && (uint)stop < (uint)logits.Length) stopLogits[k++] = logits[stop];
+        foreach (int stop in stopTokens) stopLogits[k++] = (uint)stop < (uint)logits.Length ? logits[stop] : 0;
         for (int w = 0; w < mask.Length; w++)
         {
             ulong bits = mask[w];
@@ -105,8 +104,8 @@ public sealed class GrammarMatcher
         k = 0;
         foreach (int stop in stopTokens)
         {
-            if (k >= stopLogits.Length || (uint)stop >= (uint)logits.Length) continue;
             float l = stopLogits[k++];
+            if ((uint)stop >= (uint)logits.Length) continue;
             logits[stop] = complete ? l : float.NegativeInfinity;
             any |= complete && !float.IsNegativeInfinity(l);
         }
