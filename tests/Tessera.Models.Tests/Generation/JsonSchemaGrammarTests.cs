@@ -20,6 +20,9 @@ public sealed class JsonSchemaGrammarTests
             ["{\"b\":\"x\"}", "{\"a\":1,\"b\":\"\"}", "{ \"a\" : -12 , \"b\" : \"q\\\"\" , \"c\" : true }", "{\"b\":\"x\",\"c\":false}\n"],
             ["{}", "{\"a\":1}", "{\"b\":\"x\",}", "{\"b\":\"x\",\"d\":1}", "{\"c\":true,\"b\":\"x\"}", "{\"a\":01,\"b\":\"x\"}"]);
         Check("""{"type":"object","properties":{"a":{"type":"null"}}}""", ["{}", "{\"a\":null}"], ["{\"a\":1}", "{,}"]);
+        // OpenAI's response_format.json_schema wrapper.
+        Check("""{"name":"n","strict":true,"schema":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}""",
+            ["{\"a\":2}"], ["{}", "{\"name\":\"n\"}"]);
     }
 
     [Fact]

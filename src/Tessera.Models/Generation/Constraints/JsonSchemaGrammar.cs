@@ -30,7 +30,7 @@ public static class JsonSchemaGrammar
         """;
 
     private static readonly HashSet<string> Annotations =
-        ["$schema", "$id", "title", "description", "default", "examples", "$comment", "strict", "name", "schema"];
+        ["$schema", "$id", "title", "description", "default", "examples", "$comment"];
 
     /// <summary>The GBNF text for <paramref name="schemaJson"/>; the document rule is <c>root</c>.</summary>
     public static string ToGbnf(string schemaJson)
@@ -43,7 +43,11 @@ public static class JsonSchemaGrammar
         {
             var rules = new StringBuilder();
             int counter = 0;
-            string root = Visit(doc.RootElement, "#", rules, ref counter);
+            // OpenAI's response_format.json_schema wrapper ({"name", "strict", "schema"}) holds the schema itself.
+            var schema = doc.RootElement;
+            if (schema.ValueKind == JsonValueKind.Object && schema.TryGetProperty("schema", out var inner) && !schema.TryGetProperty("type", out _))
+                schema = inner;
+            string root = Visit(schema, "#", rules, ref counter);
             return $"root ::= {root}\n{rules}{Primitives.Replace("\r", "")}\n";
         }
     }
