@@ -69,6 +69,31 @@ public sealed class GbnfGrammarTests
         Assert.True(g.AcceptsPrefix("αβ"));
     }
 
+    // The layout of llama.cpp's grammars/*.gbnf: a rule's body on the next lines, alternatives and comments inside
+    // groups spread over lines.
+    [Fact]
+    public void Multi_line_rules_as_llama_cpp_writes_them()
+    {
+        Check("""
+            root ::= obj
+            obj ::=
+              "{" ws (
+                str ":" ws val
+                ("," ws str ":" ws val)*
+              )? "}" ws
+            val ::= obj | str | num | ("true" | "false" | "null") ws
+            str ::=
+              "\"" (
+                [^"\\\x7F\x00-\x1F] |
+                "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) # an escape
+              )* "\"" ws
+            num ::= "-"? ([0-9] | [1-9] [0-9]{0,15}) ws
+            ws ::= | " " | "\n" [ \t]{0,20}
+            """,
+            ["{}", "{\"a\": {\"b\\n\": true}}", "{ \"k\":\n\t-12, \"u\": \"\\u00e9\" }"],
+            ["{", "{\"a\"}", "{\"a\":tru}", "{\"a\":\"\\q\"}"]);
+    }
+
     [Theory]
     [InlineData("root ::= foo", "'foo' is used but never defined")]
     [InlineData("start ::= \"a\"", "no 'root' rule")]
