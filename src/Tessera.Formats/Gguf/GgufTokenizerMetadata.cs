@@ -10,17 +10,18 @@ namespace Tessera.Formats.Gguf;
 /// Reading the keys back with <see cref="Tokenizer.FromGguf"/> gives the tokenizer they were written from.</summary>
 public static class GgufTokenizerMetadata
 {
-    /// <summary>The keys for a Hugging Face model directory: <c>tokenizer.json</c>, then, as gguf-py does,
+    /// <summary>The keys for a Hugging Face model directory: <c>tokenizer.json</c> (or a SentencePiece
+    /// <c>tokenizer.model</c>, padded to config.json's vocab_size), then, as gguf-py does,
     /// <c>tokenizer_config.json</c> (bos/eos/unk/pad token texts, add_bos_token, add_eos_token, chat_template) and
     /// <c>config.json</c> (the <c>*_token_id</c> keys, for ids not named otherwise); a <c>chat_template.jinja</c> file
     /// stands in for a missing chat_template.</summary>
     public static IReadOnlyList<KeyValuePair<string, GgufValue>> FromHuggingFace(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        string json = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(json))
-            throw new TokenizerException($"{directory}: no tokenizer.json (a model with only tokenizer.model: save it with transformers' fast tokenizer first)");
-        var v = HuggingFaceVocabulary.Read(json);
+        string json = Path.Combine(directory, "tokenizer.json"), model = Path.Combine(directory, "tokenizer.model");
+        var v = File.Exists(json) ? HuggingFaceVocabulary.Read(json)
+            : File.Exists(model) ? SentencePieceProtoVocabulary.Read(model, VocabSize(Path.Combine(directory, "config.json")))
+            : throw new TokenizerException($"{directory}: no tokenizer.json or tokenizer.model");
         string? template = null;
         string cfgPath = Path.Combine(directory, "tokenizer_config.json");
         if (File.Exists(cfgPath))
@@ -71,6 +72,13 @@ public static class GgufTokenizerMetadata
         Add("tokenizer.ggml.add_eos_token", GgufValue.From(v.AddEos));
         if (v.Kind == TokenizerKind.SentencePiece) Add("tokenizer.ggml.add_space_prefix", GgufValue.From(v.AddSpacePrefix));
         return keys;
+    }
+
+    private static int? VocabSize(string configPath)
+    {
+        if (!File.Exists(configPath)) return null;
+        using var doc = Parse(configPath);
+        return doc.RootElement.TryGetProperty("vocab_size", out var v) && v.TryGetInt32(out int n) && n > 0 ? n : null;
     }
 
     // gguf-py's special token types and the vocabulary's field each sets.

@@ -40,6 +40,32 @@ public sealed class Llama2cConvertTests(ITestOutputHelper output)
         Assert.Throws<TokenizerException>(() => Llama2cTokenizer.Open(bin, 5000)); // the file ends before 5000 tokens
     }
 
+    [SkippableFact]
+    public void Tok512_model_a_sentencepiece_tokenizer_model_gives_the_same_vocabulary()
+    {
+        string model = RequireStories("tok512.model"), gguf = RequireStories("stories260K.gguf");
+        string dir = ConvertFixture.TempDir("spm-model");
+        try
+        {
+            File.Copy(model, Path.Combine(dir, "tokenizer.model"));
+            File.WriteAllText(Path.Combine(dir, "config.json"), """{"vocab_size": 512}""");
+            var keys = GgufTokenizerMetadata.FromHuggingFace(dir).ToDictionary(k => k.Key, k => k.Value);
+            using var file = GgufFile.Open(gguf);
+            foreach (var key in new[] { "tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
+                                         "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id" })
+                Assert.True(keys[key].ContentEquals(file.GetValue(key)), $"{key}: {keys[key]} vs {file.GetValue(key)}");
+            Assert.True((bool)keys["tokenizer.ggml.add_space_prefix"].Value);
+            // A larger vocab_size pads with unused tokens, as llama.cpp's converter does.
+            File.WriteAllText(Path.Combine(dir, "config.json"), """{"vocab_size": 520}""");
+            var padded = GgufTokenizerMetadata.FromHuggingFace(dir).ToDictionary(k => k.Key, k => k.Value);
+            Assert.Equal(520, padded["tokenizer.ggml.tokens"].Count);
+            Assert.Equal("[PAD519]", ((string[])padded["tokenizer.ggml.tokens"].Value)[519]);
+            File.WriteAllBytes(Path.Combine(dir, "tokenizer.model"), [0x0A, 0xFF]);
+            Assert.Throws<TokenizerException>(() => GgufTokenizerMetadata.FromHuggingFace(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [SkippableTheory]
     [InlineData(false), InlineData(true)]
     public void A_llama2c_checkpoint_converts_and_llama_cpp_agrees(bool tied)
