@@ -45,7 +45,7 @@ public sealed class ConvertTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    // Measured on the converted files (AMD Zen 5, llama.cpp 0.30 AVX-512): F32 9e-7; Q4_K 6e-7 (both engines quantize
+    // Measured on the converted files (AMD EPYC with AVX-512, llama.cpp 0.30 AVX-512 build): F32 9e-7; Q4_K 6e-7 (both engines quantize
     // activations to Q8_K with f32 scales); F16 1.5e-3 (ggml rounds the activations to f16 too); Q8_0 and Q4_0 2.0e-2 to
     // 3.8e-2: ggml stores a Q8_0 activation block's scale in fp16, Tessera's quantized matmul in f32 (LlamaLogitsTests
     // allows 3e-2 at its seeds; these seeds reach 3.8e-2, so 5e-2 here). A conversion error (a wrong permutation, a
