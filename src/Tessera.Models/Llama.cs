@@ -61,15 +61,13 @@ public sealed partial class Llama : IDisposable
         ArgumentNullException.ThrowIfNull(wb);
         ArgumentNullException.ThrowIfNull(config);
         foreach (var (key, problem) in config.Problems()) throw new TesseraException($"llama config: {key} {problem}");
-        if (config.RopeScaling is { } scaling)
-            throw new TesseraException($"llama: RoPE scaling '{scaling.RopeType}' is not supported yet (the model would attend at wrong angles)");
         if (config.HiddenAct is not ("silu" or "swish"))
             throw new TesseraException($"llama: hidden_act '{config.HiddenAct}' is not supported (LLaMA-family models use silu)");
         int dim = config.HiddenSize, hd = config.HeadDimension, ctx = contextLength ?? config.MaxPositionEmbeddings;
         if (ctx <= 0) throw new TesseraException($"llama: the context length must be positive, got {ctx}");
         bool qwen = config.ModelType.StartsWith("qwen2", StringComparison.Ordinal);
         var mode = layout != LlamaWeightLayout.HuggingFace && !qwen ? RopeMode.Interleaved : RopeMode.RotateHalf;
-        var rope = RotaryEmbedding.Create(wb, rotaryDim ?? hd, ctx, config.RopeTheta, mode);
+        var rope = RotaryEmbedding.ForDecoder(wb, config, rotaryDim ?? hd, ctx, mode); // scaled as rope_scaling / rope_freqs say
         // Qwen2 has q/k/v biases without saying so in config.json; attention_bias gives LLaMA biases on all four.
         bool qkvBias = config.AttentionBias || qwen || wb.Contains("model.layers.0.self_attn.q_proj.bias");
         var attention = new AttentionConfig(dim, config.NumAttentionHeads)

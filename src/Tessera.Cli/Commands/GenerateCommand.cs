@@ -31,13 +31,14 @@ internal static class GenerateCommand
         var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object at the end instead of streaming text" };
         var sampling = new SamplingFlags();
-        var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "a llama2.c checkpoint's tokenizer.bin (default: the one beside it)" };
+        var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json, tokenizer };
         sampling.AddTo(cmd);
         cmd.SetAction((pr, ct) => Task.FromResult(InspectCommand.Guard("generate", () =>
         {
             var options = sampling.Apply(pr, new GenerationOptions { MaxTokens = pr.GetValue(maxTokens), Temperature = pr.GetValue(temperature), Seed = pr.GetValue(seed) });
             using var be = CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
-            return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct);
+            return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct, pr.GetValue(tokenizer));
         })));
         return cmd;
     }
@@ -49,26 +50,17 @@ internal static class GenerateCommand
         _ => throw new TesseraException($"--backend must be cpu or cuda, got '{name}'"),
     };
 
-    /// <summary>The tokenizer of a GGUF file's metadata or of a Hugging Face directory's tokenizer.json.</summary>
-    internal static Tokenizer OpenTokenizer(string model)
-    {
-        if (Directory.Exists(model))
-        {
-            string json = Path.Combine(model, "tokenizer.json");
-            if (!File.Exists(json)) throw new TesseraException($"{model}: the model directory has no tokenizer.json");
-            return Tokenizer.FromHuggingFace(json);
-        }
-        if (!File.Exists(model)) throw new TesseraException($"{model}: no such file or directory");
-        using var gguf = GgufFile.Open(model);
-        return Tokenizer.FromGguf(gguf);
-    }
+    /// <summary>The tokenizer of a GGUF file, a Hugging Face directory or a llama2.c checkpoint (see <see cref="ModelLoading"/>).</summary>
+    internal static Tokenizer OpenTokenizer(string model) => ModelLoading.OpenTokenizer(model);
 
-    internal static int Run(string modelPath, string prompt, GenerationOptions options, IBackend backend, bool json, TextWriter output, CancellationToken ct)
+    internal static int Run(string modelPath, string prompt, GenerationOptions options, IBackend backend, bool json, TextWriter output, CancellationToken ct,
+        string? tokenizerPath = null)
     {
-        var tokenizer = OpenTokenizer(modelPath);
+        ModelLoading.EnsureText(prompt, "--prompt");
+        var tokenizer = ModelLoading.OpenTokenizer(modelPath, tokenizerPath);
         // BOS as the model's vocabulary asks; text that looks like a special token stays text.
         int[] promptIds = tokenizer.Encode(prompt, addSpecial: true, parseSpecial: false);
-        using var model = LlamaLoader.Open(backend, modelPath);
+        using var model = ModelLoading.Open(backend, modelPath, json); // progress on a terminal; refuses a model that does not fit
         var stop = new HashSet<int>(tokenizer.EndOfGenerationIds);
         if (tokenizer.EosId is { } eos) stop.Add(eos);
         foreach (int id in model.Config.EosTokenId ?? []) stop.Add(id);

@@ -1,4 +1,5 @@
 using Tessera.Formats;
+using Tessera.Formats.Configs;
 
 namespace Tessera.Models.Nn;
 
@@ -39,6 +40,50 @@ public sealed class RotaryEmbedding
         if (maxPositions <= 0) throw new TesseraException($"rotary embedding: max positions must be positive, got {maxPositions}");
         var (cos, sin) = RopeTables.Build1D(maxPositions, rotaryDim, theta);
         return new RotaryEmbedding(wb.Upload(cos, maxPositions, rotaryDim / 2), wb.Upload(sin, maxPositions, rotaryDim / 2), mode);
+    }
+
+    /// <summary>1-D tables at explicit inverse frequencies (angle = p * invFreq[i], one per rotated pair): for scaled
+    /// RoPE (linear, Llama 3), registered with the builder's set.</summary>
+    public static RotaryEmbedding FromInverseFrequencies(WeightBuilder wb, ReadOnlySpan<double> invFreq, int maxPositions, RopeMode mode = RopeMode.RotateHalf)
+    {
+        ArgumentNullException.ThrowIfNull(wb);
+        if (maxPositions <= 0) throw new TesseraException($"rotary embedding: max positions must be positive, got {maxPositions}");
+        if (invFreq.Length == 0) throw new TesseraException("rotary embedding: no frequencies given");
+        int half = invFreq.Length;
+        var cos = new float[(long)maxPositions * half];
+        var sin = new float[cos.Length];
+        for (int p = 0; p < maxPositions; p++)
+            for (int i = 0; i < half; i++)
+            {
+                double a = p * invFreq[i];
+                cos[p * half + i] = (float)Math.Cos(a);
+                sin[p * half + i] = (float)Math.Sin(a);
+            }
+        return new RotaryEmbedding(wb.Upload(cos, maxPositions, half), wb.Upload(sin, maxPositions, half), mode);
+    }
+
+    /// <summary>A LLaMA-family decoder's tables: the config's theta and <c>rope_scaling</c> (none, linear, llama3; see
+    /// <see cref="LlamaRopeFrequencies"/>), and, in a GGUF file, llama.cpp's per-pair divisors <c>rope_freqs.weight</c>
+    /// (how its converter stores Llama 3 scaling; rotaryDim/2 values).</summary>
+    public static RotaryEmbedding ForDecoder(WeightBuilder wb, LlamaConfig config, int rotaryDim, int maxPositions, RopeMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(wb);
+        ArgumentNullException.ThrowIfNull(config);
+        const string Divisors = "rope_freqs.weight";
+        bool hasDivisors = wb.Contains(Divisors);
+        if (config.RopeScaling is null && !hasDivisors) return Create(wb, rotaryDim, maxPositions, config.RopeTheta, mode);
+        var freqs = LlamaRopeFrequencies.Compute(config, rotaryDim);
+        if (hasDivisors)
+        {
+            var div = wb.GetHost(Divisors, rotaryDim / 2);
+            for (int i = 0; i < freqs.Length; i++)
+            {
+                if (!(div[i] > 0) || !float.IsFinite(div[i]))
+                    throw new WeightFormatException(wb.Path, Divisors, $"value {i} is {div[i]}; RoPE frequency divisors must be positive");
+                freqs[i] /= div[i];
+            }
+        }
+        return FromInverseFrequencies(wb, freqs, maxPositions, mode);
     }
 
     /// <summary>2-D tables for image patches at (rowIds[i], colIds[i]) (<see cref="RopeTables.Build2D(ReadOnlySpan{int},

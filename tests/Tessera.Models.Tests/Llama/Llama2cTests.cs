@@ -9,7 +9,7 @@ namespace Tessera.Models.Tests.Llama;
 /// <see cref="LlamaLogitsTests"/> pins to llama.cpp; a truncated file or a bad header is refused with the reason.</summary>
 public sealed class Llama2cTests
 {
-    private static void WriteBin(string gguf, RandomLlamaShape s, string path, bool truncate = false)
+    internal static void WriteBin(string gguf, RandomLlamaShape s, string path, bool truncate = false)
     {
         using var file = GgufFile.Open(gguf);
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 1));

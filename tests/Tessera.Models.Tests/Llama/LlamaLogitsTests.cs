@@ -51,24 +51,24 @@ public sealed class LlamaLogitsTests(ITestOutputHelper output)
     }
 
     /// <summary>Runs both engines over a random prompt and 20 greedy decode steps; the largest logit differences.</summary>
-    internal static (double Prefill, double Decode) Compare(Models.Llama model, LlamaCpp oracle, Random rng)
+    internal static (double Prefill, double Decode) Compare(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
     {
         int vocab = model.Config.VocabSize;
-        var prompt = Enumerable.Range(0, Prompt).Select(_ => rng.Next(vocab)).ToArray();
-        using var cache = model.CreateCache(Prompt + DecodeSteps);
+        var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.Next(vocab)).ToArray();
+        using var cache = model.CreateCache(promptLength + DecodeSteps);
         var want = oracle.Eval(prompt, 0);
         float[] got;
-        using (var logits = model.Forward(prompt, cache)) got = logits.ToArray<float>();
+        using (var logits = model.Forward(prompt, cache)) got = logits.ToFloatArray(); // f16 weights give f16 logits
         double prefill = 0;
-        for (int p = 0; p < Prompt; p++) prefill = Math.Max(prefill, MaxDiff(got.AsSpan(p * vocab, vocab), want[p]));
+        for (int p = 0; p < promptLength; p++) prefill = Math.Max(prefill, MaxDiff(got.AsSpan(p * vocab, vocab), want[p]));
 
         double decode = 0;
         int next = ArgMax(want[^1]);
         for (int step = 0; step < DecodeSteps; step++)
         {
-            var w = oracle.Eval([next], Prompt + step)[0];
+            var w = oracle.Eval([next], promptLength + step)[0];
             using var logits = model.Forward([next], cache);
-            decode = Math.Max(decode, MaxDiff(logits.ToArray<float>(), w));
+            decode = Math.Max(decode, MaxDiff(logits.ToFloatArray(), w));
             next = ArgMax(w);
         }
         return (prefill, decode);
