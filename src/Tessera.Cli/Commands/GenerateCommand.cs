@@ -13,7 +13,7 @@ using Tessera.Models.Generation;
 namespace Tessera.Cli.Commands;
 
 /// <summary><c>tessera generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--threads N]
-/// [--backend cpu|cuda] [--json]</c>: continues the prompt with a LLaMA-family model (GGUF file or Hugging Face
+/// [--backend cpu|cuda] [--json] [--chat]</c>: continues the prompt with a LLaMA-family model (GGUF file or Hugging Face
 /// directory), streaming the text to stdout; with --json, one object at the end (ids, text, stop reason, speeds).</summary>
 internal static class GenerateCommand
 {
@@ -27,12 +27,13 @@ internal static class GenerateCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
         var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object at the end instead of streaming text" };
-        var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json };
+        var chat = new Option<bool>("--chat") { Description = "send the prompt as one user message through the model's chat template (ChatML when it has none)" };
+        var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json, chat };
         cmd.SetAction((pr, ct) => Task.FromResult(InspectCommand.Guard("generate", () =>
         {
             var options = new GenerationOptions { MaxTokens = pr.GetValue(maxTokens), Temperature = pr.GetValue(temperature), Seed = pr.GetValue(seed) };
             using var be = CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
-            return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct);
+            return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct, pr.GetValue(chat));
         })));
         return cmd;
     }
@@ -58,11 +59,15 @@ internal static class GenerateCommand
         return Tokenizer.FromGguf(gguf);
     }
 
-    internal static int Run(string modelPath, string prompt, GenerationOptions options, IBackend backend, bool json, TextWriter output, CancellationToken ct)
+    internal static int Run(string modelPath, string prompt, GenerationOptions options, IBackend backend, bool json, TextWriter output,
+        CancellationToken ct, bool chat = false)
     {
         var tokenizer = OpenTokenizer(modelPath);
-        // BOS as the model's vocabulary asks; text that looks like a special token stays text.
-        int[] promptIds = tokenizer.Encode(prompt, addSpecial: true, parseSpecial: false);
+        // BOS as the model's vocabulary asks; text that looks like a special token stays text. With --chat the template's
+        // markers are special tokens (the user's text inside them is the template's to quote).
+        int[] promptIds = chat
+            ? ChatSession.EncodePrompt(tokenizer, ChatSession.OpenTemplate(modelPath, tokenizer).Render([Formats.Templates.ChatMessage.User(prompt)]))
+            : tokenizer.Encode(prompt, addSpecial: true, parseSpecial: false);
         using var model = LlamaLoader.Open(backend, modelPath);
         var stop = new HashSet<int>(tokenizer.EndOfGenerationIds);
         if (tokenizer.EosId is { } eos) stop.Add(eos);
