@@ -66,7 +66,8 @@ internal sealed partial class JinjaParser
             switch (t.Kind)
             {
                 case TokenKind.Eof:
-                    if (endTags.Length > 0) throw new TemplateException($"the template ends inside a block that needs {{% {endTags[^1]} %}}", t.Line);
+                    if (endTags.Length > 0)
+                        throw new TemplateException($"the template ends inside a block that needs {{% {endTags.FirstOrDefault(e => e.StartsWith("end", StringComparison.Ordinal)) ?? endTags[0]} %}}", t.Line);
                     return body;
                 case TokenKind.Data:
                     body.Add(new TextStmt(t.Value, t.Line));

@@ -26,7 +26,7 @@ public static class TemplateValues
         OrderedDictionary<string, object?> d => Map(d),
         IEnumerable<KeyValuePair<string, object?>> d => Map(d),
         IEnumerable<KeyValuePair<string, string>> d => Map(d.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value))),
-        object?[] t => t.Select(From).ToArray(),
+        object?[] t when t.GetType() == typeof(object[]) => t.Select(From).ToArray(),
         IEnumerable e => e.Cast<object?>().Select(From).ToList(),
         _ => throw new TemplateException($"a value of type {value.GetType().Name} cannot be passed to a template "
             + "(use strings, numbers, bools, lists, dictionaries or JSON)"),
