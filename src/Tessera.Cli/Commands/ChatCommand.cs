@@ -60,34 +60,44 @@ internal static class ChatCommand
             string trimmed = line.Trim();
             if (trimmed.Length == 0) continue;
             if (trimmed is "/exit" or "/quit") break;
-            if (trimmed == "/reset")
+            try { Handle(line, trimmed, session, turns, json, output, ct); }
+            catch (TesseraException e) when (interactive)
             {
-                session.Reset();
-                if (!json) output.WriteLine("[conversation reset]");
-                continue;
+                // A typo or a message the template refuses should not end an interactive chat; a script's run fails.
+                Console.Error.WriteLine($"tessera chat: {e.Message}");
             }
-            if (trimmed.StartsWith("/save", StringComparison.Ordinal))
-            {
-                string file = trimmed[5..].Trim();
-                if (file.Length == 0) throw new TesseraException("chat: /save needs a file name");
-                File.WriteAllText(file, MessagesJson(session.Messages, indented: true) + "\n");
-                if (!json) output.WriteLine($"[saved {session.Messages.Count} messages to {file}]");
-                continue;
-            }
-            if (trimmed.StartsWith('/') && !trimmed.StartsWith("//", StringComparison.Ordinal))
-                throw new TesseraException($"chat: unknown command '{trimmed.Split(' ')[0]}' (/reset, /save FILE, /exit; start a message with // to send a slash)");
-            string message = trimmed.StartsWith("//", StringComparison.Ordinal) ? line.TrimStart()[1..] : line;
-            var turn = session.Reply(message, piece =>
-            {
-                if (json) return;
-                output.Write(piece);
-                output.Flush();
-            }, ct);
-            turns.Add(turn);
-            if (!json) output.WriteLine();
         }
         if (json) output.WriteLine(Report(session.Messages, turns));
         return 0;
+    }
+
+    // One input line: a command (/reset, /save FILE) or a user message answered by the model.
+    private static void Handle(string line, string trimmed, ChatSession session, List<ChatTurn> turns, bool json, TextWriter output, CancellationToken ct)
+    {
+        if (trimmed == "/reset")
+        {
+            session.Reset();
+            if (!json) output.WriteLine("[conversation reset]");
+            return;
+        }
+        if (trimmed.StartsWith("/save", StringComparison.Ordinal) && (trimmed.Length == 5 || trimmed[5] == ' '))
+        {
+            string file = trimmed[5..].Trim();
+            if (file.Length == 0) throw new TesseraException("chat: /save needs a file name");
+            File.WriteAllText(file, MessagesJson(session.Messages, indented: true) + "\n");
+            if (!json) output.WriteLine($"[saved {session.Messages.Count} messages to {file}]");
+            return;
+        }
+        if (trimmed.StartsWith('/') && !trimmed.StartsWith("//", StringComparison.Ordinal))
+            throw new TesseraException($"chat: unknown command '{trimmed.Split(' ')[0]}' (/reset, /save FILE, /exit; start a message with // to send a slash)");
+        string message = trimmed.StartsWith("//", StringComparison.Ordinal) ? line.TrimStart()[1..] : line;
+        turns.Add(session.Reply(message, piece =>
+        {
+            if (json) return;
+            output.Write(piece);
+            output.Flush();
+        }, ct));
+        if (!json) output.WriteLine();
     }
 
     /// <summary>The messages as a JSON array (what /save writes).</summary>

@@ -53,7 +53,7 @@ internal static class JinjaArithmetic
         }
         if (op == "**")
         {
-            if (!floats && JinjaValues.ToLong(b) >= 0) return checked((long)Math.Pow(JinjaValues.ToLong(a), JinjaValues.ToLong(b)));
+            if (!floats && JinjaValues.ToLong(b) >= 0) return IntPow(JinjaValues.ToLong(a), JinjaValues.ToLong(b));
             return Math.Pow(JinjaValues.ToDouble(a), JinjaValues.ToDouble(b));
         }
         if (floats)
@@ -81,6 +81,19 @@ internal static class JinjaArithmetic
             "%" => p - q * FloorDiv(p, q),
             _ => throw new TemplateException($"unknown operator {op}"),
         };
+    }
+
+    // Exact integer power by squaring (Math.Pow loses digits past 2^53); overflow raises as the checked multiply does.
+    private static long IntPow(long x, long n)
+    {
+        long result = 1;
+        while (n > 0)
+        {
+            if ((n & 1) != 0) result = checked(result * x);
+            n >>= 1;
+            if (n > 0) x = checked(x * x);
+        }
+        return result;
     }
 
     private static long FloorDiv(long p, long q)

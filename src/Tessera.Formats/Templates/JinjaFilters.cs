@@ -89,7 +89,7 @@ internal static class JinjaFilters
                 return PyFormat.Percent(JinjaValues.Str(v), a.Positional);
             case "center":
                 string text = JinjaValues.Str(v);
-                int centered = (int)JinjaValues.ToLong(a.Get(0, "width", 80L)), pad = centered - text.Length;
+                int centered = Width(JinjaValues.ToLong(a.Get(0, "width", 80L)), "center"), pad = centered - text.Length;
                 if (pad <= 0) return text;
                 int left = pad / 2 + (pad & centered & 1);
                 return new string(' ', left) + text + new string(' ', pad - left);
@@ -97,6 +97,10 @@ internal static class JinjaFilters
             default: throw new TemplateException($"unsupported construct: no filter named '{name}'");
         }
     }
+
+    /// <summary>A width that makes a string of that many characters: refused past 100000 (no giant allocation).</summary>
+    internal static int Width(long width, string what) =>
+        width > 100_000 ? throw new TemplateException($"{what} width {width} is too large") : (int)Math.Max(0, width);
 
     // Hugging Face's tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False) = json.dumps(...).
     private static string ToJson(object? v, JinjaArgs a)
@@ -106,7 +110,7 @@ internal static class JinjaFilters
         {
             null => null,
             string s => s,
-            var n when JinjaValues.IsNumber(n) => new string(' ', (int)Math.Max(0, JinjaValues.ToLong(n))),
+            var n when JinjaValues.IsNumber(n) => new string(' ', Width(JinjaValues.ToLong(n), "tojson indent")),
             var other => throw new TemplateException($"tojson: indent must be a number or a string, not {JinjaValues.TypeName(other)}"),
         };
         string item = indent is null ? ", " : ",", key = ": ";
@@ -211,7 +215,7 @@ internal static class JinjaFilters
     private static string Indent(string s, JinjaArgs a)
     {
         var width = a.Get(0, "width", 4L);
-        string indent = width is string w ? w : new string(' ', (int)Math.Max(0, JinjaValues.ToLong(width)));
+        string indent = width is string w ? w : new string(' ', Width(JinjaValues.ToLong(width), "indent"));
         bool first = JinjaValues.Truthy(a.Get(1, "first", false));
         bool blank = JinjaValues.Truthy(a.Get(2, "blank", false));
         var lines = PyStrings.SplitLines(s + "\n");

@@ -21,7 +21,11 @@ internal sealed partial class JinjaParser
     private bool IsTupleEnd() => Current.Kind is TokenKind.BlockEnd or TokenKind.VarEnd
         || Current.IsOp(")") || Current.IsOp("]") || Current.IsOp("}") || Current.IsName("in") || Current.IsName("if");
 
-    private Expr ParseExpression(bool condExpr) => condExpr ? ParseCondition() : ParseOr();
+    private Expr ParseExpression(bool condExpr)
+    {
+        using var _ = Nest();
+        return condExpr ? ParseCondition() : ParseOr();
+    }
 
     private Expr ParseCondition()
     {
@@ -62,6 +66,7 @@ internal sealed partial class JinjaParser
     {
         if (Current.IsName("not"))
         {
+            using var _ = Nest();
             int line = Next().Line;
             return new UnaryExpr("not", ParseNot(), line);
         }
@@ -142,6 +147,7 @@ internal sealed partial class JinjaParser
         Expr node;
         if (Current.IsOp("-") || Current.IsOp("+"))
         {
+            using var _ = Nest();
             var op = Next();
             node = new UnaryExpr(op.Value, ParseUnary(withFilter: false), op.Line);
         }

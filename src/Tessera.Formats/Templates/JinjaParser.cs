@@ -5,8 +5,12 @@ namespace Tessera.Formats.Templates;
 /// break/continue and Hugging Face's generation block. Any other tag is an error that names it and its line.</summary>
 internal sealed partial class JinjaParser
 {
+    // Real templates nest a few levels; a hostile one must not overflow the stack.
+    private const int MaxNesting = 100;
+
     private readonly List<Token> _tokens;
     private int _i;
+    private int _nesting;
 
     private JinjaParser(List<Token> tokens) => _tokens = tokens;
 
@@ -93,6 +97,7 @@ internal sealed partial class JinjaParser
 
     private Stmt ParseStatement()
     {
+        using var _ = Nest();
         var tag = Expect(TokenKind.Name);
         switch (tag.Value)
         {
@@ -119,6 +124,17 @@ internal sealed partial class JinjaParser
                 throw new TemplateException($"unsupported construct '{{% {tag.Value} %}}' (this engine renders chat templates: "
                     + "if, for, set, macro, call, filter, break, continue, generation)", tag.Line);
         }
+    }
+
+    private NestingScope Nest()
+    {
+        if (++_nesting > MaxNesting) throw new TemplateException($"the template nests blocks or expressions deeper than {MaxNesting} levels", Current.Line);
+        return new NestingScope(this);
+    }
+
+    private readonly struct NestingScope(JinjaParser parser) : IDisposable
+    {
+        public void Dispose() => parser._nesting--;
     }
 
     private void EndTag(string name)

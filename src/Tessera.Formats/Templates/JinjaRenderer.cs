@@ -29,6 +29,7 @@ internal sealed partial class JinjaRenderer
             Flow flow;
             try { flow = ExecOne(stmt, scope); }
             catch (TemplateException e) when (e.Line == 0) { throw Relocate(e, stmt.Line); }
+            catch (OverflowException) { throw new TemplateException("integer overflow (Python would use a big integer; this engine has 64 bits)", stmt.Line); }
             if (flow != Flow.Normal) return flow;
         }
         return Flow.Normal;

@@ -30,13 +30,13 @@ internal static class PyFormat
             string flags = format[start..i];
             int ws = i;
             while (i < format.Length && char.IsAsciiDigit(format[i])) i++;
-            int width = i > ws ? int.Parse(format.AsSpan(ws, i - ws), CultureInfo.InvariantCulture) : 0;
+            int width = i > ws ? JinjaFilters.Width(long.Parse(format.AsSpan(ws, Math.Min(i - ws, 18)), CultureInfo.InvariantCulture), "format") : 0;
             int precision = -1;
             if (i < format.Length && format[i] == '.')
             {
                 int ps = ++i;
                 while (i < format.Length && char.IsAsciiDigit(format[i])) i++;
-                precision = i > ps ? int.Parse(format.AsSpan(ps, i - ps), CultureInfo.InvariantCulture) : 0;
+                precision = i > ps ? JinjaFilters.Width(long.Parse(format.AsSpan(ps, Math.Min(i - ps, 18)), CultureInfo.InvariantCulture), "format precision") : 0;
             }
             if (i >= format.Length) throw new TemplateException("incomplete format");
             if (next >= args.Count) throw new TemplateException("not enough arguments for format string");

@@ -106,10 +106,27 @@ public class ChatTemplateTests
     [InlineData("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", "macro 'm' takes not more than 1 argument(s), got 2")]
     [InlineData("{{ 'x' * 100000000 }}", "a string repeated 100000000 times is too long")]
     [InlineData("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "macro 'f' recurses deeper than 200 calls")]
+    [InlineData("{{ 'x' }}\n{{ 2 ** 100 }}", "template line 2: integer overflow")]
+    [InlineData("{{ 'x'|indent(10000000) }}", "indent width 10000000 is too large")]
+    [InlineData("{{ '%999999999d' % 1 }}", "format width 999999999 is too large")]
     public void Bad_templates_name_the_problem_and_the_line(string source, string message)
     {
         var e = Assert.ThrowsAny<TemplateException>(() => JinjaTemplate.Parse(source).Render(new Dictionary<string, object?>()));
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Hostile_nesting_is_an_error_not_a_stack_overflow()
+    {
+        foreach (string source in new[]
+        {
+            "{{ " + new string('(', 100_000) + "1" + new string(')', 100_000) + " }}",
+            "{{ " + string.Concat(Enumerable.Repeat("not ", 100_000)) + "x }}",
+            "{{ " + new string('-', 100_000) + "1 }}",
+            "{{ " + new string('[', 100_000) + new string(']', 100_000) + " }}",
+            string.Concat(Enumerable.Repeat("{% if x %}", 100_000)),
+        })
+            Assert.Contains("deeper than 100 levels", Assert.Throws<TemplateException>(() => JinjaTemplate.Parse(source)).Message);
     }
 
     [Fact]
