@@ -33,6 +33,7 @@ internal sealed class ChatSession : IDisposable
     public ChatSession(Llama model, Tokenizer tokenizer, ChatTemplate template, string? system, GenerationOptions options, int contextSize)
     {
         options.Validate();
+        if (options.MaxTokens < 1) throw new TesseraException($"chat: --max-tokens must be at least 1, got {options.MaxTokens}");
         _model = model;
         _tokenizer = tokenizer;
         _template = template;
@@ -68,6 +69,11 @@ internal sealed class ChatSession : IDisposable
         int[] ids;
         try { ids = EncodePrompt(_tokenizer, _template.Render(Messages, addGenerationPrompt: true)); }
         catch (TesseraException) { Messages.RemoveAt(Messages.Count - 1); throw; }
+        if (ids.Length == 0)
+        {
+            Messages.RemoveAt(Messages.Count - 1);
+            throw new TesseraException("chat: the chat template rendered an empty prompt");
+        }
         if (ids.Length >= _cache.MaxLength)
         {
             Messages.RemoveAt(Messages.Count - 1);
