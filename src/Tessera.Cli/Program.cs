@@ -11,5 +11,7 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     GenerateCommand.Create(),
     TokenizeCommand.Create(),
     ConvertCommand.Create(),
+
+    ChatCommand.Create(),
 };
 return root.Parse(args).Invoke();

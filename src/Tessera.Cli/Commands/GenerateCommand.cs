@@ -15,9 +15,10 @@ namespace Tessera.Cli.Commands;
 
 /// <summary><c>tessera generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [sampling
 /// flags: --top-k --top-p --min-p --typical --repeat-penalty --repeat-last-n --presence-penalty --frequency-penalty
-/// --logit-bias ID=BIAS --stop TEXT] [--json-schema FILE | --grammar FILE] [--threads N] [--backend cpu|cuda]
-/// [--json]</c>: continues the prompt with a LLaMA-family model (GGUF file or Hugging Face directory), streaming the
-/// text to stdout; with --json, one object at the end (ids, text, stop reason, speeds).</summary>
+/// --logit-bias ID=BIAS --stop TEXT] [--json-schema FILE | --grammar FILE] [--chat] [--tokenizer FILE] [--threads N]
+/// [--backend cpu|cuda] [--json]</c>: continues the prompt with a LLaMA-family model (GGUF file, Hugging Face directory
+/// or llama2.c checkpoint), streaming the text to stdout; with --json, one object at the end (ids, text, stop reason,
+/// speeds).</summary>
 internal static class GenerateCommand
 {
     public static Command Create()
@@ -32,13 +33,14 @@ internal static class GenerateCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object at the end instead of streaming text" };
         var sampling = new SamplingFlags();
         var tokenizer = new Option<string?>("--tokenizer") { Description = "a llama2.c checkpoint's tokenizer.bin (default: the one beside it)" };
-        var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json, tokenizer };
+        var chat = new Option<bool>("--chat") { Description = "send the prompt as one user message through the model's chat template (ChatML when it has none)" };
+        var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json, tokenizer, chat };
         sampling.AddTo(cmd);
         cmd.SetAction((pr, ct) => Task.FromResult(InspectCommand.Guard("generate", () =>
         {
             var options = sampling.Apply(pr, new GenerationOptions { MaxTokens = pr.GetValue(maxTokens), Temperature = pr.GetValue(temperature), Seed = pr.GetValue(seed) });
             using var be = CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
-            return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct, pr.GetValue(tokenizer));
+            return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct, pr.GetValue(tokenizer), pr.GetValue(chat));
         })));
         return cmd;
     }
@@ -54,12 +56,15 @@ internal static class GenerateCommand
     internal static Tokenizer OpenTokenizer(string model) => ModelLoading.OpenTokenizer(model);
 
     internal static int Run(string modelPath, string prompt, GenerationOptions options, IBackend backend, bool json, TextWriter output, CancellationToken ct,
-        string? tokenizerPath = null)
+        string? tokenizerPath = null, bool chat = false)
     {
         ModelLoading.EnsureText(prompt, "--prompt");
         var tokenizer = ModelLoading.OpenTokenizer(modelPath, tokenizerPath);
-        // BOS as the model's vocabulary asks; text that looks like a special token stays text.
-        int[] promptIds = tokenizer.Encode(prompt, addSpecial: true, parseSpecial: false);
+        // BOS as the model's vocabulary asks; text that looks like a special token stays text. With --chat the template's
+        // markers are special tokens (the user's text inside them is the template's to quote).
+        int[] promptIds = chat
+            ? ChatSession.EncodePrompt(tokenizer, ChatSession.OpenTemplate(modelPath, tokenizer).Render([Formats.Templates.ChatMessage.User(prompt)]))
+            : tokenizer.Encode(prompt, addSpecial: true, parseSpecial: false);
         using var model = ModelLoading.Open(backend, modelPath, json); // progress on a terminal; refuses a model that does not fit
         var stop = new HashSet<int>(tokenizer.EndOfGenerationIds);
         if (tokenizer.EosId is { } eos) stop.Add(eos);

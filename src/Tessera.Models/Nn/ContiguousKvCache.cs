@@ -56,6 +56,18 @@ public sealed class ContiguousKvCache : IKvCache, IDisposable
     /// <summary>Forgets every layer's positions (the buffers stay allocated).</summary>
     public void Clear() => Array.Clear(_length);
 
+    /// <summary>Keeps the first <paramref name="length"/> positions of every layer and forgets the rest (a chat keeps the
+    /// prefix its next prompt shares with the last one).</summary>
+    public void Truncate(int length)
+    {
+        for (int l = 0; l < _length.Length; l++)
+        {
+            if (length < 0 || length > _length[l])
+                throw new TesseraException($"kv cache layer {l}: cannot truncate {_length[l]} positions to {length}");
+            _length[l] = length;
+        }
+    }
+
     /// <summary>Frees the buffers.</summary>
     public void Dispose()
     {
