@@ -10,5 +10,6 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     OcrCommand.Create(),
     GenerateCommand.Create(),
     TokenizeCommand.Create(),
+    VaeCommand.Create(),
 };
 return root.Parse(args).Invoke();
