@@ -1,13 +1,15 @@
 using Tessera.Cpu;
 using Tessera.Imaging;
 using Tessera.Models.Diffusion.Vae;
+using Tessera.Models.Tests.Nn;
 using Xunit.Abstractions;
 
 namespace Tessera.Models.Tests.Diffusion;
 
 /// <summary>FLUX.2's real tiny autoencoder (TAEF2, ../shared/models/vae/taef2) on real photographs from scikit-image's
 /// data folder (Debian's python3-skimage): encode -> decode must give back the photo at a PSNR a working autoencoder
-/// reaches (a broken layer drops it to single digits); plus its shapes, its variant read off the weights, and bad input.</summary>
+/// reaches (a broken layer drops it to single digits) and no lower than taesd.py's own modules in PyTorch (float64)
+/// reach on the same crop; plus its shapes, its variant read off the weights, and bad input.</summary>
 public sealed class TinyAutoencoderTests(ITestOutputHelper output)
 {
     private const string PhotoDir = "/usr/lib/python3/dist-packages/skimage/data";
@@ -43,6 +45,24 @@ public sealed class TinyAutoencoderTests(ITestOutputHelper output)
         double psnr = Psnr(image.Pixels, back.Pixels);
         output.WriteLine($"TAEF2 round trip of {photo} ({w}x{h}): PSNR {psnr:F2} dB");
         Assert.True(psnr > 27, $"PSNR {psnr:F2} dB");
+
+        // PyTorch in float64 is slow here: the comparison runs on the photo's central 128x128.
+        Skip.If(TorchReference.Unavailable is not null, TorchReference.Unavailable);
+        const int side = 128;
+        var crop = CropAt(image, (w - side) / 2 / 8 * 8, (h - side) / 2 / 8 * 8, side, side);
+        using var xc = ImageTensors.ToTensor(cpu, crop);
+        using var latentC = encoder.Encode(xc);
+        using var yc = decoder.Decode(latentC);
+        double cropPsnr = Psnr(crop.Pixels, ImageTensors.ToImage(yc).Pixels);
+        using var reference = new TorchReference(seed: 0, script: "Diffusion/diffusion_reference.py");
+        reference.Add("img.x", xc.ToFloatArray(), 1, 3, side, side);
+        reference.Case("img", new() { ["kind"] = "taesd_files", ["encoder"] = enc!, ["decoder"] = dec!, ["latent"] = 32, ["mid"] = true });
+        reference.Run();
+        var (expected, shape) = reference.Expected("img.out");
+        using var torchImages = Tensor.FromArray(cpu, expected, shape);
+        double torchPsnr = Psnr(crop.Pixels, ImageTensors.ToImage(torchImages).Pixels);
+        output.WriteLine($"central 128x128: Tessera PSNR {cropPsnr:F2} dB, taesd.py in PyTorch (float64) {torchPsnr:F2} dB");
+        Assert.True(cropPsnr >= torchPsnr - 0.05, $"Tessera {cropPsnr:F2} dB, PyTorch {torchPsnr:F2} dB");
     }
 
     [SkippableFact]
@@ -60,10 +80,12 @@ public sealed class TinyAutoencoderTests(ITestOutputHelper output)
         Assert.Contains("decoder", Assert.Throws<TesseraException>(() => decoder.Encode(odd)).Message);
     }
 
-    internal static Image Crop(Image image, int w, int h)
+    internal static Image Crop(Image image, int w, int h) => CropAt(image, 0, 0, w, h);
+
+    internal static Image CropAt(Image image, int x0, int y0, int w, int h)
     {
         var px = new byte[w * h * 3];
-        for (int y = 0; y < h; y++) Array.Copy(image.Pixels, y * image.Width * 3, px, y * w * 3, w * 3);
+        for (int y = 0; y < h; y++) Array.Copy(image.Pixels, ((y0 + y) * image.Width + x0) * 3, px, y * w * 3, w * 3);
         return new Image(px, w, h);
     }
 
