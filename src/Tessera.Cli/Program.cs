@@ -13,5 +13,7 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     ConvertCommand.Create(),
 
     ChatCommand.Create(),
+
+    VaeCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -32,7 +32,15 @@ public sealed class TorchReference : IDisposable
     /// <summary>The CPU backend the tests run on.</summary>
     public CpuBackend Cpu { get; } = new(new CpuBackendOptions(Threads: 2));
 
-    public TorchReference(int seed) => _rng = new Random(seed);
+    private readonly string _script;
+
+    /// <summary>A reference seeded by <paramref name="seed"/>, run by <paramref name="script"/> (relative to
+    /// tests/Tessera.Models.Tests; other scripts import nn_reference.py's reader, writer and case loop).</summary>
+    public TorchReference(int seed, string script = "Nn/nn_reference.py")
+    {
+        _rng = new Random(seed);
+        _script = script;
+    }
 
     /// <summary>Adds uniform random values in [-scale, scale] and returns them.</summary>
     public float[] Random(string name, float scale, params int[] shape)
@@ -63,7 +71,7 @@ public sealed class TorchReference : IDisposable
         if (Unavailable is not null) return;
         string output = Path.Combine(Dir, "out.safetensors");
         var (code, text) = RunPython(Script, InputPath, output);
-        if (code != 0) throw new InvalidOperationException($"nn_reference.py failed ({code}):\n{text}");
+        if (code != 0) throw new InvalidOperationException($"{_script} failed ({code}):\n{text}");
         using var f = SafetensorsFile.Open(output);
         foreach (var n in f.Names)
         {
@@ -85,16 +93,16 @@ public sealed class TorchReference : IDisposable
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static string Script
+    private string Script
     {
         get
         {
             for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             {
-                string p = Path.Combine(d.FullName, "tests", "Tessera.Models.Tests", "Nn", "nn_reference.py");
+                string p = Path.Combine(d.FullName, "tests", "Tessera.Models.Tests", _script);
                 if (File.Exists(p)) return p;
             }
-            throw new FileNotFoundException("tests/Tessera.Models.Tests/Nn/nn_reference.py not found above " + AppContext.BaseDirectory);
+            throw new FileNotFoundException($"tests/Tessera.Models.Tests/{_script} not found above " + AppContext.BaseDirectory);
         }
     }
 
