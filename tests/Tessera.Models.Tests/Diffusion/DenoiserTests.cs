@@ -109,7 +109,7 @@ public sealed class DenoiserTests : IDisposable
         Assert.Contains("GaussianNoise", Assert.Throws<TesseraException>(() => new AncestralSampler(1).Sample(data, x, schedule)).Message);
         var tooHigh = new SamplingSchedule(KarrasSigmas.Sigmas(4, 0.01, 20));
         Assert.Contains("above the model's largest", Assert.Throws<TesseraException>(() => new EulerSampler().Sample(data, x, tooHigh)).Message);
-        Assert.Contains("dpmpp_2m", Assert.Throws<TesseraException>(() => Samplers.Create("dpm_fast")).Message);
+        Assert.Contains("dpmpp_2m", Assert.Throws<TesseraException>(() => SamplerCatalog.Create("dpm_fast")).Message);
         Assert.Contains("eta", Assert.Throws<TesseraException>(() => new AncestralSampler(-1)).Message);
         using var half = x.To(DType.F16);
         Assert.Contains("f32", Assert.Throws<TesseraException>(() => new EulerSampler().Sample(data, half, schedule)).Message);

@@ -61,7 +61,7 @@ public sealed class MnistDdpmSamplingTests(ITestOutputHelper output)
             {
                 var noise = new GaussianNoise(2026);
                 using var start = noise.Next(cpu, new Shape(n, 1, 28, 28));
-                using var sample = Samplers.Create(name).Sampler.Sample(denoiser, start, table.Schedule(steps, TimestepSpacing.Trailing), noise);
+                using var sample = SamplerCatalog.Create(name).Sampler.Sample(denoiser, start, table.Schedule(steps, TimestepSpacing.Trailing), noise);
                 return sample.ToFloatArray();
             }
             float[] reference = Run("dpmpp_2m", 60), heun = Run("heun", 30), ddim = Run("ddim", 60);
@@ -137,7 +137,7 @@ public sealed class MnistDdpmSamplingTests(ITestOutputHelper output)
     {
         var noise = new GaussianNoise(2026);
         using var start = noise.Next(cpu, new Shape(Count, 1, 28, 28));
-        using var sample = Samplers.Create(name).Sampler.Sample(denoiser, start, table.Schedule(steps, TimestepSpacing.Trailing), noise);
+        using var sample = SamplerCatalog.Create(name).Sampler.Sample(denoiser, start, table.Schedule(steps, TimestepSpacing.Trailing), noise);
         // The model's data are MNIST pixels minus 0.5.
         return [.. sample.ToFloatArray().Select(v => Math.Clamp(v + 0.5f, 0f, 1f))];
     }

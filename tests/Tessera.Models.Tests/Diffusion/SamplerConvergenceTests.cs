@@ -80,7 +80,7 @@ public sealed class SamplerConvergenceTests(ITestOutputHelper output) : IDisposa
 
     private double Slope(string name, GaussianData data, Func<int, SamplingSchedule> schedule)
     {
-        var sampler = name == "dpmpp_2s" ? new DpmPp2SAncestralSampler(eta: 0) : Samplers.Create(name).Sampler;
+        var sampler = name == "dpmpp_2s" ? new DpmPp2SAncestralSampler(eta: 0) : SamplerCatalog.Create(name).Sampler;
         var errors = s_steps.Select(n => Error(sampler, data, schedule(n))).ToArray();
         // Least-squares slope of -log(error) against log(steps).
         double[] lx = [.. s_steps.Select(n => Math.Log(n))], ly = [.. errors.Select(e => -Math.Log(e))];

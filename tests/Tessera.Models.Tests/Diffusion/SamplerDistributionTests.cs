@@ -27,7 +27,7 @@ public sealed class SamplerDistributionTests(ITestOutputHelper output) : IDispos
     [MemberData(nameof(Cases))]
     public void DrawsApproachTheDataDistributionAsStepsGrow(string name, string path)
     {
-        Sampler sampler = name == "ddim_eta_0.5" ? new AncestralSampler(0.5, "ddim") : Samplers.Create(name).Sampler;
+        Sampler sampler = name == "ddim_eta_0.5" ? new AncestralSampler(0.5, "ddim") : SamplerCatalog.Create(name).Sampler;
         var data = Data(path);
         var shortfall = new List<double>();
         float[] x = [];
@@ -103,7 +103,7 @@ public sealed class SamplerDistributionTests(ITestOutputHelper output) : IDispos
         var schedule = new SamplingSchedule(KarrasSigmas.Sigmas(10, 0.002, 80));
         foreach (string name in new[] { "euler_a", "ddpm", "dpmpp_2s_a", "lcm" })
         {
-            var sampler = Samplers.Create(name).Sampler;
+            var sampler = SamplerCatalog.Create(name).Sampler;
             float[] a = Draw(sampler, data, schedule, 3, count: 1000), b = Draw(sampler, data, schedule, 3, count: 1000);
             float[] c = Draw(sampler, data, schedule, 4, count: 1000);
             Assert.Equal(a, b);

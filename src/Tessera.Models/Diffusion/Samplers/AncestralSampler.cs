@@ -4,7 +4,7 @@ namespace Tessera.Models.Diffusion.Samplers;
 
 /// <summary>The ancestral first-order step: DDIM (Song et al. 2021, eq. 12) with its η, which is Euler ancestral
 /// (k-diffusion's sample_euler_ancestral) when η = 1: move deterministically to α(σ')·D + σ_down·ε̂, then add fresh noise
-/// σ_up·z, with σ_up = η × the DDPM posterior's standard deviation (<see cref="Samplers.AncestralSplit"/>). η = 0 is
+/// σ_up·z, with σ_up = η × the DDPM posterior's standard deviation (<see cref="SamplerCatalog.AncestralSplit"/>). η = 0 is
 /// deterministic DDIM, the same as Euler.</summary>
 public sealed class AncestralSampler : Sampler
 {
@@ -30,9 +30,9 @@ public sealed class AncestralSampler : Sampler
     {
         double sigma = run.Schedule[i], next = run.Schedule[i + 1];
         using var denoised = run.Denoiser.Denoise(x, sigma);
-        var (down, up) = Samplers.AncestralSplit(run.Path, sigma, next, Eta);
-        var moved = Samplers.MoveTo(run.Path, x, denoised, sigma, run.Path.Alpha(next), down);
+        var (down, up) = SamplerCatalog.AncestralSplit(run.Path, sigma, next, Eta);
+        var moved = SamplerCatalog.MoveTo(run.Path, x, denoised, sigma, run.Path.Alpha(next), down);
         if (up == 0) return moved;
-        using (moved) return Samplers.AddNoise(run, moved, up);
+        using (moved) return SamplerCatalog.AddNoise(run, moved, up);
     }
 }

@@ -24,8 +24,8 @@ public sealed class DdpmSampler : Sampler
         double alphaTs = alphaT / alphaS;
         double varTs = Math.Max(0, sigmaT * sigmaT - alphaTs * alphaTs * sigmaS * sigmaS);
         double cx = alphaTs * sigmaS * sigmaS / (sigmaT * sigmaT), c0 = alphaS * varTs / (sigmaT * sigmaT);
-        var mean = Samplers.Combine(x, cx, denoised, c0);
+        var mean = SamplerCatalog.Combine(x, cx, denoised, c0);
         if (sigmaS == 0) return mean;
-        using (mean) return Samplers.AddNoise(run, mean, Math.Sqrt(varTs) * sigmaS / sigmaT);
+        using (mean) return SamplerCatalog.AddNoise(run, mean, Math.Sqrt(varTs) * sigmaS / sigmaT);
     }
 }

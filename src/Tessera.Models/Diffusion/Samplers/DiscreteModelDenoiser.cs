@@ -51,9 +51,9 @@ public sealed class DiscreteModelDenoiser : IDenoiser
         switch (Prediction)
         {
             case PredictionType.Epsilon:
-                return Samplers.Combine(x, 1, output, -sigma);
+                return SamplerCatalog.Combine(x, 1, output, -sigma);
             case PredictionType.V:
-                return Samplers.Combine(x, 1 / (sigma * sigma + 1), output, -sigma * cIn);
+                return SamplerCatalog.Combine(x, 1 / (sigma * sigma + 1), output, -sigma * cIn);
             default:
                 return output.Affine(1);
         }

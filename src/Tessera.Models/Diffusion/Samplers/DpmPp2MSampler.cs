@@ -24,12 +24,12 @@ public sealed class DpmPp2MSampler : Sampler
         {
             if (next == 0) return denoised.Affine(run.Path.Alpha(0));
             double h = run.Path.Lambda(next) - run.Path.Lambda(sigma);
-            double ratio = next / sigma, cD = -run.Path.Alpha(next) * Samplers.ExpM1(-h);
+            double ratio = next / sigma, cD = -run.Path.Alpha(next) * SamplerCatalog.ExpM1(-h);
             if (run.Previous is null || !double.IsFinite(h) || !double.IsFinite(run.PreviousH))
-                return Samplers.Combine(x, ratio, denoised, cD);
+                return SamplerCatalog.Combine(x, ratio, denoised, cD);
             double r = run.PreviousH / h;
-            using var blended = Samplers.Combine(denoised, 1 + 1 / (2 * r), run.Previous, -1 / (2 * r));
-            return Samplers.Combine(x, ratio, blended, cD);
+            using var blended = SamplerCatalog.Combine(denoised, 1 + 1 / (2 * r), run.Previous, -1 / (2 * r));
+            return SamplerCatalog.Combine(x, ratio, blended, cD);
         }
         finally
         {

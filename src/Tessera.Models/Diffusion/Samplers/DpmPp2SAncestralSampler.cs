@@ -3,7 +3,7 @@ using Tessera.Models.Diffusion.Schedules;
 namespace Tessera.Models.Diffusion.Samplers;
 
 /// <summary>DPM-Solver++(2S) with ancestral noise (k-diffusion's sample_dpmpp_2s_ancestral): split the step into
-/// σ_down and σ_up (<see cref="Samplers.AncestralSplit"/>), take a second-order single-step DPM-Solver++ step to
+/// σ_down and σ_up (<see cref="SamplerCatalog.AncestralSplit"/>), take a second-order single-step DPM-Solver++ step to
 /// (α(σ'), σ_down) through the midpoint in λ (Lu et al. 2022, algorithm 1 with r = 1/2), then add σ_up·z. Two model
 /// calls a step; the last step (σ_down = 0) and a step from pure noise (λ = -∞) are first order.</summary>
 public sealed class DpmPp2SAncestralSampler : Sampler
@@ -30,20 +30,20 @@ public sealed class DpmPp2SAncestralSampler : Sampler
         var path = run.Path;
         double sigma = run.Schedule[i], next = run.Schedule[i + 1];
         using var denoised = run.Denoiser.Denoise(x, sigma);
-        var (down, up) = Samplers.AncestralSplit(path, sigma, next, Eta);
+        var (down, up) = SamplerCatalog.AncestralSplit(path, sigma, next, Eta);
         double alphaNext = path.Alpha(next);
         double lambda = path.Lambda(sigma), h = Math.Log(alphaNext / down) - lambda;
         Tensor moved;
         if (down == 0 || !double.IsFinite(h))
-            moved = Samplers.MoveTo(path, x, denoised, sigma, alphaNext, down);
+            moved = SamplerCatalog.MoveTo(path, x, denoised, sigma, alphaNext, down);
         else
         {
             double sigmaMid = path.SigmaAtLambda(lambda + h / 2);
-            using var mid = Samplers.Combine(x, sigmaMid / sigma, denoised, -path.Alpha(sigmaMid) * Samplers.ExpM1(-h / 2));
+            using var mid = SamplerCatalog.Combine(x, sigmaMid / sigma, denoised, -path.Alpha(sigmaMid) * SamplerCatalog.ExpM1(-h / 2));
             using var denoisedMid = run.Denoiser.Denoise(mid, sigmaMid);
-            moved = Samplers.Combine(x, down / sigma, denoisedMid, -alphaNext * Samplers.ExpM1(-h));
+            moved = SamplerCatalog.Combine(x, down / sigma, denoisedMid, -alphaNext * SamplerCatalog.ExpM1(-h));
         }
         if (up == 0) return moved;
-        using (moved) return Samplers.AddNoise(run, moved, up);
+        using (moved) return SamplerCatalog.AddNoise(run, moved, up);
     }
 }

@@ -18,6 +18,6 @@ public sealed class EulerSampler : Sampler
         using var denoised = run.Denoiser.Denoise(x, sigma);
         // x + (σ' - σ)·(x - D)/σ
         double r = next / sigma;
-        return Samplers.Combine(x, r, denoised, 1 - r);
+        return SamplerCatalog.Combine(x, r, denoised, 1 - r);
     }
 }

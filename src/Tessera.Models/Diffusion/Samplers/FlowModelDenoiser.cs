@@ -22,6 +22,6 @@ public sealed class FlowModelDenoiser(DiffusionModel model, int trainSteps = 100
         ArgumentNullException.ThrowIfNull(x);
         using var v = _model(x, sigma * trainSteps);
         if (!v.Shape.Equals(x.Shape)) throw new TesseraException($"flow model: output {v.Shape} differs from its input {x.Shape}");
-        return Samplers.Combine(x, 1, v, -sigma);
+        return SamplerCatalog.Combine(x, 1, v, -sigma);
     }
 }

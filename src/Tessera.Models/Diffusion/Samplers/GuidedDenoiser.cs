@@ -41,5 +41,5 @@ public sealed class GuidedDenoiser : IDenoiser
 
     /// <summary>u + s·(c - u) = s·c + (1 - s)·u.</summary>
     public static Tensor Combine(Tensor conditional, Tensor unconditional, double scale) =>
-        Samplers.Combine(conditional, scale, unconditional, 1 - scale);
+        SamplerCatalog.Combine(conditional, scale, unconditional, 1 - scale);
 }

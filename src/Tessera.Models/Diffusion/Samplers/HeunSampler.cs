@@ -16,15 +16,15 @@ public sealed class HeunSampler : Sampler
     {
         double sigma = run.Schedule[i], next = run.Schedule[i + 1], dt = next - sigma;
         using var denoised = run.Denoiser.Denoise(x, sigma);
-        using var d = Samplers.Combine(x, 1 / sigma, denoised, -1 / sigma);
-        var euler = Samplers.Combine(x, 1, d, dt);
+        using var d = SamplerCatalog.Combine(x, 1 / sigma, denoised, -1 / sigma);
+        var euler = SamplerCatalog.Combine(x, 1, d, dt);
         if (next == 0) return euler;
         using (euler)
         {
             using var denoised2 = run.Denoiser.Denoise(euler, next);
-            using var d2 = Samplers.Combine(euler, 1 / next, denoised2, -1 / next);
-            using var slope = Samplers.Combine(d, 0.5, d2, 0.5);
-            return Samplers.Combine(x, 1, slope, dt);
+            using var d2 = SamplerCatalog.Combine(euler, 1 / next, denoised2, -1 / next);
+            using var slope = SamplerCatalog.Combine(d, 0.5, d2, 0.5);
+            return SamplerCatalog.Combine(x, 1, slope, dt);
         }
     }
 }

@@ -20,6 +20,6 @@ public sealed class LcmSampler : Sampler
         using var denoised = run.Denoiser.Denoise(x, run.Schedule[i]);
         if (next == 0) return denoised.Affine(run.Path.Alpha(0));
         using var z = run.Noise(x);
-        return Samplers.Combine(denoised, run.Path.Alpha(next), z, next);
+        return SamplerCatalog.Combine(denoised, run.Path.Alpha(next), z, next);
     }
 }

@@ -6,7 +6,7 @@ namespace Tessera.Models.Diffusion.Samplers;
 public sealed record SamplerChoice(Sampler Sampler, bool KarrasSigmas);
 
 /// <summary>The samplers by name, and the step arithmetic they share.</summary>
-public static class Samplers
+public static class SamplerCatalog
 {
     /// <summary>The names <see cref="Create"/> knows.</summary>
     public static IReadOnlyList<string> Names { get; } =
