@@ -25,7 +25,7 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
     private readonly Thread _loop;
     private volatile bool _stopping;
     private volatile int _activeCount, _cachedBlocks;
-    private long _nextId, _reusedTokens;
+    private long _nextId;
     private int _disposed;
 
     /// <summary>A generator over <paramref name="model"/> (the caller keeps owning the model and disposes it after the
@@ -62,7 +62,7 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
     public int ActiveRequests => _activeCount;
 
     /// <summary>Prompt tokens whose keys came from the prefix cache instead of a forward, over all requests.</summary>
-    public long ReusedPromptTokens => Interlocked.Read(ref _reusedTokens);
+    public long ReusedPromptTokens => _scheduler.ReusedPromptTokens;
 
     /// <summary>Streams the tokens generated after <paramref name="prompt"/> (ids, BOS included when the model wants
     /// one), picked and stopped by <paramref name="options"/> as <see cref="TextGenerator"/> does.
@@ -73,7 +73,7 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
     {
         var s = Submit(prompt, options, stats ?? new GenerationStats(), cancellationToken);
         bool complete = false;
-        using var wake = cancellationToken.Register(static w => ((SemaphoreSlim)w!).Release(), _wake);
+        using var wake = cancellationToken.Register(static g => ((Generator)g!).Wake(), this);
         try
         {
             await foreach (var token in s.Output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -88,7 +88,7 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
             if (!complete)
             {
                 s.Cancel();
-                if (!_stopping) _wake.Release();
+                Wake();
             }
         }
     }
@@ -128,8 +128,18 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
         if (need > TotalBlocks)
             throw new TesseraException($"generation: a request of {ids.Length} prompt + {options.MaxTokens} new tokens needs {need} KV blocks of {_options.BlockSize}, the pool has {TotalBlocks} (raise GeneratorOptions.KvCacheTokens)");
         _incoming.Enqueue(s);
-        _wake.Release();
+        // Disposed meanwhile: the loop may have drained its queue for the last time.
+        if (_stopping) s.Output.Writer.TryComplete(new ObjectDisposedException(nameof(Generator)));
+        Wake();
         return s;
+    }
+
+    // Wakes the loop (new work, or a cancel to act on); a no-op once the generator is disposed.
+    private void Wake()
+    {
+        if (_stopping) return;
+        try { _wake.Release(); }
+        catch (ObjectDisposedException) { }
     }
 
     // The loop thread: take new requests, drop cancelled ones, admit what fits, run one decode step; sleep when idle.
@@ -154,7 +164,6 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
                     _waiting.RemoveAt(0);
                     long before = _scheduler.ReusedPromptTokens;
                     _scheduler.Admit(s);
-                    Interlocked.Add(ref _reusedTokens, _scheduler.ReusedPromptTokens - before);
                     LogAdmitted(s.Id, s.Prompt.Length, (int)(_scheduler.ReusedPromptTokens - before), _scheduler.Active.Count);
                 }
                 _scheduler.Step();
@@ -176,6 +185,8 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
 
     private void OnEnded(BatchSequence s, StopReason? stop, Exception? error)
     {
+        // Counters first: a consumer that sees its request end sees the blocks it gave back.
+        (_activeCount, _cachedBlocks) = (_scheduler.Active.Count, _scheduler.CachedBlocks);
         if (error is null) LogFinished(s.Id, s.Stats.GeneratedTokens, stop);
         else if (error is OperationCanceledException) LogCancelled(s.Id, s.Stats.GeneratedTokens);
         else LogFailed(error, s.Id);

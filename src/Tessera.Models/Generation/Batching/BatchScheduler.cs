@@ -32,10 +32,14 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Blocks the prefix cache records.</summary>
     public int CachedBlocks => _prefixes?.Count ?? 0;
 
-    /// <summary>Prompt tokens whose keys were reused from the prefix cache instead of computed, over all requests.</summary>
-    public long ReusedPromptTokens { get; private set; }
+    private long _reusedPromptTokens;
 
-    /// <summary>Called with each request as it ends (finished, failed or cancelled).</summary>
+    /// <summary>Prompt tokens whose keys were reused from the prefix cache instead of computed, over all requests
+    /// (readable from any thread).</summary>
+    public long ReusedPromptTokens => Interlocked.Read(ref _reusedPromptTokens);
+
+    /// <summary>Called with each request as it ends (finished, failed or cancelled), after its blocks are back and
+    /// before its consumer sees the end.</summary>
     public event Action<BatchSequence, StopReason?, Exception?>? Ended;
 
     /// <summary>Blocks a request needs for its whole run: its capacity, plus one for a copy on write.</summary>
@@ -62,7 +66,7 @@ internal sealed class BatchScheduler : IDisposable
             s.Kv = Pool.CreateSequence(matched.Take(shared).Select(m => m.Block).ToList(), reused);
             s.RecordedBlocks = reused / bs;
             s.PrefixParent = s.RecordedBlocks > 0 ? matched[s.RecordedBlocks - 1].Node : 0;
-            ReusedPromptTokens += reused;
+            Interlocked.Add(ref _reusedPromptTokens, reused);
             long t0 = Stopwatch.GetTimestamp();
             Forward([s], s.Prompt.AsSpan(reused), [s.Prompt.Length - reused]);
             s.Stats.PrefillSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -165,8 +169,8 @@ internal sealed class BatchScheduler : IDisposable
         _reserved -= s.ReservedBlocks;
         s.Kv?.Dispose();
         s.Stats.Stop = stop;
-        s.Output.Writer.TryComplete(error);
         Ended?.Invoke(s, stop, error);
+        s.Output.Writer.TryComplete(error);
     }
 
     /// <summary>Ends what is still running and gives the prefix cache's blocks back (the pool is the caller's).</summary>
