@@ -49,6 +49,64 @@ public sealed class GenerateCommandTests
         Assert.Equal(" Once upon a time</s>", string.Concat(pieces.Skip(1)));
     }
 
+    [SkippableFact]
+    public void A_stop_string_ends_the_text_before_it_and_the_stop_reason_is_stop()
+    {
+        SkipWithoutModel();
+        var r = TesseraProcess.Run("generate", "--model", Model, "--prompt", "Once upon a time", "--max-tokens", "30", "--threads", "1",
+            "--stop", "little", "--stop", "never appears", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal("stop", doc.RootElement.GetProperty("stop").GetString());
+        Assert.Equal(", there was a ", doc.RootElement.GetProperty("text").GetString());
+        var plain = TesseraProcess.Run("generate", "--model", Model, "--prompt", "Once upon a time", "--max-tokens", "30", "--threads", "1", "--stop", "little");
+        Assert.Equal(", there was a \n", plain.Stdout);
+    }
+
+    [SkippableFact]
+    public void Json_schema_and_grammar_constrain_the_output()
+    {
+        SkipWithoutModel();
+        string dir = Directory.CreateTempSubdirectory("tessera-cli-schema-").FullName;
+        try
+        {
+            string schema = Path.Combine(dir, "person.json");
+            File.WriteAllText(schema, """
+                {"type":"object","properties":{"name":{"type":"string","maxLength":12},"age":{"type":"integer"},
+                 "pet":{"enum":["cat","dog"]}},"required":["name","age","pet"],"additionalProperties":false}
+                """);
+            var r = TesseraProcess.Run("generate", "--model", Model, "--prompt", "Once upon a time", "--max-tokens", "200", "--threads", "1",
+                "--json-schema", schema, "--temperature", "0.8", "--seed", "4", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.05",
+                "--repeat-penalty", "1.1", "--presence-penalty", "0.1", "--frequency-penalty", "0.1", "--typical", "0.99", "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using var doc = JsonDocument.Parse(r.Stdout);
+            Assert.Equal("eos", doc.RootElement.GetProperty("stop").GetString());
+            using var person = JsonDocument.Parse(doc.RootElement.GetProperty("text").GetString()!);
+            Assert.Equal(JsonValueKind.Number, person.RootElement.GetProperty("age").ValueKind);
+            Assert.Contains(person.RootElement.GetProperty("pet").GetString(), new[] { "cat", "dog" });
+
+            string grammar = Path.Combine(dir, "yn.gbnf");
+            File.WriteAllText(grammar, "root ::= (\"yes\" | \"no\") \".\"\n");
+            var g = TesseraProcess.Run("generate", "--model", Model, "--prompt", "Once upon a time", "--max-tokens", "20", "--threads", "1", "--grammar", grammar, "--json");
+            Assert.True(g.ExitCode == 0, g.Stderr);
+            using var gdoc = JsonDocument.Parse(g.Stdout);
+            Assert.Contains(gdoc.RootElement.GetProperty("text").GetString(), new[] { "yes.", "no." });
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [SkippableTheory]
+    [InlineData("--logit-bias", "5", "ID=BIAS")]
+    [InlineData("--top-p", "1.5", "top-p")]
+    [InlineData("--json-schema", "/nonexistent/s.json", "/nonexistent/s.json")]
+    public void Bad_sampling_flags_are_clear_errors(string flag, string value, string message)
+    {
+        SkipWithoutModel();
+        var r = TesseraProcess.Run("generate", "--model", Model, "--prompt", "hi", flag, value, "--json");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+    }
+
     [Fact]
     public void A_missing_model_is_a_clear_error()
     {

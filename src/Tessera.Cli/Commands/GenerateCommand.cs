@@ -9,12 +9,15 @@ using Tessera.Formats.Gguf;
 using Tessera.Formats.Tokenizers;
 using Tessera.Models;
 using Tessera.Models.Generation;
+using Tessera.Models.Generation.Constraints;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--threads N]
-/// [--backend cpu|cuda] [--json]</c>: continues the prompt with a LLaMA-family model (GGUF file or Hugging Face
-/// directory), streaming the text to stdout; with --json, one object at the end (ids, text, stop reason, speeds).</summary>
+/// <summary><c>tessera generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [sampling
+/// flags: --top-k --top-p --min-p --typical --repeat-penalty --repeat-last-n --presence-penalty --frequency-penalty
+/// --logit-bias ID=BIAS --stop TEXT] [--json-schema FILE | --grammar FILE] [--threads N] [--backend cpu|cuda]
+/// [--json]</c>: continues the prompt with a LLaMA-family model (GGUF file or Hugging Face directory), streaming the
+/// text to stdout; with --json, one object at the end (ids, text, stop reason, speeds).</summary>
 internal static class GenerateCommand
 {
     public static Command Create()
@@ -27,10 +30,12 @@ internal static class GenerateCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
         var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object at the end instead of streaming text" };
+        var sampling = new SamplingFlags();
         var cmd = new Command("generate", "Continue a prompt with a LLaMA-family model") { model, prompt, maxTokens, temperature, seed, threads, backend, json };
+        sampling.AddTo(cmd);
         cmd.SetAction((pr, ct) => Task.FromResult(InspectCommand.Guard("generate", () =>
         {
-            var options = new GenerationOptions { MaxTokens = pr.GetValue(maxTokens), Temperature = pr.GetValue(temperature), Seed = pr.GetValue(seed) };
+            var options = sampling.Apply(pr, new GenerationOptions { MaxTokens = pr.GetValue(maxTokens), Temperature = pr.GetValue(temperature), Seed = pr.GetValue(seed) });
             using var be = CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
             return Run(pr.GetValue(model)!, pr.GetValue(prompt)!, options, be, pr.GetValue(json), Console.Out, ct);
         })));
@@ -72,13 +77,12 @@ internal static class GenerateCommand
         var stats = new GenerationStats();
         var tokens = new List<int>();
         var text = new StringBuilder();
-        var detok = tokenizer.CreateStreamingDetokenizer();
         var run = Task.Run(async () =>
         {
-            await foreach (var t in new TextGenerator(model).GenerateAsync(promptIds, options, stats, ct).ConfigureAwait(false))
+            await foreach (var t in new TextGenerator(model, tokenizer).GenerateAsync(promptIds, options, stats, ct).ConfigureAwait(false))
             {
                 tokens.Add(t.Id);
-                string piece = detok.Push(t.Id);
+                string piece = t.Text;
                 text.Append(piece);
                 if (!json && piece.Length > 0)
                 {
@@ -89,7 +93,7 @@ internal static class GenerateCommand
         }, CancellationToken.None);
         try { run.GetAwaiter().GetResult(); }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-        string rest = detok.Flush();
+        string rest = stats.TrailingText;
         text.Append(rest);
         if (!json)
         {
@@ -97,7 +101,7 @@ internal static class GenerateCommand
             return 0;
         }
         var report = new GenerateReport(promptIds, tokens.ToArray(), text.ToString(),
-            stats.Stop switch { StopReason.Eos => "eos", StopReason.Length => "length", _ => "cancelled" },
+            stats.Stop switch { StopReason.Eos => "eos", StopReason.Length => "length", StopReason.StopString => "stop", _ => "cancelled" },
             Math.Round(stats.PrefillTokensPerSecond, 2), Math.Round(stats.DecodeTokensPerSecond, 2), Math.Round(stats.DecodeMsPerToken, 3));
         output.WriteLine(JsonSerializer.Serialize(report, Json.GenerateReport));
         return 0;
@@ -108,7 +112,8 @@ internal static class GenerateCommand
 
 #pragma warning disable IDE1006 // JSON field names are snake_case keys
 /// <summary>What <c>tessera generate --json</c> prints: <c>prompt_tokens</c> include BOS when the model adds one,
-/// <c>tokens</c> are the generated ids without the final EOS, <c>prefill_tok_s</c> = prompt tokens / prompt forward time,
+/// <c>tokens</c> are the generated ids without the final EOS (with the token that completed a stop string), <c>text</c>
+/// excludes a stop string and what follows it, <c>stop</c> is eos, length, stop (a stop string) or cancelled, <c>prefill_tok_s</c> = prompt tokens / prompt forward time,
 /// <c>decode_tok_s</c> counts the tokens after the first over their time.</summary>
 internal sealed record GenerateReport(int[] prompt_tokens, int[] tokens, string text, string stop,
     double prefill_tok_s, double decode_tok_s, double decode_ms_per_token);

@@ -18,8 +18,16 @@ public sealed class GenerationStats
     /// <summary>Seconds of those decode steps (forward and sampling).</summary>
     public double DecodeSeconds { get; internal set; }
 
+    /// <summary>Seconds spent choosing tokens (the sampling chain, a grammar's mask included), within the prefill and
+    /// decode times.</summary>
+    public double SamplingSeconds { get; internal set; }
+
     /// <summary>Why the run ended (null while it runs, or when it was cancelled).</summary>
     public StopReason? Stop { get; internal set; }
+
+    /// <summary>Text released only when the run ended (held back as a possible stop-string start, or flushed bytes): it
+    /// follows the last token's <see cref="GeneratedToken.Text"/>. Empty without a tokenizer.</summary>
+    public string TrailingText { get; internal set; } = "";
 
     /// <summary>Prompt tokens per second of prefill.</summary>
     public double PrefillTokensPerSecond => PrefillSeconds > 0 ? PromptTokens / PrefillSeconds : 0;

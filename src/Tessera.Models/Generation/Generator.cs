@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tessera.Attention;
+using Tessera.Formats.Tokenizers;
 using Tessera.Models.Generation.Batching;
 
 namespace Tessera.Models.Generation;
@@ -22,6 +23,7 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
     private readonly KvBlockPool _pool;
     private readonly GeneratorOptions _options;
     private readonly ILogger _logger;
+    private readonly ITokenizer? _tokenizer;
     private readonly Thread _loop;
     private volatile bool _stopping;
     private volatile int _activeCount, _cachedBlocks;
@@ -29,13 +31,16 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
     private int _disposed;
 
     /// <summary>A generator over <paramref name="model"/> (the caller keeps owning the model and disposes it after the
-    /// generator). Allocates the KV pool and starts the loop thread.</summary>
-    public Generator(Llama model, GeneratorOptions? options = null, ILogger<Generator>? logger = null)
+    /// generator). <paramref name="tokenizer"/>, the model's, gives tokens their text and enables stop strings and
+    /// grammar constraints. Allocates the KV pool and starts the loop thread.</summary>
+    public Generator(Llama model, ITokenizer? tokenizer = null, GeneratorOptions? options = null, ILogger<Generator>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new GeneratorOptions();
         options.Validate();
-        (Model, _options, _logger) = (model, options, (ILogger?)logger ?? NullLogger.Instance);
+        if (tokenizer is not null && tokenizer.VocabSize != model.Config.VocabSize)
+            throw new TesseraException($"generator: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary has {model.Config.VocabSize}");
+        (Model, _tokenizer, _options, _logger) = (model, tokenizer, options, (ILogger?)logger ?? NullLogger.Instance);
         int context = model.ContextLength;
         long tokens = options.KvCacheTokens ?? Math.Max((long)options.MaxBatch * Math.Min(512, context), context);
         int blocks = checked((int)((tokens + options.BlockSize - 1) / options.BlockSize));
@@ -65,7 +70,9 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
     public long ReusedPromptTokens => _scheduler.ReusedPromptTokens;
 
     /// <summary>Streams the tokens generated after <paramref name="prompt"/> (ids, BOS included when the model wants
-    /// one), picked and stopped by <paramref name="options"/> as <see cref="TextGenerator"/> does.
+    /// one), picked by the request's own <see cref="Sampling.SamplerChain"/> and stopped by <paramref name="options"/> as
+    /// <see cref="TextGenerator"/> does (stop tokens, stop strings, the token limit, the end of the context); each token
+    /// carries its released text when the generator has a tokenizer.
     /// <paramref name="cancellationToken"/> cancels this request only, and so does leaving the enumeration early; its
     /// blocks are freed at the next step boundary. <paramref name="stats"/>, when given, is filled in as it runs.</summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> prompt, GenerationOptions options,
@@ -108,6 +115,8 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         options.Validate();
+        if (_tokenizer is null && (options.StopStrings.Count > 0 || options.Constraint is not null))
+            throw new TesseraException("generation: stop strings and grammar constraints need the model's tokenizer (the Generator's tokenizer argument)");
         if (prompt.Count == 0) throw new TesseraException("generation: the prompt has no tokens");
         int context = Model.ContextLength, vocab = Model.Config.VocabSize;
         if (prompt.Count >= context && options.MaxTokens > 0 || prompt.Count > context)
@@ -117,7 +126,7 @@ public sealed partial class Generator : IDisposable, IAsyncDisposable
             if ((uint)ids[i] >= (uint)vocab) throw new TesseraException($"generation: prompt token {i} is id {ids[i]}, outside the vocabulary of {vocab}");
         cancellationToken.ThrowIfCancellationRequested();
         int capacity = Math.Min(context, ids.Length + options.MaxTokens);
-        var s = new BatchSequence(Interlocked.Increment(ref _nextId), ids, options, stats, capacity, cancellationToken);
+        var s = new BatchSequence(Interlocked.Increment(ref _nextId), ids, options, stats, capacity, _tokenizer, cancellationToken);
         if (options.MaxTokens == 0)
         {
             stats.Stop = StopReason.Length;

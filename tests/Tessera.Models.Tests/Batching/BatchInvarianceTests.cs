@@ -27,7 +27,7 @@ public sealed class BatchInvarianceTests(BatchModels models) : IClassFixture<Bat
         GenerationOptions Options(int i) => new() { MaxTokens = maxTokens + i % 4 };
 
         var alone = new List<IReadOnlyList<int>>();
-        await using (var one = new Generator(model, new GeneratorOptions { MaxBatch = 1, PrefixCaching = false, KvCacheTokens = 256 }))
+        await using (var one = new Generator(model, options: new GeneratorOptions { MaxBatch = 1, PrefixCaching = false, KvCacheTokens = 256 }))
             for (int i = 0; i < prompts.Length; i++) alone.Add(await one.GenerateAllAsync(prompts[i], Options(i)));
 
         // The batched path alone is the existing single-sequence path over a paged cache, token for token.
@@ -35,7 +35,7 @@ public sealed class BatchInvarianceTests(BatchModels models) : IClassFixture<Bat
         for (int i = 0; i < (name == "stories260K" ? 3 : 1); i++)
             Assert.Equal(await text.GenerateAllAsync(prompts[i], Options(i) with { PagedCache = true }), alone[i]);
 
-        await using var gen = new Generator(model, new GeneratorOptions { MaxBatch = 16, KvCacheTokens = 16 * 96 });
+        await using var gen = new Generator(model, options: new GeneratorOptions { MaxBatch = 16, KvCacheTokens = 16 * 96 });
         var firstHalf = Enumerable.Range(0, 8).Select(i => gen.GenerateAllAsync(prompts[i], Options(i))).ToList();
         // The second half joins once the first is decoding.
         await foreach (var _ in gen.GenerateAsync(prompts[0], Options(0) with { MaxTokens = 2 })) { }

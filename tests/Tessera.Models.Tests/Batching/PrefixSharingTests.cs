@@ -77,14 +77,14 @@ public sealed class PrefixSharingTests(BatchModels models) : IClassFixture<Batch
         var p32 = p38[..32];                       // exactly two whole blocks: the last one is shared partly filled
         var options = new GenerationOptions { MaxTokens = 8 };
         var reference = new List<IReadOnlyList<int>>();
-        await using (var plain = new Generator(model, new GeneratorOptions { PrefixCaching = false, KvCacheTokens = 512 }))
+        await using (var plain = new Generator(model, options: new GeneratorOptions { PrefixCaching = false, KvCacheTokens = 512 }))
         {
             reference.Add(await plain.GenerateAllAsync(p38, options));
             reference.Add(await plain.GenerateAllAsync(p32, options));
             Assert.Equal(0, plain.ReusedPromptTokens);
         }
 
-        await using var gen = new Generator(model, new GeneratorOptions { KvCacheTokens = 512 });
+        await using var gen = new Generator(model, options: new GeneratorOptions { KvCacheTokens = 512 });
         Assert.Equal(reference[0], await gen.GenerateAllAsync(p38, options));
         // 38 + 7 stored positions: blocks 0 and 1 are full and stay cached; the third is freed.
         Assert.Equal(2, gen.CachedBlocks);

@@ -70,7 +70,7 @@ internal sealed class BatchScheduler : IDisposable
             long t0 = Stopwatch.GetTimestamp();
             Forward([s], s.Prompt.AsSpan(reused), [s.Prompt.Length - reused]);
             s.Stats.PrefillSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            Accept(s, s.Sampler.Sample(_logits.AsSpan(0, _model.Config.VocabSize)));
+            Accept(s, _logits.AsSpan(0, _model.Config.VocabSize));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -103,7 +103,7 @@ internal sealed class BatchScheduler : IDisposable
             var s = batch[i];
             s.Stats.DecodeSteps++;
             s.Stats.DecodeSeconds += seconds;
-            try { Accept(s, s.Sampler.Sample(_logits.AsSpan(i * vocab, vocab))); }
+            try { Accept(s, _logits.AsSpan(i * vocab, vocab)); }
             catch (Exception e) when (e is not OutOfMemoryException) { End(s, null, e); }
         }
     }
@@ -146,22 +146,39 @@ internal sealed class BatchScheduler : IDisposable
             s.RecordedBlocks = _prefixes.Record(s.Kv!, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(s.Tokens), s.RecordedBlocks, ref s.PrefixParent);
     }
 
-    // A sampled token: a stop token ends the request unseen; otherwise it streams out, and the request ends at its
-    // token limit or when its cache is full.
-    private void Accept(BatchSequence s, int token)
+    // Picks the request's next token from its logits row (its own chain), as TextGenerator does: a stop token ends
+    // the request unseen; otherwise the token streams out with its released text, and the request ends at a stop
+    // string, its token limit or when its cache is full.
+    private void Accept(BatchSequence s, Span<float> logits)
     {
+        long t0 = Stopwatch.GetTimestamp();
+        int token = s.Sampler.Sample(logits);
+        s.Stats.SamplingSeconds += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        var detok = s.Detokenizer;
         if (s.Options.StopTokens.Contains(token))
         {
-            End(s, StopReason.Eos, null);
+            if (detok is not null) s.Stats.TrailingText = s.Stops.Push(detok.Flush()) + s.Stops.Flush();
+            Finish(s, StopReason.Eos);
             return;
         }
+        s.Sampler.Accept(token);
         int index = s.Stats.GeneratedTokens;
         s.Tokens.Add(token);
         s.Stats.GeneratedTokens = index + 1;
-        s.Output.Writer.TryWrite(new GeneratedToken(token, index));
-        if (index + 1 >= s.Options.MaxTokens || s.Kv!.Length >= s.Capacity) End(s, StopReason.Length, null);
+        string text = detok is null ? "" : s.Stops.Push(detok.Push(token));
+        StopReason? stop = null;
+        if (s.Stops.Matched is not null) stop = StopReason.StopString;
+        else if (index + 1 >= s.Options.MaxTokens || s.Kv!.Length >= s.Capacity)
+        {
+            if (detok is not null) s.Stats.TrailingText = s.Stops.Push(detok.Flush()) + s.Stops.Flush();
+            stop = s.Stops.Matched is null ? StopReason.Length : StopReason.StopString;
+        }
+        s.Output.Writer.TryWrite(new GeneratedToken(token, index) { Text = text });
+        if (stop is { } reason) Finish(s, reason);
         else s.Next = token;
     }
+
+    private void Finish(BatchSequence s, StopReason reason) => End(s, reason, null);
 
     private void End(BatchSequence s, StopReason? stop, Exception? error)
     {

@@ -1,19 +1,25 @@
 using System.Threading.Channels;
 using Tessera.Attention;
+using Tessera.Formats.Tokenizers;
+using Tessera.Models.Generation.Sampling;
 
 namespace Tessera.Models.Generation.Batching;
 
-/// <summary>One request inside the batch: its prompt and options, its sampler, its KV blocks, the tokens stored so far
-/// (for prefix caching) and the channel its tokens stream out through. Owned by the scheduler's thread; only
+/// <summary>One request inside the batch: its prompt and options, its sampling chain, detokenizer and stop-string
+/// matcher, its KV blocks, the tokens stored so far (for prefix caching) and the channel its tokens stream out through. Owned by the scheduler's thread; only
 /// <see cref="Cancel"/> is called from other threads.</summary>
 internal sealed class BatchSequence
 {
     private volatile bool _cancelled;
 
-    public BatchSequence(long id, int[] prompt, GenerationOptions options, GenerationStats stats, int capacity, CancellationToken cancellationToken)
+    public BatchSequence(long id, int[] prompt, GenerationOptions options, GenerationStats stats, int capacity,
+        ITokenizer? tokenizer, CancellationToken cancellationToken)
     {
         (Id, Prompt, Options, Stats, Capacity, CancellationToken) = (id, prompt, options, stats, capacity, cancellationToken);
-        Sampler = new TokenSampler(options.Temperature, options.Seed);
+        Sampler = new SamplerChain(options, tokenizer);
+        Sampler.AcceptPrompt(prompt);
+        Detokenizer = tokenizer?.CreateStreamingDetokenizer();
+        Stops = new StopStringMatcher(options.StopStrings);
         Tokens = [.. prompt];
         stats.PromptTokens = prompt.Length;
     }
@@ -36,8 +42,14 @@ internal sealed class BatchSequence
     /// <summary>The caller's token for this request only.</summary>
     public CancellationToken CancellationToken { get; }
 
-    /// <summary>This request's own sampler (its seed, its temperature).</summary>
-    public TokenSampler Sampler { get; }
+    /// <summary>This request's own sampling chain (its seed, penalties window, grammar state).</summary>
+    public SamplerChain Sampler { get; }
+
+    /// <summary>Gives tokens their text (null without a tokenizer).</summary>
+    public StreamingDetokenizer? Detokenizer { get; }
+
+    /// <summary>Watches the text for the request's stop strings.</summary>
+    public StopStringMatcher Stops { get; }
 
     /// <summary>Where the generated tokens go.</summary>
     public Channel<GeneratedToken> Output { get; } = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
