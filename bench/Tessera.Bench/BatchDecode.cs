@@ -2,13 +2,13 @@ using System.Diagnostics;
 using System.Globalization;
 using Tessera.Cpu;
 using Tessera.Models;
-using Tessera.Models.Tests.Llama;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer batch-decode [--threads 2] [--seqs 1,2,4,8,16] [--steps 32] [--prompt 16] [--type q4_0] [--layers 12]
+/// <summary>`peer batch-decode [--threads 2] [--seqs 1,2,4,8,16] [--steps 32] [--prompt 16] [--type q4_0] [--dir DIR]
 /// [--rounds 5] [--settle-ms 200]`: continuous-batching decode throughput on a random-weight decoder of the llama-110M
-/// shape (dim 768, 12 layers, 12 heads, FFN 2048, vocabulary 32000), written once to the temp folder. For each batch
+/// shape (dim 768, 12 layers, 12 heads, FFN 2048, vocabulary 32000), written once by <see cref="PeerLlamaGguf"/> (the
+/// `peer llama` bench's files). For each batch
 /// size N: N sequences with prompts of their own (prefilled untimed), then <c>steps</c> timed decode steps, each one
 /// <see cref="Llama.ForwardBatch"/> over all N plus the greedy pick of every row. Sizes are interleaved round by round
 /// after a warm-up by time. One JSON line per size (ms per step, total tokens/s), then a summary with each size's
@@ -18,21 +18,16 @@ public static class BatchDecode
     public static int Run(Args args)
     {
         int threads = args.Int("threads", 2), steps = args.Int("steps", 32), promptLen = args.Int("prompt", 16);
-        int rounds = args.Int("rounds", 5), settle = args.Int("settle-ms", 200), layers = args.Int("layers", 12);
+        int rounds = args.Int("rounds", 5), settle = args.Int("settle-ms", 200);
         string type = args.Str("type", "q4_0");
         var sizes = args.Str("seqs", "1,2,4,8,16").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         if (steps <= 0 || promptLen <= 0 || sizes.Any(n => n <= 0)) throw new ArgumentException("--steps, --prompt and --seqs must be positive");
         var dtype = DTypeInfo.Parse(type);
-        var shape = new RandomLlamaShape("llama", 768, layers, 12, 12, 2048, 32000, Context: Math.Max(256, promptLen + steps + 1));
-        string path = Path.Combine(Path.GetTempPath(), $"tessera-bench-llama110m-{layers}l-{type}-ctx{shape.Context}.gguf");
-        if (!File.Exists(path))
-        {
-            Console.Error.WriteLine($"writing {path} (random weights) ...");
-            RandomLlamaGguf.Write(path + ".tmp", shape, seed: 1, type: dtype);
-            File.Move(path + ".tmp", path, overwrite: true);
-        }
+        string path = PeerLlamaGguf.Ensure(args.Str("dir", Path.Combine(Path.GetTempPath(), "tessera-peer-llama")), PeerLlamaShape.Llama110M, dtype);
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
         using var model = LlamaLoader.Open(cpu, path);
+        if (promptLen + steps + 1 > model.ContextLength)
+            throw new ArgumentException($"--prompt {promptLen} + --steps {steps} exceed the model's context of {model.ContextLength}");
         const int bs = 16;
         int perSequence = (promptLen + steps + bs) / bs + 1;
         using var pool = model.CreateBlockPool(sizes.Max() * perSequence, bs);
@@ -90,7 +85,7 @@ public static class BatchDecode
             double med = list[list.Count / 2];
             tokS[n] = n * 1000 / med;
             Console.WriteLine(string.Create(ci,
-                $"{{\"bench\":\"batch-decode\",\"engine\":\"tessera\",\"model\":\"llama-110M-shape-random\",\"layers\":{layers},\"type\":\"{type}\",\"threads\":{threads},\"seqs\":{n},\"prompt\":{promptLen},\"steps\":{steps},\"rounds\":{list.Count},\"ms_per_step_median\":{med:F3},\"ms_per_step_min\":{list[0]:F3},\"tok_s\":{tokS[n]:F1}}}"));
+                $"{{\"bench\":\"batch-decode\",\"engine\":\"tessera\",\"model\":\"llama-110m-random\",\"type\":\"{type}\",\"threads\":{threads},\"seqs\":{n},\"prompt\":{promptLen},\"steps\":{steps},\"rounds\":{list.Count},\"ms_per_step_median\":{med:F3},\"ms_per_step_min\":{list[0]:F3},\"tok_s\":{tokS[n]:F1}}}"));
         }
         var summary = new List<string> { "\"bench\":\"batch-decode\"", $"\"threads\":{threads}", $"\"type\":\"{type}\"" };
         if (tokS.TryGetValue(1, out double one))

@@ -19,6 +19,7 @@ public static class Program
         ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
         ["lstm"] = PeerLstm.Run,
+        ["llama"] = PeerLlama.Run,
         ["constrained-decode"] = ConstrainedDecode.Run,
         ["batch-decode"] = BatchDecode.Run,
     };
