@@ -57,11 +57,11 @@ internal sealed class BatchScheduler : IDisposable
         _active.Add(s);
         try
         {
-            int bs = Pool.BlockSize, reused = 0;
+            int bs = Pool.BlockSize;
             var matched = _prefixes?.Match(s.Prompt) ?? [];
             // At least the last prompt token runs (its logits give the first token); when the whole prompt is cached,
             // its last block is shared partly filled and copied on the first write.
-            reused = Math.Min(matched.Count * bs, s.Prompt.Length - 1);
+            int reused = Math.Min(matched.Count * bs, s.Prompt.Length - 1);
             int shared = (reused + bs - 1) / bs;
             s.Kv = Pool.CreateSequence(matched.Take(shared).Select(m => m.Block).ToList(), reused);
             s.RecordedBlocks = reused / bs;
