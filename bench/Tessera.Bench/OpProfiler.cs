@@ -84,6 +84,24 @@ public sealed class OpProfiler(CpuBackend inner) : IBackend
         Time($"matmul {S(a)} x {S(b)}{(epilogue.Activation != Activation.None ? " " + epilogue.Activation : "")}", () => inner.MatMul(a, b, dst, epilogue));
 
     /// <inheritdoc/>
+    public void QuantizedMatMul(Tensor x, Tensor w, Tensor? scales, Tensor dst, MatMulEpilogue epilogue) =>
+        Time($"qmatmul {S(x)} x {w.DType.Name()} {S(w)}{(epilogue.Activation != Activation.None ? " " + epilogue.Activation : "")}",
+            () => inner.QuantizedMatMul(x, w, scales, dst, epilogue));
+
+    /// <inheritdoc/>
+    public void Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, AttentionOptions options, Tensor dst, Tensor? logSumExp) =>
+        Time($"attention q {S(q)} k {S(k)}", () => inner.Attention(q, k, v, mask, options, dst, logSumExp));
+
+    /// <inheritdoc/>
+    public void PagedAttention(Tensor q, Tensor kPool, Tensor vPool, Tensor blockTables, Tensor seqLens, Tensor? queryLens,
+        AttentionOptions options, Tensor dst) =>
+        Time($"paged_attention q {S(q)}", () => inner.PagedAttention(q, kPool, vPool, blockTables, seqLens, queryLens, options, dst));
+
+    /// <inheritdoc/>
+    public void IndexSelect(Tensor x, Tensor ids, int axis, Tensor dst) =>
+        Time($"index_select {S(x)} -> {S(dst)}", () => inner.IndexSelect(x, ids, axis, dst));
+
+    /// <inheritdoc/>
     public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst) => Time($"softmax {S(dst)}", () => inner.Softmax(x, mask, scale, dst));
 
     /// <inheritdoc/>

@@ -19,7 +19,9 @@ public static class Program
         ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
         ["lstm"] = PeerLstm.Run,
+        ["llama"] = PeerLlama.Run,
         ["constrained-decode"] = ConstrainedDecode.Run,
+        ["batch-decode"] = BatchDecode.Run,
     };
 
     public static int Main(string[] args)

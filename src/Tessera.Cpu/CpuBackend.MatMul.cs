@@ -56,15 +56,10 @@ public sealed unsafe partial class CpuBackend
         long resRs = res is null ? 0 : res.Strides[^2], resCs = res is null ? 0 : res.Strides[^1];
         long mulRs = mul is null ? 0 : mul.Strides[^2], mulCs = mul is null ? 0 : mul.Strides[^1];
         var act = epilogue.Activation;
-        // A constant right operand shared by every batch entry (a weight) is packed once and kept with its storage.
-        // Decode-sized products (m < 4) stream B as it is: packing would not pay and GEMV reads B once anyway.
-        PackedB? packed = null;
-        if (b.Storage.IsConstant && m >= 4 && bS.All(s => s == 0))
-        {
-            var key = new PackedKey(b.Offset, bRs, bCs, k, n, bT, MicroKernel.NR);
-            var gbp = new GemmOperand(bBase, bT, bRs, bCs);
-            packed = b.Storage.GetOrAddDerived(key, () => new PackedB(k, n, gbp));
-        }
+        // A constant f32 right operand stored [N, K] (a linear layer's weight, memory-mapped) is read in place by the
+        // dot-product kernel, for every m: no packed copy beside the mapping, and row i of the result does not depend
+        // on m (batch invariance). Other operands are packed per call into per-thread buffers.
+        bool dot = b.Storage.IsConstant && DotGemm.Applies(new GemmOperand(aBase, aT, aRs, aCs), new GemmOperand(bBase, bT, bRs, bCs));
 
         void One(long bi, int threads)
         {
@@ -78,7 +73,8 @@ public sealed unsafe partial class CpuBackend
             var gb = new GemmOperand(bBase + bo * bSize, bT, bRs, bCs);
             var ep = new GemmEpilogue(biasP, act, resBase == null ? null : resBase + ro, resRs, resCs,
                 multiplier: mulBase == null ? null : mulBase + mo, multiplierRowStride: mulRs, multiplierColStride: mulCs);
-            Sgemm.Multiply(m, n, k, ga, gb, packed, cBase + bi * m * n, n, ep, threads);
+            if (dot) DotGemm.Run(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
+            else Sgemm.Multiply(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
         }
 
         if (batch > 1 && (long)m * n * k < SmallGemm && Threads > 1)
@@ -91,6 +87,6 @@ public sealed unsafe partial class CpuBackend
     // costs nothing); other dtypes convert once.
     private static Tensor? EpilogueF32(Tensor? t) => t is null ? null : t.DType == DType.F32 ? t.Share() : AsF32(t);
 
-    /// <summary>The layout a <see cref="PackedB"/> was made from, as the key of the storage's derived forms.</summary>
+    /// <summary>The layout a <see cref="PackedB"/> was made from, as the key of the storage's derived forms (LSTM).</summary>
     private readonly record struct PackedKey(long Offset, long RowStride, long ColStride, int K, int N, DType Type, int NR);
 }

@@ -56,16 +56,9 @@ public sealed unsafe partial class CpuBackend
         long rowBytes = w.DType.ByteCount(k);
         switch (w.DType)
         {
-            // A constant Q4_0/Q8_0 weight is repacked once into 8-row groups (kept with its storage) for the VNNI kernels.
-            case DType.Q8_0 or DType.Q4_0 when w.Storage.IsConstant && PackedQ32Kernels.Supported:
-            {
-                var storage = w.Storage;
-                var key = new PackedQ32Key(w.Offset, w.DType, n, k);
-                DType type = w.DType;
-                var pw = storage.GetOrAddDerived(key, () => new PackedQ32(type, wp, n, k));
-                QuantRunner.RunPacked(xp, m, k, pw, n, dp, ep, Threads);
-                break;
-            }
+            // Q8_0/Q4_0 read in place (no repacked copy: resident memory stays the file's), AVX-512BW where present.
+            case DType.Q8_0 when Q32Kernels512.Supported: QuantRunner.RunQ32<Q8_0Pair>(xp, m, k, wp, rowBytes, n, dp, ep, Threads); break;
+            case DType.Q4_0 when Q32Kernels512.Supported: QuantRunner.RunQ32<Q4_0Pair>(xp, m, k, wp, rowBytes, n, dp, ep, Threads); break;
             case DType.Q8_0: QuantRunner.RunBlocks<Q8_0Kernel>(xp, m, k, wp, rowBytes, bs, n, dp, ep, Threads); break;
             case DType.Q4_0: QuantRunner.RunBlocks<Q4_0Kernel>(xp, m, k, wp, rowBytes, bs, n, dp, ep, Threads); break;
             case DType.Q4_1: QuantRunner.RunBlocks<Q4_1Kernel>(xp, m, k, wp, rowBytes, bs, n, dp, ep, Threads); break;
@@ -98,7 +91,4 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>The layout a <see cref="PackedI8"/> was made from, as the key of the storage's derived forms.</summary>
     private readonly record struct PackedI8Key(long Offset, int N, int K);
-
-    /// <summary>The layout a <see cref="PackedQ32"/> was made from, as the key of the storage's derived forms.</summary>
-    private readonly record struct PackedQ32Key(long Offset, DType Type, int N, int K);
 }

@@ -1,9 +1,11 @@
 using Tessera.Cpu;
+using Tessera.Tests.Reference;
 
 namespace Tessera.Tests;
 
-/// <summary>Constant weights (Tensor.AsConstant): the CPU backend packs them once and must give the same products
-/// as the unpacked path, for every layout and batch form, and free the packed copy with the storage.</summary>
+/// <summary>Constant weights (Tensor.AsConstant): an f32 [out, in] weight is read in place by the dot-product kernel
+/// (no packed copy; within the f32 rule of the packing GEMM, and the same on every call), other layouts go through
+/// the packing GEMM exactly as plain ones; derived forms are freed with the storage.</summary>
 public class ConstantWeightTests
 {
     private static float[] Rand(int count, int seed)
@@ -17,7 +19,7 @@ public class ConstantWeightTests
     [InlineData(4, 33, 17)]
     [InlineData(197, 300, 129)]
     [InlineData(13, 600, 65)]
-    public void PackedWeightGivesTheSameProductAsThePlainOne(int m, int k, int n)
+    public void ConstantWeightGivesTheProductOfThePlainOne(int m, int k, int n)
     {
         var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
         using var x = Tensor.FromArray(cpu, Rand(3 * m * k, 1), 3, m, k);
@@ -27,10 +29,14 @@ public class ConstantWeightTests
         using var want = x.MatMul(plainT, new MatMulEpilogue(bias, Activation.Silu));
         using var constant = wNK.AsConstant();
         using var wT = constant.T;
-        for (int call = 0; call < 3; call++) // the first call packs, later ones reuse the packed panels
+        float[]? first = null;
+        for (int call = 0; call < 3; call++)
         {
             using var got = x.MatMul(wT, new MatMulEpilogue(bias, Activation.Silu));
-            Assert.Equal(want.ToArray<float>(), got.ToArray<float>());
+            var g = got.ToArray<float>();
+            Assert.True(Nmse.Of(want.ToArray<float>(), g) < 1e-7, $"nmse {Nmse.Of(want.ToArray<float>(), g):E2}");
+            first ??= g;
+            Assert.Equal(first, g);
         }
         using var rowMajor = Tensor.FromArray(cpu, Rand(k * n, 4), k, n).AsConstant();
         using var plainRows = rowMajor.Contiguous();

@@ -65,7 +65,7 @@ public static partial class OpTable
             int big = t is Q4_K or Q6_K ? 4608 : 4160; // past any cache block
             var shapes = new List<(int M, int K, int N)> { (1, bs, 1), (2, 3 * bs, 3), (3, bs, 17), (7, 2 * bs, 65), (33, big, 129), (197, 768, 65), (1, big, 129) };
             if (t == I8) shapes.InsertRange(0, [(1, 7, 1), (6, 33, 17), (13, 130, 65)]);
-            // The formats whose constant weights are repacked (PackedQ32), with group tails.
+            // The formats with AVX-512 decode kernels (4 weight rows at a time): column tails, odd block counts.
             bool repacked = t is Q8_0 or Q4_0;
             if (repacked) shapes.AddRange([(5, 96, 7), (1, 4096, 72), (9, 64, 8)]);
             foreach (var (m, k, n) in shapes.Distinct())

@@ -74,33 +74,33 @@ internal static unsafe class QuantRunner
         });
     }
 
-    /// <summary>Q4_0/Q8_0 weights repacked in 8-row groups (<see cref="PackedQ32"/>): each group is dotted with 4
-    /// activation rows at a time, or one (decode: the weights stream once, threads split the groups).</summary>
-    public static void RunPacked(float* x, int m, int k, PackedQ32 pw, int n, float* dst, in GemmEpilogue ep, int threads)
+    /// <summary>Q8_0/Q4_0 weights read in place by the AVX-512BW kernels (<see cref="Q32Kernels512"/>). Decode rows
+    /// (fewer than 4 left in a group) dot 4 weight rows at a time, sharing each activation load; GEMM rows go 4
+    /// activation rows per weight row. Both give every output the same arithmetic (batch invariance).</summary>
+    public static void RunQ32<TB>(float* x, int m, int k, byte* w, long rowBytes, int n, float* dst, in GemmEpilogue ep, int threads)
+        where TB : struct, IQ32Pair
     {
         using var xq = new QuantizedRows(ActKind.Block32, m, k);
         QuantizeRows(xq, x, m, k, threads);
-        const int groupsPerItem = ColBlock / PackedQ32.G;
-        int nItems = (pw.Groups + groupsPerItem - 1) / groupsPerItem, mGroups = (m + RowGroup - 1) / RowGroup;
+        int blocks = k / 32;
+        int nBlocks = (n + ColBlock - 1) / ColBlock, mGroups = (m + RowGroup - 1) / RowGroup;
         var e = ep;
-        CpuParallel.For((long)nItems * mGroups, threads, 1, (s, end) =>
+        CpuParallel.For((long)nBlocks * mGroups, threads, 1, (s, end) =>
         {
             for (long item = s; item < end; item++)
             {
-                int g0 = (int)(item / mGroups) * groupsPerItem, g1 = Math.Min(pw.Groups, g0 + groupsPerItem);
+                int j0 = (int)(item / mGroups) * ColBlock, j1 = Math.Min(n, j0 + ColBlock);
                 int i0 = (int)(item % mGroups) * RowGroup, i1 = Math.Min(m, i0 + RowGroup);
-                for (int g = g0; g < g1; g++)
+                int r = i0;
+                for (; r + 4 <= i1; r += 4)
+                    for (int j = j0; j < j1; j++) Q32Kernels512.Rows<TB, Rows4>(w + j * rowBytes, blocks, xq, r, dst + (long)r * n + j, n);
+                for (; r < i1; r++)
                 {
-                    int j = g * PackedQ32.G, cols = Math.Min(PackedQ32.G, n - j);
-                    int r = i0;
-                    for (; r + 4 <= i1; r += 4) PackedQ32Kernels.Group<Rows4>(pw, g, xq, r, dst + (long)r * n + j, n, cols);
-                    for (; r < i1; r++) PackedQ32Kernels.Group<Rows1>(pw, g, xq, r, dst + (long)r * n + j, n, cols);
+                    int j = j0;
+                    for (; j + 4 <= j1; j += 4) Q32Kernels512.Cols4<TB>(w + j * rowBytes, rowBytes, blocks, xq, r, dst + (long)r * n + j);
+                    for (; j < j1; j++) Q32Kernels512.Rows<TB, Rows1>(w + j * rowBytes, blocks, xq, r, dst + (long)r * n + j, n);
                 }
-                if (GemmEpilogueOps.Any(e))
-                {
-                    int j0 = g0 * PackedQ32.G, j1 = Math.Min(n, g1 * PackedQ32.G);
-                    GemmEpilogueOps.Apply(dst + (long)i0 * n + j0, n, i1 - i0, j1 - j0, i0, j0, e);
-                }
+                if (GemmEpilogueOps.Any(e)) GemmEpilogueOps.Apply(dst + (long)i0 * n + j0, n, i1 - i0, j1 - j0, i0, j0, e);
             }
         });
     }

@@ -58,7 +58,7 @@ internal sealed unsafe class QuantizedRows : IDisposable
             sbyte* q = Row(r);
             for (int g = 0; g < Groups; g++)
             {
-                int sum = QuantizeGroup(xr + g * Group, q + g * Group, Group, out float d, Offset128);
+                int sum = QuantizeGroup(xr + g * Group, q + g * Group, Group, out float d, Offset128, Kind);
                 D[(long)r * Groups + g] = d;
                 S[(long)r * Groups + g] = d * sum;
                 QSum[(long)r * Groups + g] = sum;
@@ -77,9 +77,11 @@ internal sealed unsafe class QuantizedRows : IDisposable
         }
     }
 
-    /// <summary>q = round-half-even(x / d) with d = max|x| / 127 (0 for an all-zero group); returns sum(q).</summary>
+    /// <summary>q = round-half-even(x * id) with id = 127 / max|x| (0 for an all-zero group); returns sum(q). The scale d
+    /// is ggml's for each kind: Block32 as quantize_row_q8_0 stores it (max|x| / 127 rounded to fp16: the dot products
+    /// then use exactly ggml's scale), Block256 as quantize_row_q8_K (1 / id, f32), Row max|x| / 127.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static int QuantizeGroup(float* x, sbyte* q, int n, out float d, bool offset128)
+    private static int QuantizeGroup(float* x, sbyte* q, int n, out float d, bool offset128, ActKind kind)
     {
         float amax = 0;
         int i = 0;
@@ -97,8 +99,13 @@ internal sealed unsafe class QuantizedRows : IDisposable
             for (int l = 0; l < 8; l++) amax = MathF.Max(amax, m.GetElement(l));
         }
         for (; i < n; i++) amax = MathF.Max(amax, MathF.Abs(x[i]));
-        d = amax / 127f;
-        float id = d == 0 ? 0 : 1f / d;
+        float id = amax == 0 ? 0 : 127f / amax;
+        d = kind switch
+        {
+            ActKind.Block32 => (float)(Half)(amax / 127f),
+            ActKind.Block256 => amax == 0 ? 0 : 1f / id,
+            _ => amax / 127f,
+        };
         int sum = 0;
         i = 0;
         if (Avx512F.IsSupported)

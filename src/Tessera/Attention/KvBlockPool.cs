@@ -2,7 +2,7 @@ namespace Tessera.Attention;
 
 /// <summary>A paged KV cache on a backend: for each layer, K and V storage [numBlocks, Hkv, blockSize, D], plus the
 /// <see cref="BlockAllocator"/> the layers share (as vLLM: a sequence's block table holds for every layer, so
-/// blocks are allocated once per token step, not once per layer). Sequences are made with <see cref="CreateSequence"/>.</summary>
+/// blocks are allocated once per token step, not once per layer). Sequences are made with <see cref="CreateSequence()"/>.</summary>
 public sealed class KvBlockPool : IDisposable
 {
     private readonly Tensor[] _k, _v;
@@ -50,6 +50,28 @@ public sealed class KvBlockPool : IDisposable
 
     /// <summary>An empty sequence.</summary>
     public SequenceKv CreateSequence() => new(this, [], 0);
+
+    /// <summary>A sequence that starts on blocks already holding its first <paramref name="length"/> tokens (prefix
+    /// caching: the blocks of another sequence or of a prefix cache). Each block gains a holder, as in
+    /// <see cref="SequenceKv.Fork"/>; a partly filled last block is copied before the new sequence writes into it.</summary>
+    public SequenceKv CreateSequence(IReadOnlyList<int> sharedBlocks, int length)
+    {
+        ArgumentNullException.ThrowIfNull(sharedBlocks);
+        int n = sharedBlocks.Count;
+        if (length < 0 || length > (long)n * BlockSize || n > 0 && length <= (long)(n - 1) * BlockSize)
+            throw new TesseraException($"a sequence of {length} tokens does not fill {n} shared blocks of {BlockSize} (each block must hold some of its tokens)");
+        var taken = new List<int>(n);
+        try
+        {
+            foreach (int b in sharedBlocks) { Allocator.AddRef(b); taken.Add(b); }
+        }
+        catch
+        {
+            foreach (int b in taken) Allocator.Release(b);
+            throw;
+        }
+        return new SequenceKv(this, taken, length);
+    }
 
     /// <summary>The block tables int32 [N, maxBlocks] (unused entries 0) and lengths int32 [N] of a batch of
     /// sequences, as <see cref="Tensor.PagedAttention"/> takes them.</summary>

@@ -17,15 +17,23 @@ public sealed class LlamaLogitsTests(ITestOutputHelper output)
         { "llama-gqa", "F32", false, 1e-3 },
         { "llama-gqa", "F32", true, 1e-3 },
         { "qwen2", "F32", false, 1e-3 },
-        // Both engines quantize activations per block inside the quantized dot products, but ggml stores a Q8_0
-        // activation block's scale in fp16 where Tessera's quantized matmul keeps it in f32: measured 1.8e-2..2.2e-2
-        // (Q8_0/Q4_0) and 5e-3 (Q4_K, Q8_K scales are f32 in both), hence the 3e-2 for f32-scale activations.
-        { "llama-blocks", "Q8_0", false, 3e-2 },
-        { "llama-blocks", "Q4_0", true, 3e-2 },
-        { "qwen2-blocks", "Q8_0", false, 3e-2 },
-        { "qwen2-blocks", "Q4_0", false, 3e-2 },
-        { "llama-superblocks", "Q4_K", false, 1e-2 },
+        // Both engines quantize activations per block inside the quantized dot products, the same way (Q8_0 blocks with
+        // ggml's fp16 scale for Q8_0/Q4_0, Q8_K for Q4_K) with exact integer block dots: measured 1e-7..1e-6. What
+        // cannot match is upstream f32 rounding (norm sums, exp, attention sums in another order): when an activation
+        // lands within an ulp of a rounding boundary, one int8 value differs by 1 and that step's logits by up to
+        // ~1e-2, carried on through the KV cache (seen once in these cases: llama-blocks Q4_0 tied, from decode step 15).
+        // Hence for the quantized cases: prefill and the median decode step within 1e-3, every step within 3e-2.
+        { "llama-blocks", "Q8_0", false, 1e-3 },
+        { "llama-blocks", "Q8_0", true, 1e-3 },
+        { "llama-blocks", "Q4_0", false, 1e-3 },
+        { "llama-blocks", "Q4_0", true, 1e-3 },
+        { "qwen2-blocks", "Q8_0", false, 1e-3 },
+        { "qwen2-blocks", "Q4_0", false, 1e-3 },
+        { "llama-superblocks", "Q4_K", false, 1e-3 },
     };
+
+    /// <summary>Every decode step of a quantized model within this (an activation rounding flip, see above).</summary>
+    internal const double FlipTolerance = 3e-2;
 
     [SkippableTheory]
     [MemberData(nameof(Cases))]
@@ -43,15 +51,17 @@ public sealed class LlamaLogitsTests(ITestOutputHelper output)
             using var model = LlamaLoader.Open(cpu, path);
             Assert.Equal(shape.Vocab, oracle.Vocab);
             var worst = Compare(model, oracle, new Random(11));
-            output.WriteLine($"{arch} {type} tied={tied}: max |diff| prefill {worst.Prefill:E2}, decode {worst.Decode:E2}");
+            output.WriteLine($"{arch} {type} tied={tied}: max |diff| prefill {worst.Prefill:E2}, decode {worst.Decode:E2} (median step {worst.DecodeMedian:E2})");
             Assert.True(worst.Prefill < tolerance, $"prefill logits differ by {worst.Prefill:E2}");
-            Assert.True(worst.Decode < tolerance, $"decode logits differ by {worst.Decode:E2}");
+            Assert.True(worst.DecodeMedian < tolerance, $"the median decode step's logits differ by {worst.DecodeMedian:E2}");
+            double stepTolerance = type == "F32" ? tolerance : FlipTolerance;
+            Assert.True(worst.Decode < stepTolerance, $"decode logits differ by {worst.Decode:E2}");
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
 
     /// <summary>Runs both engines over a random prompt and 20 greedy decode steps; the largest logit differences.</summary>
-    internal static (double Prefill, double Decode) Compare(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
+    internal static (double Prefill, double Decode, double DecodeMedian) Compare(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
     {
         int vocab = model.Config.VocabSize;
         var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.Next(vocab)).ToArray();
@@ -62,16 +72,17 @@ public sealed class LlamaLogitsTests(ITestOutputHelper output)
         double prefill = 0;
         for (int p = 0; p < promptLength; p++) prefill = Math.Max(prefill, MaxDiff(got.AsSpan(p * vocab, vocab), want[p]));
 
-        double decode = 0;
+        var steps = new List<double>();
         int next = ArgMax(want[^1]);
         for (int step = 0; step < DecodeSteps; step++)
         {
             var w = oracle.Eval([next], promptLength + step)[0];
             using var logits = model.Forward([next], cache);
-            decode = Math.Max(decode, MaxDiff(logits.ToFloatArray(), w));
+            steps.Add(MaxDiff(logits.ToFloatArray(), w));
             next = ArgMax(w);
         }
-        return (prefill, decode);
+        steps.Sort();
+        return (prefill, steps[^1], steps[steps.Count / 2]);
     }
 
     internal static double MaxDiff(ReadOnlySpan<float> a, float[] b)
