@@ -104,7 +104,8 @@ internal static class WordSpacing
             bool IsDigitPair(int i) => char.IsDigit(chars[i].S[^1]) && char.IsDigit(chars[i + 1].S[0]);
             float Pitch(int i) => (Left(i + 1) + Right(i + 1) - Left(i) - Right(i)) / 2;
             var pitches = Enumerable.Range(0, n - 1).Where(IsDigitPair).Select(Pitch).ToArray();
-            float digitPitch = pitches.Length >= 2 ? Median(pitches) : 0;
+            // The lower median: with few pairs (a postcode's "15 9") the spaced pair must not raise the cell.
+            float digitPitch = pitches.Length >= 2 ? LowerMedian(pitches) : 0;
             for (int i = 0; i + 1 < n; i++)
             {
                 float gap = gapEnd[i] - gapStart[i];
@@ -182,6 +183,8 @@ internal static class WordSpacing
         for (int x = to; x >= from; x--) if (ink[x]) return x;
         return null;
     }
+
+    private static float LowerMedian(float[] v) => v.OrderBy(x => x).ElementAt((v.Length - 1) / 2);
 
     private static float Median(float[] v)
     {
