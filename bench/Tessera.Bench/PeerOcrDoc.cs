@@ -8,7 +8,7 @@ using Tessera.Models.Ocr;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--det-limit 960] [--show 1] [--dir DIR]
+/// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--det-limit 960] [--crop-pad 0.1] [--show 1] [--dir DIR]
 /// [--models DIR] [--peer 0] [--self-test]`: whole pages with known text in reading order, read by Tessera's OCR pipeline and by Tesseract
 /// (<c>tesseract IMG stdout --psm 3</c>, a process per page, its start counted in its time), scored by strict CER in
 /// reading order (<see cref="PeerOcrDocScore"/>).
@@ -45,7 +45,11 @@ public static class PeerOcrDoc
         // The pipeline's own defaults unless asked: --cls turns on the direction classifier, --det-limit sets the
         // detector's side limit (an A4 page at 150 dpi is 1240x1754, scaled to 960 by default).
         var ocr = new OcrOptions { UseAngleClassifier = args.Int("cls", 0) != 0 };
-        ocr = ocr with { DetLimitSideLen = args.Int("det-limit", ocr.DetLimitSideLen) };
+        ocr = ocr with
+        {
+            DetLimitSideLen = args.Int("det-limit", ocr.DetLimitSideLen),
+            CropPadding = double.Parse(args.Str("crop-pad", ocr.CropPadding.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+        };
         var sources = args.Str("sources", "drawn,html").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (threads < 1 || pagesArg < 0 || pagesArg > 500) throw new ArgumentException($"--threads must be positive and --pages 0 to 500, got {threads} and {pagesArg}");
         if (sources.Length == 0 || sources.Any(s => s is not ("drawn" or "html"))) throw new ArgumentException($"--sources takes drawn and/or html, got '{args.Str("sources", "")}'");

@@ -5,7 +5,8 @@ using Tessera.Models.Ocr.Layout;
 namespace Tessera.Models.Ocr;
 
 /// <summary>PaddleOCR's text system (tools/infer/predict_system.py) on Tessera: detect text boxes with the DB
-/// detector, put them in reading order, crop each by a perspective warp, optionally turn upside-down crops with the
+/// detector, put them in reading order, crop each by a perspective warp (the box grown a little along its line,
+/// <see cref="OcrOptions.CropPadding"/>), optionally turn upside-down crops with the
 /// direction classifier, recognise the crops in batches of similar width, and drop lines of low confidence.</summary>
 public sealed class OcrPipeline : IDisposable
 {
@@ -121,7 +122,11 @@ public sealed class OcrPipeline : IDisposable
         }
 
         var recWatch = Stopwatch.StartNew();
-        var crops = Options.ReadsOneLine ? [bgr] : boxes.Select(b => OcrImageOps.CropQuad(bgr, b.Points)).ToList();
+        // Each line is read from its box grown a little along the line (OcrOptions.CropPadding); its words are placed
+        // on the page through the grown box, the line keeps the detected one.
+        var quads = boxes.Select(b => Options.ReadsOneLine || Options.CropPadding == 0 ? b.Points
+            : OcrImageOps.PadAlongLine(b.Points, Options.CropPadding, bgr.Width, bgr.Height)).ToList();
+        var crops = Options.ReadsOneLine ? [bgr] : quads.Select(q => OcrImageOps.CropQuad(bgr, q)).ToList();
         double cropMs = recWatch.Elapsed.TotalMilliseconds;
         var turned180 = new bool[crops.Count];
         if (Options.UseAngleClassifier && _cls is not null && crops.Count > 0)
@@ -140,11 +145,11 @@ public sealed class OcrPipeline : IDisposable
             var (aligned, columnsPerFrame) = texts[i];
             if (!Options.ReadsOneLine && aligned.Confidence < Options.DropScore) continue;
             var spaced = WordSpacing.Apply(crops[i], aligned, _rec!.Characters, columnsPerFrame, Options.Spacing);
-            var quad = boxes[i].Points;
+            var quad = quads[i];
             bool turned90 = !Options.ReadsOneLine && OcrImageOps.CropTurns(quad);
             var words = spaced.Words.Select(w => new OcrWord(w.Text, w.Confidence,
                 OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right))).ToArray();
-            lines.Add(new OcrLine(spaced.Text, aligned.Confidence, ToPoints(quad)) { Words = words, RawText = aligned.Text });
+            lines.Add(new OcrLine(spaced.Text, aligned.Confidence, ToPoints(boxes[i].Points)) { Words = words, RawText = aligned.Text });
         }
         double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
         return Page(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);

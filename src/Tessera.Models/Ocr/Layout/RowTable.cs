@@ -9,11 +9,12 @@ namespace Tessera.Models.Ocr.Layout;
 /// share a row with a line there (their vertical centres closer than <see cref="MaxCentreOffset"/> of the lower
 /// line's height);</item>
 /// <item>the sides are not both running text: a side is running text when its lines fill it (their median width at
-/// least <see cref="MinFill"/> of the side's width), it is wider than the gap, and its lines are set close (the median
+/// least <see cref="MinFill"/> of the side's width), it is at least <see cref="MinWidthToGap"/> times as wide as the
+/// gap, and its lines are set close (the median
 /// whitespace between consecutive lines under <see cref="MaxLeading"/> of their median height). Labels are ragged
-/// (short ones beside long ones), a form's rows are spaced apart, a receipt's item and price columns are narrower than
-/// the whitespace between them; the lines of a text column fill its width, follow each other closely, and its
-/// gutter is narrower than it.</item>
+/// (short ones beside long ones), a form's rows are spaced apart, a receipt's price column is a fraction of the
+/// whitespace before it; the lines of a text column fill its width, follow each other closely, and its gutter is
+/// not much wider than it.</item>
 /// </list>
 /// All measures are relative to the lines themselves; nothing depends on the page's size or resolution.</summary>
 internal static class RowTable
@@ -28,6 +29,9 @@ internal static class RowTable
     /// <summary>The median line width, as a fraction of its side's width, from which a side is filled like running
     /// text (ragged-right prose fills 0.8 to 1; a form's labels about half).</summary>
     public const double MinFill = 0.7;
+
+    /// <summary>The narrowest side, as a multiple of the gap's width, that can be a column of running text.</summary>
+    public const double MinWidthToGap = 0.5;
 
     /// <summary>The whitespace between consecutive lines, in line heights, under which a side's lines are set close
     /// like a paragraph's (DB's boxes are grown, so a paragraph's measure well under half a line; a form's rows about
@@ -59,13 +63,13 @@ internal static class RowTable
         return Math.Abs(ca - cb) < MaxCentreOffset * Math.Min(a.Height, b.Height);
     }
 
-    // Whether a side's lines fill its width, it is wider than the gap beside it and its lines are set close (a side
-    // of one row is).
+    // Whether a side's lines fill its width, it is not much narrower than the gap beside it and its lines are set
+    // close (a side of one row is).
     private static bool RunningText(IReadOnlyList<OcrBox> boxes, List<int> side, double gap)
     {
         int x0 = side.Min(i => boxes[i].X), x1 = side.Max(i => boxes[i].Right);
         double width = Math.Max(1, x1 - x0);
-        if (Median(side.Select(i => (double)boxes[i].Width)) < MinFill * width || width <= gap) return false;
+        if (Median(side.Select(i => (double)boxes[i].Width)) < MinFill * width || width < MinWidthToGap * gap) return false;
         // Whitespace between each line and the next one below it (lines of one row, several boxes, are skipped).
         var byTop = side.Select(i => boxes[i]).OrderBy(b => b.Y + b.Height / 2.0).ToList();
         var leading = new List<double>();
