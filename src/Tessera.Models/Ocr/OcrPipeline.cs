@@ -10,16 +10,16 @@ namespace Tessera.Models.Ocr;
 /// direction classifier, recognise the crops in batches of similar width, and drop lines of low confidence.</summary>
 public sealed class OcrPipeline : IDisposable
 {
-    /// <summary>The detector's file name in a model directory.</summary>
+    /// <summary>The detector's file name in a model directory without a manifest (<see cref="OcrModelManifest"/>).</summary>
     public const string DetectorFile = "ch_PP-OCRv4_det_infer.onnx";
 
-    /// <summary>The recogniser's file name in a model directory.</summary>
+    /// <summary>The recogniser's file name in a model directory without a manifest.</summary>
     public const string RecognizerFile = "ch_PP-OCRv4_rec_infer.onnx";
 
-    /// <summary>The direction classifier's file name in a model directory.</summary>
+    /// <summary>The direction classifier's file name in a model directory without a manifest.</summary>
     public const string ClassifierFile = "ch_ppocr_mobile_v2.0_cls_infer.onnx";
 
-    /// <summary>The recogniser's character dictionary's file name in a model directory.</summary>
+    /// <summary>The recogniser's character dictionary's file name in a model directory without a manifest.</summary>
     public const string DictionaryFile = "ppocr_keys_v1.txt";
 
     private readonly IBackend _backend;
@@ -58,27 +58,37 @@ public sealed class OcrPipeline : IDisposable
     /// <summary>The settings this pipeline runs with.</summary>
     public OcrOptions Options { get; }
 
-    /// <summary>Loads the models a run with <paramref name="options"/> needs from <paramref name="modelDir"/> (the
-    /// file names are this class's constants).</summary>
+    /// <summary>Loads the models a run with <paramref name="options"/> needs from <paramref name="modelDir"/>: the
+    /// files its <c>manifest.json</c> names (<see cref="OcrModelManifest"/>; PaddleOCR's default names, this class's
+    /// constants, without one), the recogniser of <see cref="OcrOptions.Language"/> with its dictionary or
+    /// <see cref="OcrOptions.DictionaryPath"/>.</summary>
     public static OcrPipeline Load(string modelDir, IBackend backend, OcrOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (!Directory.Exists(modelDir)) throw new TesseraException($"OCR model directory not found: {modelDir}");
+        var manifest = OcrModelManifest.Load(modelDir);
+        var recEntry = manifest.Recognizer(options.Language);
         string Need(string file)
         {
             string p = Path.Combine(modelDir, file);
             if (!File.Exists(p)) throw new TesseraException($"OCR model file missing: {p}");
             return p;
         }
+        // --dict: a path as given, else a file in the model directory.
+        string Dictionary() => options.DictionaryPath is not { } d ? Need(recEntry.Dictionary)
+            : File.Exists(d) ? d : File.Exists(Path.Combine(modelDir, d)) ? Path.Combine(modelDir, d)
+            : throw new TesseraException($"OCR dictionary not found: {d} (nor in {modelDir})");
         ITextRecognizer? rec = null;
         ITextDetector? det = null;
         IDirectionClassifier? cls = null;
         try
         {
-            if (!options.DetectionOnly) rec = OcrModelLoaders.LoadRecognizer(Need(RecognizerFile), Need(DictionaryFile), backend);
-            if (!options.ReadsOneLine) det = OcrModelLoaders.LoadDetector(Need(DetectorFile), backend);
-            if (options.UseAngleClassifier && !options.DetectionOnly) cls = OcrModelLoaders.LoadClassifier(Need(ClassifierFile), backend);
+            if (!options.DetectionOnly) rec = OcrModelLoaders.LoadRecognizer(Need(recEntry.Model), Dictionary(), backend);
+            if (!options.ReadsOneLine) det = OcrModelLoaders.LoadDetector(Need(manifest.Detector), backend);
+            if (options.UseAngleClassifier && !options.DetectionOnly)
+                cls = OcrModelLoaders.LoadClassifier(Need(manifest.Classifier
+                    ?? throw new TesseraException($"OCR model manifest in {modelDir} names no classifier, which --cls needs")), backend);
             return new OcrPipeline(backend, options, rec, det, cls);
         }
         catch
@@ -103,6 +113,8 @@ public sealed class OcrPipeline : IDisposable
         double detMs = 0, clsMs = 0;
 
         List<DetectedBox> boxes;
+        List<OcrBox>? straight = null;      // the boxes in the straightened page, when deskewed
+        double skew = 0;
         if (Options.ReadsOneLine)
         {
             int w = bgr.Width, h = bgr.Height;
@@ -113,11 +125,21 @@ public sealed class OcrPipeline : IDisposable
             var sw = Stopwatch.StartNew();
             boxes = Detect(bgr);
             cancellationToken.ThrowIfCancellationRequested();
+            if (Options.Deskew && Options.Layout == LayoutMode.Auto && PageSkew.Degrees(boxes) is { } degrees)
+            {
+                // Find the lines again on the page turned straight; crop them from the page as given, through their
+                // boxes turned back, and order them by their straight boxes.
+                skew = degrees;
+                var found = Detect(ImageRotation.Rotate(bgr, degrees));
+                cancellationToken.ThrowIfCancellationRequested();
+                straight = found.Select(b => OcrBox.Enclosing(ToPoints(b.Points))).ToList();
+                boxes = found.Select(b => b with { Points = b.Points.Select(q => PageSkew.ToUnturned(q, degrees, bgr.Width, bgr.Height)).ToArray() }).ToList();
+            }
             detMs = sw.Elapsed.TotalMilliseconds;
             if (Options.DetectionOnly)
             {
                 var found = boxes.Select(b => new OcrLine("", b.Score, ToPoints(b.Points))).ToList();
-                return Page(found, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds), bgr);
+                return Page(found, straight, skew, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds), bgr);
             }
         }
 
@@ -139,11 +161,13 @@ public sealed class OcrPipeline : IDisposable
         var texts = Recognize(crops, cancellationToken);
 
         var lines = new List<OcrLine>();
+        var kept = new List<OcrBox>();
         for (int i = 0; i < boxes.Count; i++)
         {
             // predict_system keeps lines scoring at least drop_score; a recognition-only run keeps its one line.
             var (aligned, columnsPerFrame) = texts[i];
             if (!Options.ReadsOneLine && aligned.Confidence < Options.DropScore) continue;
+            if (straight is not null) kept.Add(straight[i]);
             var spaced = WordSpacing.Apply(crops[i], aligned, _rec!.Characters, columnsPerFrame, Options.Spacing);
             var quad = quads[i];
             bool turned90 = !Options.ReadsOneLine && OcrImageOps.CropTurns(quad);
@@ -152,18 +176,20 @@ public sealed class OcrPipeline : IDisposable
             lines.Add(new OcrLine(spaced.Text, aligned.Confidence, ToPoints(boxes[i].Points)) { Words = words, RawText = aligned.Text });
         }
         double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
-        return Page(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
+        return Page(lines, straight is null ? null : kept, skew, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
     }
 
-    // The page's result: its lines in blocks (Options.Layout), both in reading order, and its size.
-    private OcrResult Page(List<OcrLine> lines, OcrTimings timings, Image page)
+    // The page's result: its lines in blocks (Options.Layout; ordered by their straightened boxes when deskewed),
+    // both in reading order, and its size.
+    private OcrResult Page(List<OcrLine> lines, List<OcrBox>? straight, double skew, OcrTimings timings, Image page)
     {
-        var blocks = PageLayout.Arrange(lines, Options.Layout);
+        var blocks = PageLayout.Arrange(lines, Options.Layout, straight);
         return new(blocks.SelectMany(b => b.Lines).ToList(), timings)
         {
             Blocks = blocks,
             PageWidth = page.Width,
             PageHeight = page.Height,
+            SkewDegrees = skew,
         };
     }
 

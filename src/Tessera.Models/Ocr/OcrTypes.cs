@@ -58,6 +58,10 @@ public sealed record OcrResult(IReadOnlyList<OcrLine> Lines, OcrTimings Timings)
 
     private readonly IReadOnlyList<OcrBlock>? _blocks;
 
+    /// <summary>The skew the page was read at, in degrees (lines running down to the right are positive; 0 when it
+    /// was read as given, <see cref="OcrOptions.Deskew"/>). Boxes are in the image as given.</summary>
+    public double SkewDegrees { get; init; }
+
     /// <summary>The page image's width in pixels (0 when unknown).</summary>
     public int PageWidth { get; init; }
 
@@ -122,6 +126,20 @@ public sealed record OcrOptions
     /// segmentation modes): XY-Cut blocks and columns by default; <see cref="Layout.LayoutMode.SingleLine"/> reads the
     /// whole image as one line, as <see cref="RecognitionOnly"/> does.</summary>
     public Layout.LayoutMode Layout { get; init; } = Ocr.Layout.LayoutMode.Auto;
+
+    /// <summary>The recogniser's language, a name in the model directory's manifest (<see cref="OcrModelManifest"/>);
+    /// null takes its default language. Read by <see cref="OcrPipeline.Load"/>.</summary>
+    public string? Language { get; init; }
+
+    /// <summary>A character dictionary to load the recogniser with instead of its language's (a path, or a file name in
+    /// the model directory); null takes the manifest's. Read by <see cref="OcrPipeline.Load"/>.</summary>
+    public string? DictionaryPath { get; init; }
+
+    /// <summary>With the <see cref="Layout.LayoutMode.Auto"/> layout, a page whose lines slope by
+    /// <see cref="Layout.PageSkew.MinDegrees"/> to <see cref="Layout.PageSkew.MaxDegrees"/> degrees is straightened:
+    /// its lines are detected again on the page turned back and ordered in that frame (a second detection, only on
+    /// such pages). On by default.</summary>
+    public bool Deskew { get; init; } = true;
 
     /// <summary>Only detect: return boxes without text.</summary>
     public bool DetectionOnly { get; init; }
