@@ -171,9 +171,11 @@ public sealed class OcrPipeline : IDisposable
             var spaced = WordSpacing.Apply(crops[i], aligned, _rec!.Characters, columnsPerFrame, Options.Spacing);
             var quad = quads[i];
             bool turned90 = !Options.ReadsOneLine && OcrImageOps.CropTurns(quad);
+            var line = new OcrLine(spaced.Text, aligned.Confidence, ToPoints(boxes[i].Points)) { RawText = aligned.Text };
+            // Words found in the padding (a glyph's edge past the detected box) are kept inside the line's box.
             var words = spaced.Words.Select(w => new OcrWord(w.Text, w.Confidence,
-                OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right))).ToArray();
-            lines.Add(new OcrLine(spaced.Text, aligned.Confidence, ToPoints(boxes[i].Points)) { Words = words, RawText = aligned.Text });
+                OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right).Within(line.Bounds))).ToArray();
+            lines.Add(line with { Words = words });
         }
         double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
         return Page(lines, straight is null ? null : kept, skew, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);

@@ -34,9 +34,9 @@ internal static class RowTable
     public const double MinWidthToGap = 0.5;
 
     /// <summary>The whitespace between consecutive lines, in line heights, under which a side's lines are set close
-    /// like a paragraph's (DB's boxes are grown, so a paragraph's measure well under half a line; a form's rows about
-    /// one).</summary>
-    public const double MaxLeading = 0.75;
+    /// like a paragraph's (DB's boxes are grown, so a single-spaced paragraph's measure well under half a line, text
+    /// spaced 1.75 about 0.7; the forms of <c>peer ocr-doc</c> 0.93 and more).</summary>
+    public const double MaxLeading = 0.85;
 
     /// <summary>Whether the lines <paramref name="left"/> and <paramref name="right"/> of a vertical gap
     /// <paramref name="gap"/> pixels wide are rows of a table, to be read row by row rather than cut.</summary>
