@@ -10,8 +10,8 @@ namespace Tessera.Models.Ocr.Layout;
 /// line's height);</item>
 /// <item>the sides are not both running text: a side is running text when its lines fill it (their median width at
 /// least <see cref="MinFill"/> of the side's width), it is at least <see cref="MinWidthToGap"/> times as wide as the
-/// gap, and its lines are set close (the median
-/// whitespace between consecutive lines under <see cref="MaxLeading"/> of their median height). Labels are ragged
+/// gap, and its lines are set close (the median whitespace between consecutive lines under <see cref="MaxLeading"/>
+/// of their median height). Labels are ragged
 /// (short ones beside long ones), a form's rows are spaced apart, a receipt's price column is a fraction of the
 /// whitespace before it; the lines of a text column fill its width, follow each other closely, and its gutter is
 /// not much wider than it.</item>
