@@ -39,5 +39,8 @@ public sealed class LatinConfusablesTests
         // A vertical box grows along its height.
         var tall = OcrImageOps.PadAlongLine([new(10, 50), new(30, 50), new(30, 150), new(10, 150)], 0.5, 400, 400);
         Assert.Equal([new P(10, 40), new P(30, 40), new P(30, 160), new P(10, 160)], tall);
+        // Limited at each end (a neighbour on the row 2 pixels to the left), never grown past the fraction.
+        var limited = OcrImageOps.PadAlongLine(box, 0.2, 400, 100, maxBefore: 2, maxAfter: 50);
+        Assert.Equal([new P(48, 10), new P(154, 10), new P(154, 30), new P(48, 30)], limited);
     }
 }

@@ -146,8 +146,7 @@ public sealed class OcrPipeline : IDisposable
         var recWatch = Stopwatch.StartNew();
         // Each line is read from its box grown a little along the line (OcrOptions.CropPadding); its words are placed
         // on the page through the grown box, the line keeps the detected one.
-        var quads = boxes.Select(b => Options.ReadsOneLine || Options.CropPadding == 0 ? b.Points
-            : OcrImageOps.PadAlongLine(b.Points, Options.CropPadding, bgr.Width, bgr.Height)).ToList();
+        var quads = Options.ReadsOneLine || Options.CropPadding == 0 ? boxes.Select(b => b.Points).ToList() : Padded(boxes, bgr);
         var crops = Options.ReadsOneLine ? [bgr] : quads.Select(q => OcrImageOps.CropQuad(bgr, q)).ToList();
         double cropMs = recWatch.Elapsed.TotalMilliseconds;
         var turned180 = new bool[crops.Count];
@@ -193,6 +192,30 @@ public sealed class OcrPipeline : IDisposable
             PageHeight = page.Height,
             SkewDegrees = skew,
         };
+    }
+
+    // Each box grown along its line by Options.CropPadding, but at most halfway to the nearest box of its row on
+    // either side: DB splits a justified line at its wide spaces into boxes that nearly touch, and a crop reaching
+    // into its neighbour would read the neighbour's first or last character again.
+    private List<P[]> Padded(List<DetectedBox> boxes, Image page)
+    {
+        var bounds = boxes.Select(b => OcrBox.Enclosing(ToPoints(b.Points))).ToList();
+        var result = new List<P[]>(boxes.Count);
+        for (int i = 0; i < boxes.Count; i++)
+        {
+            var a = bounds[i];
+            double before = double.PositiveInfinity, after = double.PositiveInfinity;
+            // Rows are horizontal: a vertical line's crop grows as far as asked.
+            for (int j = 0; j < boxes.Count && !OcrImageOps.CropTurns(boxes[i].Points); j++)
+            {
+                var b = bounds[j];
+                if (j == i || Math.Min(a.Bottom, b.Bottom) - Math.Max(a.Y, b.Y) < 0.5 * Math.Min(a.Height, b.Height)) continue;
+                if (b.X + b.Width / 2.0 < a.X + a.Width / 2.0) before = Math.Min(before, (a.X - b.Right) / 2.0);
+                else after = Math.Min(after, (b.X - a.Right) / 2.0);
+            }
+            result.Add(OcrImageOps.PadAlongLine(boxes[i].Points, Options.CropPadding, page.Width, page.Height, before, after));
+        }
+        return result;
     }
 
     private List<DetectedBox> Detect(Image bgr)
