@@ -8,8 +8,8 @@ using Tessera.Models.Ocr;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--det-limit 960] [--show 1] [--dir DIR]
-/// [--models DIR] [--self-test]`: whole pages with known text in reading order, read by Tessera's OCR pipeline and by Tesseract
+/// <summary>`peer ocr-doc [--pages N] [--threads N] [--json 1] [--sources drawn,html] [--cls 0] [--det-limit 960] [--crop-pad 0.1] [--show 1] [--dir DIR]
+/// [--models DIR] [--peer 0] [--self-test]`: whole pages with known text in reading order, read by Tessera's OCR pipeline and by Tesseract
 /// (<c>tesseract IMG stdout --psm 3</c>, a process per page, its start counted in its time), scored by strict CER in
 /// reading order (<see cref="PeerOcrDocScore"/>).
 ///
@@ -20,7 +20,8 @@ namespace Tessera.Bench;
 ///
 /// <para>Output: one JSON line per engine (per page CER and milliseconds, per source mean CER and mean milliseconds,
 /// overall means), then a summary line whose ratios are Tesseract's over Tessera's; with <c>--json 1</c> one JSON
-/// object holding both. Progress goes to standard error, and with <c>--show 1</c> each page's truth and readings.</para></summary>
+/// object holding both. Progress goes to standard error, and with <c>--show 1</c> each page's truth and readings.
+/// <c>--peer 0</c> skips Tesseract (while working on Tessera's side: its line alone, no summary).</para></summary>
 public static class PeerOcrDoc
 {
     private sealed record Reading(DocPage Page, string Text, double Ms, double Cer);
@@ -44,7 +45,11 @@ public static class PeerOcrDoc
         // The pipeline's own defaults unless asked: --cls turns on the direction classifier, --det-limit sets the
         // detector's side limit (an A4 page at 150 dpi is 1240x1754, scaled to 960 by default).
         var ocr = new OcrOptions { UseAngleClassifier = args.Int("cls", 0) != 0 };
-        ocr = ocr with { DetLimitSideLen = args.Int("det-limit", ocr.DetLimitSideLen) };
+        ocr = ocr with
+        {
+            DetLimitSideLen = args.Int("det-limit", ocr.DetLimitSideLen),
+            CropPadding = double.Parse(args.Str("crop-pad", ocr.CropPadding.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+        };
         var sources = args.Str("sources", "drawn,html").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (threads < 1 || pagesArg < 0 || pagesArg > 500) throw new ArgumentException($"--threads must be positive and --pages 0 to 500, got {threads} and {pagesArg}");
         if (sources.Length == 0 || sources.Any(s => s is not ("drawn" or "html"))) throw new ArgumentException($"--sources takes drawn and/or html, got '{args.Str("sources", "")}'");
@@ -70,12 +75,20 @@ public static class PeerOcrDoc
         Console.Error.WriteLine($"ocr-doc: {pages.Count} pages in {dir} ({sw.Elapsed.TotalSeconds:F1} s to render or reuse)");
 
         var tessera = ReadTessera(pages, models, threads, ocr);
+        var options = new JsonSerializerOptions { WriteIndented = false };
+        if (args.Int("peer", 1) == 0)
+        {
+            if (show)
+                foreach (var a in tessera)
+                    Console.Error.WriteLine($"== {a.Page.Name}\ntruth:     {PeerOcrDocScore.Normalize(a.Page.Truth)}\ntessera:   {PeerOcrDocScore.Normalize(a.Text)}\n");
+            Console.WriteLine(JsonSerializer.Serialize(EngineReport("tessera", tessera, threads, sources), options));
+            return 0;
+        }
         var tesseract = ReadTesseract(pages, threads);
         if (show)
             foreach (var (a, b) in tessera.Zip(tesseract))
                 Console.Error.WriteLine($"== {a.Page.Name}\ntruth:     {PeerOcrDocScore.Normalize(a.Page.Truth)}\ntessera:   {PeerOcrDocScore.Normalize(a.Text)}\ntesseract: {PeerOcrDocScore.Normalize(b.Text)}\n");
 
-        var options = new JsonSerializerOptions { WriteIndented = false };
         var engines = new[] { EngineReport("tessera", tessera, threads, sources), EngineReport("tesseract", tesseract, threads, sources) };
         engines[1]["version"] = DocTools.Run("tesseract", ["--version"]).Split('\n')[0].Trim();
         var summary = Summary(tessera, tesseract, sources);

@@ -76,6 +76,14 @@ public class OcrCommandTests
     }
 
     [Fact]
+    public void LangAndDictFromTheManifest_ReadTheSample()
+    {
+        var r = TesseraProcess.Run("ocr", Sample, "--lang", "ch", "--dict", "ppocr_keys_v1.txt");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("Tessera reads this line", Lines(r.Stdout)[0]);
+    }
+
+    [Fact]
     public void DetectionOnlyPrintsOneBoxPerLine()
     {
         var r = TesseraProcess.Run("ocr", Sample, "--det-only");
@@ -90,6 +98,8 @@ public class OcrCommandTests
     [InlineData("--beam", "0", "BeamWidth")]
     [InlineData("--preprocess", "gray,sharpen:3", "sharpen")]
     [InlineData("--preprocess", "median:4", "median")]
+    [InlineData("--lang", "xx", "available: ch")]
+    [InlineData("--dict", "no-such-dict.txt", "no-such-dict.txt")]
     public void BadOptionsAreRefusedNamingThem(string option, string value, string named)
     {
         var r = TesseraProcess.Run("ocr", Sample, option, value);

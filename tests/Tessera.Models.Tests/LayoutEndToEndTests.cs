@@ -47,6 +47,37 @@ public sealed class LayoutEndToEndTests(ITestOutputHelper log)
         Assert.True(spacedRight >= expected.Length - 1, $"{spacedRight} of {expected.Length} lines spaced right");
     }
 
+    [SkippableTheory]
+    [InlineData(3.0)]
+    [InlineData(-2.0)]
+    public void PageTurnedAFewDegrees_IsDeskewed_AndReadAsTheUprightOne(double degrees)
+    {
+        Skip.IfNot(RenderedText.Available, "ImageMagick's convert is not installed (apt-get install imagemagick)");
+        // Two columns and a footer: without deskewing, the turned lines' bounds overlap their neighbours' rows and the
+        // columns' gutter closes up, so the reading order falls apart.
+        var upright = RenderedText.Page(1000, 620, 20,
+            (60, 40, "Minutes of the annual meeting"),
+            (60, 120, "The treasurer opened the meeting"), (540, 120, "The second column begins here"),
+            (60, 155, "and read the accounts aloud"), (540, 155, "with the plans for next year"),
+            (60, 190, "before the vote was taken"), (540, 190, "and the budget that follows"),
+            (60, 225, "by a show of hands"), (540, 225, "from the new members"),
+            (60, 540, "Signed by the secretary on the first of May"));
+        // Turned counter-clockwise on screen by `degrees`, so its lines slope by -degrees.
+        var turned = ImageRotation.Rotate(upright, -degrees);
+        var straight = Read(upright, new OcrOptions());
+        var r = Read(turned, new OcrOptions());
+        var plain = Read(turned, new OcrOptions { Deskew = false });
+        string Text(OcrResult x) => string.Join(" ", x.Lines.Select(l => l.Text));
+        log.WriteLine($"upright: {Text(straight)}\nturned {degrees}: skew {r.SkewDegrees:F2}: {Text(r)}\nwithout deskew: {Text(plain)}");
+        Assert.InRange(r.SkewDegrees, degrees - 0.5, degrees + 0.5);
+        Assert.Equal(0, straight.SkewDegrees);
+        double cer = RenderedText.CharErrorRate(Text(straight), Text(r));
+        Assert.True(cer < 0.02, $"CER {cer:F4} against the upright page");
+        // The boxes are in the turned image: each line's box slopes with it.
+        Assert.All(r.Lines.Where(l => l.Bounds.Width > 300), l =>
+            Assert.InRange(Math.Atan2(l.Box[1].Y - l.Box[0].Y, l.Box[1].X - l.Box[0].X) * 180 / Math.PI, degrees - 1, degrees + 1));
+    }
+
     [Fact]
     public void BlankPage_HasNoLinesAndNoBlocks()
     {

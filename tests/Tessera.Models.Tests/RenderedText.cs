@@ -59,16 +59,21 @@ public static class RenderedText
     }
 
     /// <summary>Word error rate: the word-level edit distance over the number of truth words.</summary>
-    public static double WordErrorRate(string truth, string got)
+    public static double WordErrorRate(string truth, string got) =>
+        EditDistance(truth.Split(' ', StringSplitOptions.RemoveEmptyEntries), got.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+    /// <summary>Character error rate: the character edit distance over the truth's length (spaces count).</summary>
+    public static double CharErrorRate(string truth, string got) => EditDistance(truth.ToCharArray(), got.ToCharArray());
+
+    // Levenshtein distance over the truth's length.
+    private static double EditDistance<T>(T[] t, T[] g) where T : IEquatable<T>
     {
-        var t = truth.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var g = got.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var d = new int[t.Length + 1, g.Length + 1];
         for (int i = 0; i <= t.Length; i++) d[i, 0] = i;
         for (int j = 0; j <= g.Length; j++) d[0, j] = j;
         for (int i = 1; i <= t.Length; i++)
             for (int j = 1; j <= g.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (t[i - 1] == g[j - 1] ? 0 : 1));
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (t[i - 1].Equals(g[j - 1]) ? 0 : 1));
         return (double)d[t.Length, g.Length] / Math.Max(t.Length, 1);
     }
 }

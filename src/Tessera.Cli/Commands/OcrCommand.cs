@@ -13,13 +13,14 @@ namespace Tessera.Cli.Commands;
 
 /// <summary><c>tessera ocr IMAGE... [--format text|json|hocr|alto|tsv|pdf] [-o OUT] [--json] [--det-only] [--rec-only]
 /// [--cls] [--beam W] [--spaces auto|model|off] [--layout auto|single-line|single-block|sparse] [--preprocess SPEC]
-/// [--models DIR] [--threads N]</c>: reads the text of PNG, JPEG or BMP images
+/// [--models DIR] [--lang NAME] [--dict FILE] [--threads N]</c>: reads the text of PNG, JPEG or BMP images
 /// with the PP-OCRv4 pipeline and writes them as one document, a page per image in argument order: text (one line
 /// per detected line, a blank line between blocks, a form feed line between pages), JSON (<c>--json</c> is
 /// <c>--format json</c>: per image its blocks, lines and words with boxes and confidences, and timings), hOCR, ALTO,
 /// TSV (as Tesseract writes them) or a searchable PDF (which needs <c>-o</c>). The output goes to stdout, or to the
 /// file <c>-o</c> names. The models come from <c>models/ppocr-v4</c>, searched for upward from the current
-/// directory and from the executable's, unless <c>--models</c> names a directory. <c>--preprocess</c> runs image
+/// directory and from the executable's, unless <c>--models</c> names a directory; <c>--lang</c> picks a recogniser
+/// listed in the directory's <c>manifest.json</c> (<see cref="OcrModelManifest"/>). <c>--preprocess</c> runs image
 /// operations (<see cref="ImagePreprocessor"/>: filters, CLAHE, binarisation, deskew) on each image before the
 /// pipeline; boxes are then in the preprocessed image's coordinates (deskew turns the image, keeping its size).</summary>
 internal static class OcrCommand
@@ -43,6 +44,12 @@ internal static class OcrCommand
         var recOnly = new Option<bool>("--rec-only") { Description = "only recognise: each image is one text line" };
         var cls = new Option<bool>("--cls") { Description = "classify each line's direction and turn upside-down lines" };
         var models = new Option<string?>("--models") { Description = $"the PP-OCR model directory (default: {ModelsSubdir} above the current directory or the executable)" };
+        var lang = new Option<string?>("--lang")
+        {
+            Description = "the recogniser's language, as named in the model directory's manifest.json (default: its default_language); "
+                + "other PP-OCR recognisers and dictionaries placed in the directory are listed there",
+        };
+        var dict = new Option<string?>("--dict") { Description = "a character dictionary to use instead of the language's (a path, or a file in the model directory)" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
         var beam = new Option<int>("--beam") { Description = "CTC decoding: 1 is greedy (the default), W > 1 a prefix beam search of width W", DefaultValueFactory = _ => 1 };
         var preprocess = new Option<string?>("--preprocess")
@@ -66,7 +73,7 @@ internal static class OcrCommand
         layout.AcceptOnlyFromAmong("auto", "single-line", "single-block", "sparse");
         var cmd = new Command("ocr", "Read the text of images (PP-OCRv4: detection, direction, recognition)")
         {
-            images, format, outPath, json, detOnly, recOnly, cls, beam, spaces, layout, preprocess, models, threads,
+            images, format, outPath, json, detOnly, recOnly, cls, beam, spaces, layout, preprocess, models, lang, dict, threads,
         };
         cmd.SetAction(pr => InspectCommand.Guard("ocr", () =>
         {
@@ -76,6 +83,8 @@ internal static class OcrCommand
                 RecognitionOnly = pr.GetValue(recOnly),
                 UseAngleClassifier = pr.GetValue(cls),
                 BeamWidth = pr.GetValue(beam),
+                Language = pr.GetValue(lang),
+                DictionaryPath = pr.GetValue(dict),
                 Spacing = pr.GetValue(spaces) switch { "model" => SpacingMode.Model, "off" => SpacingMode.Off, _ => SpacingMode.Auto },
                 Layout = pr.GetValue(layout) switch
                 {

@@ -47,6 +47,15 @@ public readonly record struct OcrBox(int X, int Y, int Width, int Height)
         return x0 > x1 ? default : new OcrBox(x0, y0, x1 - x0, y1 - y0);
     }
 
+    /// <summary>The part of this box inside <paramref name="other"/> (an empty box at the nearest edge when they do not
+    /// meet).</summary>
+    public OcrBox Within(OcrBox other)
+    {
+        int x0 = Math.Clamp(X, other.X, other.Right), y0 = Math.Clamp(Y, other.Y, other.Bottom);
+        int x1 = Math.Clamp(Right, other.X, other.Right), y1 = Math.Clamp(Bottom, other.Y, other.Bottom);
+        return new OcrBox(x0, y0, Math.Max(0, x1 - x0), Math.Max(0, y1 - y0));
+    }
+
     /// <summary>The box from fractional edges, rounded outward (left and top floored, right and bottom ceiled).</summary>
     public static OcrBox FromEdges(float left, float top, float right, float bottom)
     {

@@ -79,6 +79,40 @@ internal static class OcrImageOps
         return h >= 1.5 * w ? Rotate90Ccw(crop) : crop;
     }
 
+    /// <summary>The box grown along its reading direction (its longer sides) by <paramref name="fraction"/> of its
+    /// thickness at each end, the new corners kept inside the <paramref name="width"/> x <paramref name="height"/>
+    /// image. DB's boxes may end right on the last glyph's edge (a final "r", a full stop), which the recogniser then
+    /// misreads or drops; the whitespace beyond it is what the recogniser saw in training.</summary>
+    public static P[] PadAlongLine(IReadOnlyList<P> box, double fraction, int width, int height) =>
+        PadAlongLine(box, fraction, width, height, double.PositiveInfinity, double.PositiveInfinity);
+
+    /// <summary><see cref="PadAlongLine(IReadOnlyList{P}, double, int, int)"/> growing the start of the line by at
+    /// most <paramref name="maxBefore"/> pixels and its end by at most <paramref name="maxAfter"/> (so as not to reach
+    /// into a neighbouring box of the same row).</summary>
+    public static P[] PadAlongLine(IReadOnlyList<P> box, double fraction, int width, int height, double maxBefore, double maxAfter)
+    {
+        var (w, h) = CropSize(box);
+        bool vertical = h >= 1.5 * w;
+        double d = fraction * (vertical ? w : h);
+        double before = Math.Clamp(maxBefore, 0, d), after = Math.Clamp(maxAfter, 0, d);
+        // Each long side, from its start corner to its end corner, grown at both ends.
+        var (s0, e0, s1, e1) = vertical ? (0, 3, 1, 2) : (0, 1, 3, 2);
+        var r = box.ToArray();
+        void Grow(int a, int b)
+        {
+            var dir = box[b] - box[a];
+            double len = dir.Length;
+            if (len < 1e-9) return;
+            var u = (1 / len) * dir;
+            r[a] = Clamp(box[a] - before * u);
+            r[b] = Clamp(box[b] + after * u);
+        }
+        P Clamp(P p) => new(Math.Clamp(p.X, 0, width - 1), Math.Clamp(p.Y, 0, height - 1));
+        Grow(s0, e0);
+        Grow(s1, e1);
+        return r;
+    }
+
     /// <summary>The size of <see cref="CropQuad"/>'s rectangle before any turn.</summary>
     public static (int Width, int Height) CropSize(IReadOnlyList<P> box)
     {

@@ -5,20 +5,21 @@ using Tessera.Models.Ocr.Layout;
 namespace Tessera.Models.Ocr;
 
 /// <summary>PaddleOCR's text system (tools/infer/predict_system.py) on Tessera: detect text boxes with the DB
-/// detector, put them in reading order, crop each by a perspective warp, optionally turn upside-down crops with the
+/// detector, put them in reading order, crop each by a perspective warp (the box grown a little along its line,
+/// <see cref="OcrOptions.CropPadding"/>), optionally turn upside-down crops with the
 /// direction classifier, recognise the crops in batches of similar width, and drop lines of low confidence.</summary>
 public sealed class OcrPipeline : IDisposable
 {
-    /// <summary>The detector's file name in a model directory.</summary>
+    /// <summary>The detector's file name in a model directory without a manifest (<see cref="OcrModelManifest"/>).</summary>
     public const string DetectorFile = "ch_PP-OCRv4_det_infer.onnx";
 
-    /// <summary>The recogniser's file name in a model directory.</summary>
+    /// <summary>The recogniser's file name in a model directory without a manifest.</summary>
     public const string RecognizerFile = "ch_PP-OCRv4_rec_infer.onnx";
 
-    /// <summary>The direction classifier's file name in a model directory.</summary>
+    /// <summary>The direction classifier's file name in a model directory without a manifest.</summary>
     public const string ClassifierFile = "ch_ppocr_mobile_v2.0_cls_infer.onnx";
 
-    /// <summary>The recogniser's character dictionary's file name in a model directory.</summary>
+    /// <summary>The recogniser's character dictionary's file name in a model directory without a manifest.</summary>
     public const string DictionaryFile = "ppocr_keys_v1.txt";
 
     private readonly IBackend _backend;
@@ -57,27 +58,37 @@ public sealed class OcrPipeline : IDisposable
     /// <summary>The settings this pipeline runs with.</summary>
     public OcrOptions Options { get; }
 
-    /// <summary>Loads the models a run with <paramref name="options"/> needs from <paramref name="modelDir"/> (the
-    /// file names are this class's constants).</summary>
+    /// <summary>Loads the models a run with <paramref name="options"/> needs from <paramref name="modelDir"/>: the
+    /// files its <c>manifest.json</c> names (<see cref="OcrModelManifest"/>; PaddleOCR's default names, this class's
+    /// constants, without one), the recogniser of <see cref="OcrOptions.Language"/> with its dictionary or
+    /// <see cref="OcrOptions.DictionaryPath"/>.</summary>
     public static OcrPipeline Load(string modelDir, IBackend backend, OcrOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (!Directory.Exists(modelDir)) throw new TesseraException($"OCR model directory not found: {modelDir}");
+        var manifest = OcrModelManifest.Load(modelDir);
+        var recEntry = manifest.Recognizer(options.Language);
         string Need(string file)
         {
             string p = Path.Combine(modelDir, file);
             if (!File.Exists(p)) throw new TesseraException($"OCR model file missing: {p}");
             return p;
         }
+        // --dict: a path as given, else a file in the model directory.
+        string Dictionary() => options.DictionaryPath is not { } d ? Need(recEntry.Dictionary)
+            : File.Exists(d) ? d : File.Exists(Path.Combine(modelDir, d)) ? Path.Combine(modelDir, d)
+            : throw new TesseraException($"OCR dictionary not found: {d} (nor in {modelDir})");
         ITextRecognizer? rec = null;
         ITextDetector? det = null;
         IDirectionClassifier? cls = null;
         try
         {
-            if (!options.DetectionOnly) rec = OcrModelLoaders.LoadRecognizer(Need(RecognizerFile), Need(DictionaryFile), backend);
-            if (!options.ReadsOneLine) det = OcrModelLoaders.LoadDetector(Need(DetectorFile), backend);
-            if (options.UseAngleClassifier && !options.DetectionOnly) cls = OcrModelLoaders.LoadClassifier(Need(ClassifierFile), backend);
+            if (!options.DetectionOnly) rec = OcrModelLoaders.LoadRecognizer(Need(recEntry.Model), Dictionary(), backend);
+            if (!options.ReadsOneLine) det = OcrModelLoaders.LoadDetector(Need(manifest.Detector), backend);
+            if (options.UseAngleClassifier && !options.DetectionOnly)
+                cls = OcrModelLoaders.LoadClassifier(Need(manifest.Classifier
+                    ?? throw new TesseraException($"OCR model manifest in {modelDir} names no classifier, which --cls needs")), backend);
             return new OcrPipeline(backend, options, rec, det, cls);
         }
         catch
@@ -102,6 +113,8 @@ public sealed class OcrPipeline : IDisposable
         double detMs = 0, clsMs = 0;
 
         List<DetectedBox> boxes;
+        List<OcrBox>? straight = null;      // the boxes in the straightened page, when deskewed
+        double skew = 0;
         if (Options.ReadsOneLine)
         {
             int w = bgr.Width, h = bgr.Height;
@@ -112,16 +125,29 @@ public sealed class OcrPipeline : IDisposable
             var sw = Stopwatch.StartNew();
             boxes = Detect(bgr);
             cancellationToken.ThrowIfCancellationRequested();
+            if (Options.Deskew && Options.Layout == LayoutMode.Auto && PageSkew.Degrees(boxes) is { } degrees)
+            {
+                // Find the lines again on the page turned straight; crop them from the page as given, through their
+                // boxes turned back, and order them by their straight boxes.
+                skew = degrees;
+                var found = Detect(ImageRotation.Rotate(bgr, degrees));
+                cancellationToken.ThrowIfCancellationRequested();
+                straight = found.Select(b => OcrBox.Enclosing(ToPoints(b.Points))).ToList();
+                boxes = found.Select(b => b with { Points = b.Points.Select(q => PageSkew.ToUnturned(q, degrees, bgr.Width, bgr.Height)).ToArray() }).ToList();
+            }
             detMs = sw.Elapsed.TotalMilliseconds;
             if (Options.DetectionOnly)
             {
                 var found = boxes.Select(b => new OcrLine("", b.Score, ToPoints(b.Points))).ToList();
-                return Page(found, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds), bgr);
+                return Page(found, straight, skew, new OcrTimings(detMs, 0, 0, total.Elapsed.TotalMilliseconds), bgr);
             }
         }
 
         var recWatch = Stopwatch.StartNew();
-        var crops = Options.ReadsOneLine ? [bgr] : boxes.Select(b => OcrImageOps.CropQuad(bgr, b.Points)).ToList();
+        // Each line is read from its box grown a little along the line (OcrOptions.CropPadding); its words are placed
+        // on the page through the grown box, the line keeps the detected one.
+        var quads = Options.ReadsOneLine || Options.CropPadding == 0 ? boxes.Select(b => b.Points).ToList() : Padded(boxes, bgr);
+        var crops = Options.ReadsOneLine ? [bgr] : quads.Select(q => OcrImageOps.CropQuad(bgr, q)).ToList();
         double cropMs = recWatch.Elapsed.TotalMilliseconds;
         var turned180 = new bool[crops.Count];
         if (Options.UseAngleClassifier && _cls is not null && crops.Count > 0)
@@ -134,32 +160,62 @@ public sealed class OcrPipeline : IDisposable
         var texts = Recognize(crops, cancellationToken);
 
         var lines = new List<OcrLine>();
+        var kept = new List<OcrBox>();
         for (int i = 0; i < boxes.Count; i++)
         {
             // predict_system keeps lines scoring at least drop_score; a recognition-only run keeps its one line.
             var (aligned, columnsPerFrame) = texts[i];
             if (!Options.ReadsOneLine && aligned.Confidence < Options.DropScore) continue;
+            if (straight is not null) kept.Add(straight[i]);
             var spaced = WordSpacing.Apply(crops[i], aligned, _rec!.Characters, columnsPerFrame, Options.Spacing);
-            var quad = boxes[i].Points;
+            var quad = quads[i];
             bool turned90 = !Options.ReadsOneLine && OcrImageOps.CropTurns(quad);
+            var line = new OcrLine(spaced.Text, aligned.Confidence, ToPoints(boxes[i].Points)) { RawText = aligned.Text };
+            // Words found in the padding (a glyph's edge past the detected box) are kept inside the line's box.
             var words = spaced.Words.Select(w => new OcrWord(w.Text, w.Confidence,
-                OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right))).ToArray();
-            lines.Add(new OcrLine(spaced.Text, aligned.Confidence, ToPoints(quad)) { Words = words, RawText = aligned.Text });
+                OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right).Within(line.Bounds))).ToArray();
+            lines.Add(line with { Words = words });
         }
         double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
-        return Page(lines, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
+        return Page(lines, straight is null ? null : kept, skew, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
     }
 
-    // The page's result: its lines in blocks (Options.Layout), both in reading order, and its size.
-    private OcrResult Page(List<OcrLine> lines, OcrTimings timings, Image page)
+    // The page's result: its lines in blocks (Options.Layout; ordered by their straightened boxes when deskewed),
+    // both in reading order, and its size.
+    private OcrResult Page(List<OcrLine> lines, List<OcrBox>? straight, double skew, OcrTimings timings, Image page)
     {
-        var blocks = PageLayout.Arrange(lines, Options.Layout);
+        var blocks = PageLayout.Arrange(lines, Options.Layout, straight);
         return new(blocks.SelectMany(b => b.Lines).ToList(), timings)
         {
             Blocks = blocks,
             PageWidth = page.Width,
             PageHeight = page.Height,
+            SkewDegrees = skew,
         };
+    }
+
+    // Each box grown along its line by Options.CropPadding, but at most halfway to the nearest box of its row on
+    // either side: DB splits a justified line at its wide spaces into boxes that nearly touch, and a crop reaching
+    // into its neighbour would read the neighbour's first or last character again.
+    private List<P[]> Padded(List<DetectedBox> boxes, Image page)
+    {
+        var bounds = boxes.Select(b => OcrBox.Enclosing(ToPoints(b.Points))).ToList();
+        var result = new List<P[]>(boxes.Count);
+        for (int i = 0; i < boxes.Count; i++)
+        {
+            var a = bounds[i];
+            double before = double.PositiveInfinity, after = double.PositiveInfinity;
+            // Rows are horizontal: a vertical line's crop grows as far as asked.
+            for (int j = 0; j < boxes.Count && !OcrImageOps.CropTurns(boxes[i].Points); j++)
+            {
+                var b = bounds[j];
+                if (j == i || Math.Min(a.Bottom, b.Bottom) - Math.Max(a.Y, b.Y) < 0.5 * Math.Min(a.Height, b.Height)) continue;
+                if (b.X + b.Width / 2.0 < a.X + a.Width / 2.0) before = Math.Min(before, (a.X - b.Right) / 2.0);
+                else after = Math.Min(after, (b.X - a.Right) / 2.0);
+            }
+            result.Add(OcrImageOps.PadAlongLine(boxes[i].Points, Options.CropPadding, page.Width, page.Height, before, after));
+        }
+        return result;
     }
 
     private List<DetectedBox> Detect(Image bgr)

@@ -58,6 +58,10 @@ public sealed record OcrResult(IReadOnlyList<OcrLine> Lines, OcrTimings Timings)
 
     private readonly IReadOnlyList<OcrBlock>? _blocks;
 
+    /// <summary>The skew the page was read at, in degrees (lines running down to the right are positive; 0 when it
+    /// was read as given, <see cref="OcrOptions.Deskew"/>). Boxes are in the image as given.</summary>
+    public double SkewDegrees { get; init; }
+
     /// <summary>The page image's width in pixels (0 when unknown).</summary>
     public int PageWidth { get; init; }
 
@@ -86,6 +90,13 @@ public sealed record OcrOptions
 
     /// <summary>At most this many regions of the map are considered (max_candidates).</summary>
     public int DetMaxCandidates { get; init; } = 1000;
+
+    /// <summary>How far each detected box is grown along its line before cropping, at each end, as a fraction of the
+    /// box's thickness (not in PaddleOCR, which crops the box itself: its boxes may end on the last glyph's edge, and
+    /// a final "r" was read as "l", a final full stop dropped). 0 crops the box as detected. The default, about a
+    /// glyph's side bearing, was chosen from 0, 0.1 and 0.2 on <c>peer ocr-doc</c>'s pages: 0.2 reached into the
+    /// whitespace enough to shift the CTC alignment and with it a few word gaps.</summary>
+    public double CropPadding { get; init; } = 0.1;
 
     /// <summary>Whether to classify each crop as upright or upside down and turn the latter (use_angle_cls).</summary>
     public bool UseAngleClassifier { get; init; }
@@ -116,6 +127,20 @@ public sealed record OcrOptions
     /// whole image as one line, as <see cref="RecognitionOnly"/> does.</summary>
     public Layout.LayoutMode Layout { get; init; } = Ocr.Layout.LayoutMode.Auto;
 
+    /// <summary>The recogniser's language, a name in the model directory's manifest (<see cref="OcrModelManifest"/>);
+    /// null takes its default language. Read by <see cref="OcrPipeline.Load"/>.</summary>
+    public string? Language { get; init; }
+
+    /// <summary>A character dictionary to load the recogniser with instead of its language's (a path, or a file name in
+    /// the model directory); null takes the manifest's. Read by <see cref="OcrPipeline.Load"/>.</summary>
+    public string? DictionaryPath { get; init; }
+
+    /// <summary>With the <see cref="Layout.LayoutMode.Auto"/> layout, a page whose lines slope by
+    /// <see cref="Layout.PageSkew.MinDegrees"/> to <see cref="Layout.PageSkew.MaxDegrees"/> degrees is straightened:
+    /// its lines are detected again on the page turned back and ordered in that frame (a second detection, only on
+    /// such pages). On by default.</summary>
+    public bool Deskew { get; init; } = true;
+
     /// <summary>Only detect: return boxes without text.</summary>
     public bool DetectionOnly { get; init; }
 
@@ -136,6 +161,7 @@ public sealed record OcrOptions
         if (RecBatchSize < 1 || ClsBatchSize < 1) throw new TesseraException($"OCR options: batch sizes must be positive, got rec {RecBatchSize}, cls {ClsBatchSize}");
         if (DetMaxCandidates < 1) throw new TesseraException($"OCR options: DetMaxCandidates must be positive, got {DetMaxCandidates}");
         if (BeamWidth is < 1 or > 1000) throw new TesseraException($"OCR options: BeamWidth must be 1 (greedy) to 1000, got {BeamWidth}");
+        if (CropPadding is < 0 or > 2 || double.IsNaN(CropPadding)) throw new TesseraException($"OCR options: CropPadding must be 0 to 2, got {CropPadding}");
         if (DetUnclipRatio <= 0) throw new TesseraException($"OCR options: DetUnclipRatio must be positive, got {DetUnclipRatio}");
     }
 }

@@ -5,7 +5,8 @@ namespace Tessera.Models.Ocr;
 /// <summary>Which spaces a line's text keeps.</summary>
 public enum SpacingMode
 {
-    /// <summary>Spaces found from the CTC alignment on Latin-script lines, besides the recogniser's own (the
+    /// <summary>Spaces found from the CTC alignment on Latin-script lines, besides the recogniser's own, and on those
+    /// lines look-alike letters and digits put right by their word (<see cref="LatinConfusables"/>; the
     /// default).</summary>
     Auto,
 
@@ -47,6 +48,9 @@ internal static class WordSpacing
     /// <summary>Two digits break only when their ink centres stand this many times the line's median digit pitch
     /// apart (besides the gap), when the line has at least two digit pairs.</summary>
     public const float DigitPitchFactor = 1.3f;
+
+    private const string ClosingPunctuation = ".,;:!?)]}%\u3002\uFF0C\uFF1A\uFF1B\uFF01\uFF1F\uFF09";
+    private const string OpeningPunctuation = "([{\uFF08";
 
     /// <summary>The text and words of one recognised line. <paramref name="crop"/> is the image the recogniser read
     /// (as turned for it), <paramref name="columnsPerFrame"/> its columns per CTC step.</summary>
@@ -96,19 +100,27 @@ internal static class WordSpacing
 
         var breaks = new bool[n];                   // breaks[i]: a space before character i
         for (int i = 1; i < n; i++) breaks[i] = chars[i].SpaceBefore;
-        if (mode == SpacingMode.Auto && ink is not null && IsLatin(chars.Select(c => c.S)))
+        bool latin = mode == SpacingMode.Auto && IsLatin(chars.Select(c => c.S));
+        if (latin && ink is not null)
         {
             var gaps = Enumerable.Range(0, n - 1).Where(i => !chars[i + 1].SpaceBefore).Select(i => gapEnd[i] - gapStart[i]).ToArray();
             var widths = Enumerable.Range(0, n).Select(i => Math.Max(0, Right(i) - Left(i))).ToArray();
             float threshold = Math.Max(GapFactor * Median(gaps), WidthFactor * Median(widths));
-            bool IsDigitPair(int i) => char.IsDigit(chars[i].S[^1]) && char.IsDigit(chars[i + 1].S[0]);
+            // A digit, or a look-alike letter beside one (the "o" of a misread "2o17").
+            bool Digit(int i) => char.IsDigit(chars[i].S[^1])
+                || (chars[i].S is "o" or "O" or "l" or "I" && ((i > 0 && char.IsDigit(chars[i - 1].S[^1])) || (i + 1 < n && char.IsDigit(chars[i + 1].S[0]))));
+            bool IsDigitPair(int i) => Digit(i) && Digit(i + 1);
             float Pitch(int i) => (Left(i + 1) + Right(i + 1) - Left(i) - Right(i)) / 2;
             var pitches = Enumerable.Range(0, n - 1).Where(IsDigitPair).Select(Pitch).ToArray();
-            float digitPitch = pitches.Length >= 2 ? Median(pitches) : 0;
+            // The lower median: with few pairs (a postcode's "15 9") the spaced pair must not raise the cell.
+            float digitPitch = pitches.Length >= 2 ? LowerMedian(pitches) : 0;
             for (int i = 0; i + 1 < n; i++)
             {
                 float gap = gapEnd[i] - gapStart[i];
                 if (gap <= 0 || gap < threshold) continue;
+                // Closing punctuation is set against the word before it, an opening bracket against the word after:
+                // a wide gap there is the glyphs' shape ("7." or "r,"), not a space.
+                if (ClosingPunctuation.Contains(chars[i + 1].S[0]) || OpeningPunctuation.Contains(chars[i].S[^1])) continue;
                 // Numerals are tabular: a narrow digit (1) sits in a full-width cell, with wide gaps beside it; two
                 // digits of one number stand one cell apart, centre to centre, and a space adds to that.
                 if (IsDigitPair(i) && digitPitch > 0 && Pitch(i) < DigitPitchFactor * digitPitch) continue;
@@ -122,6 +134,7 @@ internal static class WordSpacing
             int j = i + 1;
             while (j < n && !breaks[j]) j++;
             string w = string.Concat(chars.Skip(i).Take(j - i).Select(c => c.S));
+            if (latin) w = LatinConfusables.Fix(w);
             float p = chars.Skip(i).Take(j - i).Average(c => c.P);
             words.Add(new CropWord(w, p, Left(i), Right(j - 1)));
             i = j;
@@ -182,6 +195,8 @@ internal static class WordSpacing
         for (int x = to; x >= from; x--) if (ink[x]) return x;
         return null;
     }
+
+    private static float LowerMedian(float[] v) => v.OrderBy(x => x).ElementAt((v.Length - 1) / 2);
 
     private static float Median(float[] v)
     {

@@ -21,13 +21,15 @@ public enum LayoutMode
 internal static class PageLayout
 {
     /// <summary>The blocks of <paramref name="lines"/> (given in PaddleOCR's top-to-bottom order) under
-    /// <paramref name="mode"/>.</summary>
-    public static List<OcrBlock> Arrange(IReadOnlyList<OcrLine> lines, LayoutMode mode)
+    /// <paramref name="mode"/>; XY-Cut orders them by <paramref name="bounds"/> (the lines' boxes in a straightened
+    /// page, one per line) when given, else by their own bounds.</summary>
+    public static List<OcrBlock> Arrange(IReadOnlyList<OcrLine> lines, LayoutMode mode, IReadOnlyList<OcrBox>? bounds = null)
     {
         if (lines.Count == 0) return [];
+        if (bounds is not null && bounds.Count != lines.Count) throw new ArgumentException($"{bounds.Count} bounds for {lines.Count} lines", nameof(bounds));
         return mode switch
         {
-            LayoutMode.Auto => XyCut.Blocks(lines.Select(l => l.Bounds).ToList())
+            LayoutMode.Auto => XyCut.Blocks(bounds ?? lines.Select(l => l.Bounds).ToList())
                 .Select(b => OcrBlock.Of(b.Select(i => lines[i]).ToList())).ToList(),
             LayoutMode.Sparse => lines.Select(l => OcrBlock.Of([l])).ToList(),
             _ => [OcrBlock.Of(lines)],

@@ -10,6 +10,8 @@ namespace Tessera.Models.Ocr.Layout;
 /// several boxes is never split;</item>
 /// <item>horizontal gaps are found on boxes shrunk vertically (<see cref="RowShrink"/> of their height each side),
 /// since DB's unclipped boxes of consecutive lines may overlap a little;</item>
+/// <item>a vertical gap between the label and value columns of a form, or the items and prices of a receipt, is not
+/// cut (<see cref="RowTable"/>): the region is cut into rows instead, each read left to right;</item>
 /// <item>a right-aligned title beside text on its left is cut from the rows below it first (they span the page) and
 /// then from its row's text, which is read before it: the title stays with its row;</item>
 /// <item>consecutive pieces join one block when the next starts on a row below the previous one's last line, less
@@ -50,10 +52,13 @@ internal static class XyCut
     {
         // Deep recursion only on pathological input; read what is left row by row.
         if (ids.Count == 1 || depth > 200) { pieces.Add(RowOrder(boxes, ids)); return; }
-        if (ColumnCut(boxes, ids, lh) is { } x)
+        if (ColumnCut(boxes, ids, lh) is var (x, gap)
+            && ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 < x).ToList() is var left
+            && ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 >= x).ToList() is var right
+            && !RowTable.IsTable(boxes, left, right, gap))
         {
-            Segment(boxes, ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 < x).ToList(), lh, depth + 1, pieces);
-            Segment(boxes, ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 >= x).ToList(), lh, depth + 1, pieces);
+            Segment(boxes, left, lh, depth + 1, pieces);
+            Segment(boxes, right, lh, depth + 1, pieces);
         }
         else if (RowCut(boxes, ids) is { } y)
         {
@@ -82,9 +87,9 @@ internal static class XyCut
         return double.IsNaN(at) ? null : at;
     }
 
-    // The middle of the widest vertical gap of at least MinColumnGap line heights between the boxes' x extents,
-    // or null when there is none.
-    private static double? ColumnCut(IReadOnlyList<OcrBox> boxes, List<int> ids, double lh)
+    // The middle of the widest vertical gap of at least MinColumnGap line heights between the boxes' x extents and
+    // the gap's width, or null when there is none.
+    private static (double At, double Gap)? ColumnCut(IReadOnlyList<OcrBox> boxes, List<int> ids, double lh)
     {
         double best = MinColumnGap * lh - 1e-9, at = double.NaN;
         int reach = int.MinValue;
@@ -93,7 +98,7 @@ internal static class XyCut
             if (reach != int.MinValue && b.X - reach > best) { best = b.X - reach; at = (b.X + reach) / 2.0; }
             reach = Math.Max(reach, b.Right);
         }
-        return double.IsNaN(at) ? null : at;
+        return double.IsNaN(at) ? null : (at, best);
     }
 
     // Boxes without a cut between them: lines by their vertical centres (a box whose centre lies within the current
