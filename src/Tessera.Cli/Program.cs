@@ -10,5 +10,9 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     OcrCommand.Create(),
     GenerateCommand.Create(),
     TokenizeCommand.Create(),
+    EmbedCommand.Create(),
+    ClassifyCommand.Create(),
+    IndexCommand.Create(),
+    SearchCommand.Create(),
 };
 return root.Parse(args).Invoke();

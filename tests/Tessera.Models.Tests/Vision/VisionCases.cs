@@ -48,9 +48,9 @@ public static class VisionCases
         };
     }
 
-    private static void Text(RandomCheckpoint c, int maxPositions, int layers)
+    private static void Text(RandomCheckpoint c, int maxPositions, int layers, int vocab = Vocab)
     {
-        c.Weight("text_model.embeddings.token_embedding.weight", 0.5f, Vocab, TextDim);
+        c.Weight("text_model.embeddings.token_embedding.weight", 0.5f, vocab, TextDim);
         c.Weight("text_model.embeddings.position_embedding.weight", 0.5f, maxPositions, TextDim);
         for (int i = 0; i < layers; i++) c.ClipLayer($"text_model.encoder.layers.{i}", TextDim, TextMlp);
         c.Norm("text_model.final_layer_norm", TextDim);
@@ -58,7 +58,7 @@ public static class VisionCases
 
     /// <summary>CLIPModel: vision 3 layers, text 2 layers of up to 13 tokens, projection 17; <paramref name="eos"/> 2
     /// is the legacy rule (the highest id ends the text), another id the first occurrence of it.</summary>
-    public static Dictionary<string, object> Clip(RandomCheckpoint c, int eos, int visionLayers = 3)
+    public static Dictionary<string, object> Clip(RandomCheckpoint c, int eos, int visionLayers = 3, int vocab = Vocab)
     {
         const int projection = 17, maxPositions = 13, s = 9;
         int d = VisionDim;
@@ -68,7 +68,7 @@ public static class VisionCases
         c.Norm("vision_model.pre_layrnorm", d);
         for (int i = 0; i < visionLayers; i++) c.ClipLayer($"vision_model.encoder.layers.{i}", d, VisionMlp);
         c.Norm("vision_model.post_layernorm", d);
-        Text(c, maxPositions, 2);
+        Text(c, maxPositions, 2, vocab);
         c.Weight("visual_projection.weight", 0.2f, projection, d);
         c.Weight("text_projection.weight", 0.2f, projection, TextDim);
         c.Weight("logit_scale", [2.3f]);
@@ -88,7 +88,7 @@ public static class VisionCases
             ["logit_scale_init_value"] = 2.6592,
             ["text_config"] = new Dictionary<string, object>
             {
-                ["vocab_size"] = Vocab, ["hidden_size"] = TextDim, ["intermediate_size"] = TextMlp, ["num_hidden_layers"] = 2,
+                ["vocab_size"] = vocab, ["hidden_size"] = TextDim, ["intermediate_size"] = TextMlp, ["num_hidden_layers"] = 2,
                 ["num_attention_heads"] = TextHeads, ["max_position_embeddings"] = maxPositions, ["hidden_act"] = "quick_gelu",
                 ["layer_norm_eps"] = 1e-5, ["bos_token_id"] = 0, ["eos_token_id"] = eos, ["pad_token_id"] = 1,
             },
