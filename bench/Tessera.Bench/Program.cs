@@ -19,6 +19,7 @@ public static class Program
         ["ppocr-det"] = PeerPpOcrDet.Run,
         ["smallops"] = SmallOpsProbe.Run,
         ["lstm"] = PeerLstm.Run,
+        ["vit"] = PeerVit.Run,
     };
 
     public static int Main(string[] args)
