@@ -22,6 +22,7 @@ public static class Program
         ["llama"] = PeerLlama.Run,
         ["constrained-decode"] = ConstrainedDecode.Run,
         ["batch-decode"] = BatchDecode.Run,
+        ["vit"] = PeerVit.Run,
     };
 
     public static int Main(string[] args)

@@ -11,9 +11,11 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     GenerateCommand.Create(),
     TokenizeCommand.Create(),
     ConvertCommand.Create(),
-
     ChatCommand.Create(),
-
     VaeCommand.Create(),
+    EmbedCommand.Create(),
+    ClassifyCommand.Create(),
+    IndexCommand.Create(),
+    SearchCommand.Create(),
 };
 return root.Parse(args).Invoke();

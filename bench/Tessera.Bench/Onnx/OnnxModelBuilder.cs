@@ -88,7 +88,7 @@ public static class OnnxModelBuilder
         return new Proto().Varint(1, 8).Msg(7, graph).Msg(8, opset).ToArray();
     }
 
-    private static Proto ValueInfo(string name, params int[] dims)
+    internal static Proto ValueInfo(string name, params int[] dims)
     {
         var shape = new Proto();
         foreach (int d in dims) shape.Msg(1, new Proto().Varint(1, d));
@@ -97,7 +97,7 @@ public static class OnnxModelBuilder
     }
 
     /// <summary>Protobuf wire format: varints (type 0) and length-delimited fields (type 2) are all ONNX needs here.</summary>
-    private sealed class Proto
+    internal sealed class Proto
     {
         private readonly MemoryStream _s = new();
 

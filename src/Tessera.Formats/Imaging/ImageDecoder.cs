@@ -78,6 +78,9 @@ public static class ImageDecoder
         }
         if (info is null)
         {
+            // stb_image refuses a PNG header of no pixels or of more than it will decode (50,000 x 50,000) without
+            // saying the size: read it from the IHDR so that the caller's limits name it.
+            if (PngHeaderSize(encoded) is { } size) return size;
             // stb_image keeps the reason of its last failure in one static string ("too large", "bad IHDR len", ...).
             string? why = StbImage.stbi__g_failure_reason;
             string kind = Kind(encoded);
@@ -86,6 +89,14 @@ public static class ImageDecoder
                 : $"cannot read the {kind} header{(string.IsNullOrEmpty(why) ? "" : ": " + why)}");
         }
         return (info.Value.Width, info.Value.Height);
+    }
+
+    // Width and height of a PNG whose first chunk is a 13-byte IHDR (big-endian, as the PNG spec lays it out).
+    private static (int Width, int Height)? PngHeaderSize(byte[] b)
+    {
+        if (Kind(b) != "PNG" || b.Length < 24 || b[12] != (byte)'I' || b[13] != (byte)'H' || b[14] != (byte)'D' || b[15] != (byte)'R') return null;
+        int w = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(b.AsSpan(16)), h = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(b.AsSpan(20));
+        return w >= 0 && h >= 0 ? (w, h) : null;
     }
 
     // A name for the format from its magic bytes, for messages.

@@ -1,0 +1,87 @@
+using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+using Tessera.Cpu;
+using Tessera.Formats;
+using Tessera.Formats.Configs;
+using Tessera.Models.Vision;
+
+namespace Tessera.Bench;
+
+/// <summary>`peer vit [--models vit-b16,clip-b32] [--batches 1,8] [--threads 1,2] [--rounds N] [--settle-ms MS]`:
+/// ViT-B/16 224 (ViTForImageClassification logits) and CLIP ViT-B/32's image tower (projected features), random
+/// weights, fp32, Tessera (the Vit / Clip models loaded from a safetensors checkpoint in the published layout) against
+/// ONNX Runtime on an ONNX graph of the same network, same process, same thread count, interleaved rounds. One JSON
+/// line per engine (ms median, images/s), then a summary whose ratio is ORT's time over Tessera's (>= 1: Tessera
+/// faster) with the largest output difference.</summary>
+public static class PeerVit
+{
+    public static int Run(Args args)
+    {
+        var models = args.Str("models", "vit-b16,clip-b32").Split(',');
+        var batches = args.Str("batches", "1,8").Split(',').Select(int.Parse).ToArray();
+        var threadCounts = args.Str("threads", "1,2").Split(',').Select(int.Parse).ToArray();
+        int rounds = args.Int("rounds", 5), settle = args.Int("settle-ms", 50);
+        var ci = CultureInfo.InvariantCulture;
+        foreach (var name in models)
+        {
+            var net = new PeerVitNetwork(name.StartsWith("vit", StringComparison.Ordinal) ? "vit" : "clip");
+            string dir = Path.Combine(Path.GetTempPath(), $"tessera-peer-{name}-{Environment.ProcessId}");
+            net.WriteCheckpoint(dir);
+            try
+            {
+                foreach (int batch in batches)
+                {
+                    var rng = new Random(3);
+                    var pixels = new float[batch * 3 * net.Image * net.Image];
+                    for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(rng.NextDouble() * 2 - 1);
+                    byte[] onnx = net.Onnx(batch);
+                    foreach (int threads in threadCounts)
+                    {
+                        using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
+                        using var x = Tensor.FromArray(cpu, pixels, batch, 3, net.Image, net.Image);
+                        Func<Tensor> forward;
+                        IDisposable model;
+                        if (net.Kind == "vit")
+                        {
+                            var vit = Vit.Load(cpu, dir);
+                            (model, forward) = (vit, () => vit.Logits(x));
+                        }
+                        else
+                        {
+                            var clip = Clip.Load(cpu, dir);
+                            (model, forward) = (clip, () => clip.ImageFeatures(x));
+                        }
+                        using var _ = model;
+                        using var opts = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+                        using var session = new InferenceSession(onnx, opts);
+                        using var input = OrtValue.CreateTensorValueFromMemory(pixels, [batch, 3, net.Image, net.Image]);
+                        var y = new float[batch * net.Outputs];
+                        using var output = OrtValue.CreateTensorValueFromMemory(y, [batch, net.Outputs]);
+                        using var binding = session.CreateIoBinding();
+                        binding.BindInput("pixels", input);
+                        binding.BindOutput("y", output);
+                        using var runOptions = new RunOptions();
+                        float[]? mine = null;
+                        var tessera = (Run: (Action)(() => { using var o = forward(); mine ??= o.ToFloatArray(); }), Ms: new List<double>());
+                        var ort = (Run: (Action)(() => session.RunWithBinding(runOptions, binding)), Ms: new List<double>());
+                        PeerRounds.Run([tessera, ort], rounds, reps: args.Int("reps", 0), settle, targetMs: 400, maxReps: 20, warmRuns: 3);
+                        double maxDiff = 0, maxRef = 0;
+                        for (int i = 0; i < y.Length; i++) { maxDiff = Math.Max(maxDiff, Math.Abs(y[i] - mine![i])); maxRef = Math.Max(maxRef, Math.Abs(y[i])); }
+                        double tMs = Median(tessera.Ms), oMs = Median(ort.Ms);
+                        foreach (var (engine, ms) in new[] { ("tessera", tMs), ("onnxruntime", oMs) })
+                            Console.WriteLine(string.Create(ci, $"{{\"op\":\"vit\",\"model\":\"{name}\",\"engine\":\"{engine}\",\"batch\":{batch},\"threads\":{threads},\"ms_median\":{ms:F2},\"images_s\":{batch * 1000 / ms:F2}}}"));
+                        Console.WriteLine(string.Create(ci, $"{{\"op\":\"vit\",\"model\":\"{name}\",\"batch\":{batch},\"threads\":{threads},\"ratio_ort_over_tessera\":{oMs / tMs:F3},\"max_abs_diff\":{maxDiff:E2},\"max_abs_output\":{maxRef:F3}}}"));
+                    }
+                }
+            }
+            finally { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
+        }
+        return 0;
+    }
+
+    private static double Median(List<double> ms)
+    {
+        ms.Sort();
+        return ms[ms.Count / 2];
+    }
+}
