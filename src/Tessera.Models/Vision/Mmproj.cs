@@ -9,7 +9,9 @@ namespace Tessera.Models.Vision;
 /// blocks <c>v.blk.{i}.{ln1, attn_q/k/v/out, ln2, ffn_up, ffn_down}</c>, <c>v.post_ln</c> (absent in LLaVA files, which
 /// also drop the model's last layer), then <c>mm.0</c> -> GELU -> <c>mm.2</c>. The same network as
 /// <see cref="ClipVisionTransformer"/>, built from the same layers under llama.cpp's names; the LLaVA side reads
-/// <see cref="HiddenState"/> and <see cref="ProjectImage"/>.</summary>
+/// <see cref="PatchFeatures"/> (the layers clip.cpp picks) and <see cref="ProjectImage"/>, or <see cref="HiddenState"/>
+/// for any layer. Activations are transformers' (exact GELU where <c>clip.use_gelu</c>, and in the projector, as
+/// LLaVA's <c>projector_hidden_act</c> "gelu"); ggml computes GELU with its tanh approximation.</summary>
 public sealed class Mmproj : IDisposable
 {
     private readonly WeightSet _weights;
@@ -139,9 +141,8 @@ public sealed class Mmproj : IDisposable
         return projection.Forward(o.Pooled);
     }
 
-    /// <summary>The image as the language model sees it (llama.cpp's LLaVA graph): the feature layers' patch rows (no
-    /// class token; the last stored block unless <c>clip.vision.feature_layer</c> names others, concatenated along the
-    /// width), through <c>mm.0</c>, GELU and <c>mm.2</c>: [B, N, T].</summary>
+    /// <summary>The image as the language model sees it (llama.cpp's LLaVA graph): <see cref="PatchFeatures"/> through
+    /// <c>mm.0</c>, GELU and <c>mm.2</c>: [B, N, T].</summary>
     public Tensor ProjectImage(Tensor pixels)
     {
         var projector = Projector ?? throw new TesseraException("mmproj: this file has no LLaVA projector (clip.projector_type mlp, mm.0/mm.2)");
@@ -149,15 +150,24 @@ public sealed class Mmproj : IDisposable
         return projector.Forward(features);
     }
 
-    /// <summary>The projector's input [B, N, D * layers]: the feature layers' patch rows (see <see cref="ProjectImage"/>).</summary>
+    /// <summary>The projector's input [B, N, D * layers], patch rows only, chosen as clip.cpp's <c>build_llava</c> does:
+    /// without <c>clip.vision.feature_layer</c>, hidden_states[<c>block_count</c> - 1] (clip.cpp runs all but the last
+    /// stored block; the old converter had already dropped the model's last layer, so a LLaVA-1.5 file gives
+    /// hidden_states[22] of CLIP ViT-L's 24 layers), with <c>v.post_ln</c> on it when the file has one; with feature
+    /// layers, those hidden states in ascending order (the deepest after <c>v.post_ln</c>), concatenated along the width.
+    /// <see cref="HiddenState"/> gives any other layer.</summary>
     public Tensor PatchFeatures(Tensor pixels)
     {
-        if (Config.FeatureLayers.Count == 0) return HiddenState(pixels, Encoder.Layers.Count, classToken: false);
+        var layers = Config.FeatureLayers.Distinct().Order().ToArray();
+        int deepest = layers.Length == 0 ? Encoder.Layers.Count - 1 : layers[^1];
         var states = new List<Tensor>();
         try
         {
-            using var last = Run(pixels, Config.FeatureLayers.Max(), states);
-            var parts = Config.FeatureLayers.Select(l => states[l].Narrow(1, 1, states[l].Dim(1) - 1)).ToArray();
+            using var last = Run(pixels, deepest, states);
+            using var final = PostNorm is null ? last.Share() : PostNorm.Forward(last);
+            var chosen = layers.Length == 0 ? [final] : layers.Select(l => l == deepest ? final : states[l]).ToArray();
+            var parts = chosen.Select(t => t.Narrow(1, 1, t.Dim(1) - 1)).ToArray();
+            if (parts.Length == 1) return parts[0];
             try { return Tensor.Concat(2, parts); }
             finally { foreach (var p in parts) p.Dispose(); }
         }

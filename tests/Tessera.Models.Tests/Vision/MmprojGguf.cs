@@ -13,6 +13,9 @@ namespace Tessera.Models.Tests.Vision;
 /// <param name="FeatureLayers">clip.vision.feature_layer, or null to leave the key out.</param>
 public sealed record MmprojShape(bool Llava, bool LegacyFfnNames, bool F16, int[]? FeatureLayers = null)
 {
+    /// <summary>A LLaVA file that keeps v.post_ln (which clip.cpp then applies to the projector's input).</summary>
+    public bool KeepPostNorm { get; init; }
+
     /// <summary>The LLaVA projector's hidden and output (language model) widths.</summary>
     public const int ProjectorHidden = 40, TextWidth = 24;
 }
@@ -113,6 +116,7 @@ public static class MmprojGguf
             int inF = d * Math.Max(1, s.FeatureLayers?.Length ?? 0);
             Linear("multi_modal_projector.linear_1", "mm.0", inF, MmprojShape.ProjectorHidden);
             Linear("multi_modal_projector.linear_2", "mm.2", MmprojShape.ProjectorHidden, MmprojShape.TextWidth);
+            if (s.KeepPostNorm) Norm($"{v}.post_layernorm", "v.post_ln");
         }
         else
         {

@@ -73,7 +73,7 @@ public sealed class MmprojTests : IDisposable
     [Theory]
     [InlineData(true, true)]
     [InlineData(false, false)]
-    public void Llava_file_projects_the_penultimate_layer_as_the_hf_projector_does(bool legacyNames, bool f16)
+    public void Llava_file_projects_the_layer_clip_cpp_picks_as_the_hf_projector_does(bool legacyNames, bool f16)
     {
         string gguf = Case(new MmprojShape(Llava: true, legacyNames, f16));
         string dir = Path.GetDirectoryName(gguf)!;
@@ -84,9 +84,11 @@ public sealed class MmprojTests : IDisposable
         Assert.True(mm.Config.HasMlpProjector);
 
         using var px = Pixels(3, VisionCases.Batch, 3, VisionCases.Image, VisionCases.Image);
-        using var pa = hf.Vision.HiddenState(px, -2, classToken: false);
-        using var pb = mm.HiddenState(px, -1, classToken: false);
-        Close("penultimate layer's patches", pb, pa);
+        using var penultimate = hf.Vision.HiddenState(px, -2, classToken: false);
+        using var lastStored = mm.HiddenState(px, -1, classToken: false);
+        Close("the last stored block (the model's penultimate layer)", lastStored, penultimate);
+        // clip.cpp's build_llava runs all but the last stored block: hidden_states[block_count - 1] of the file.
+        using var pa = hf.Vision.HiddenState(px, MmprojGguf.Layers - 2, classToken: false);
         using var features = mm.PatchFeatures(px);
         Close("projector input", features, pa);
 
@@ -115,6 +117,20 @@ public sealed class MmprojTests : IDisposable
         using var ya = HfProjector(wb, 2 * VisionCases.VisionDim).Forward(stacked);
         using var yb = mm.ProjectImage(px);
         Close("projector output over layers 1 and 2", yb, ya);
+    }
+
+    [Fact]
+    public void A_llava_file_with_a_post_norm_applies_it_to_the_projector_input_as_clip_cpp_does()
+    {
+        string gguf = Case(new MmprojShape(Llava: true, LegacyFfnNames: false, F16: false) { KeepPostNorm = true });
+        using var hf = Clip.Load(_cpu, Path.GetDirectoryName(gguf)!);
+        using var mm = Mmproj.Load(_cpu, gguf);
+        Assert.NotNull(mm.PostNorm);
+        using var px = Pixels(6, VisionCases.Batch, 3, VisionCases.Image, VisionCases.Image);
+        using var h = hf.Vision.HiddenState(px, MmprojGguf.Layers - 2, classToken: false);
+        using var expected = hf.Vision.PostNorm.Forward(h);
+        using var features = mm.PatchFeatures(px);
+        Close("post-normed projector input", features, expected);
     }
 
     // LlavaForConditionalGeneration's multi_modal_projector: linear_1, GELU (projector_hidden_act "gelu"), linear_2.
