@@ -100,7 +100,7 @@ public sealed class Mmproj : IDisposable
     // LLaVA's projector reads the feature layers concatenated along the width: mm.0 [H, D * layers], mm.2 [T, H].
     private static Mlp LoadProjector(WeightBuilder wb, MmprojConfig config)
     {
-        int inF = config.HiddenSize * Math.Max(1, config.FeatureLayers.Count);
+        int inF = config.HiddenSize * Math.Max(1, config.FeatureLayers.Distinct().Count());
         int hidden = (int)wb.Info("mm.0.weight").Dims[0], outF = (int)wb.Info("mm.2.weight").Dims[0];
         // llama.cpp's graph uses ggml_gelu (tanh); LLaVA's projector_hidden_act is the exact "gelu", computed here.
         return new Mlp(Linear.Load(wb.Pp("mm.0"), inF, hidden), Linear.Load(wb.Pp("mm.2"), hidden, outF), Activation.Gelu);
