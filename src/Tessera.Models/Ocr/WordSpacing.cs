@@ -110,6 +110,7 @@ internal static class WordSpacing
             bool Digit(int i) => char.IsDigit(chars[i].S[^1])
                 || (chars[i].S is "o" or "O" or "l" or "I" && ((i > 0 && char.IsDigit(chars[i - 1].S[^1])) || (i + 1 < n && char.IsDigit(chars[i + 1].S[0]))));
             bool IsDigitPair(int i) => Digit(i) && Digit(i + 1);
+            bool IsNumberSeparator(int i) => chars[i].S is "." or "," && i > 0 && char.IsDigit(chars[i - 1].S[^1]) && char.IsDigit(chars[i + 1].S[0]);
             float Pitch(int i) => (Left(i + 1) + Right(i + 1) - Left(i) - Right(i)) / 2;
             var pitches = Enumerable.Range(0, n - 1).Where(IsDigitPair).Select(Pitch).ToArray();
             // The lower median: with few pairs (a postcode's "15 9") the spaced pair must not raise the cell.
@@ -121,6 +122,9 @@ internal static class WordSpacing
                 // Closing punctuation is set against the word before it, an opening bracket against the word after:
                 // a wide gap there is the glyphs' shape ("7." or "r,"), not a space.
                 if (ClosingPunctuation.Contains(chars[i + 1].S[0]) || OpeningPunctuation.Contains(chars[i].S[^1])) continue;
+                // A decimal point or thousands separator between digits ("184.36", "61,110") is part of the number:
+                // the dot's narrow ink leaves a wide blank after it. The recogniser's own space there is still kept.
+                if (IsNumberSeparator(i)) continue;
                 // Numerals are tabular: a narrow digit (1) sits in a full-width cell, with wide gaps beside it; two
                 // digits of one number stand one cell apart, centre to centre, and a space adds to that.
                 if (IsDigitPair(i) && digitPitch > 0 && Pitch(i) < DigitPitchFactor * digitPitch) continue;
