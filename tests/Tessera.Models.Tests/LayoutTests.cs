@@ -31,6 +31,17 @@ public sealed class LayoutTests
     }
 
     [Fact]
+    public void StackedBlocks_EachToOneSide_ReadTopToBottom()
+    {
+        // A letter: the sender's block top right, the recipient's lower at the left, the date right, the salutation
+        // left, then the body across the page. No line of the left blocks shares rows with one on the right, so the
+        // whitespace between them is not a gutter.
+        OcrBox[] boxes = [L(400, 10, 180), L(400, 35, 170), L(20, 90, 160), L(20, 115, 150), L(420, 170, 160), L(20, 210, 100), L(20, 250, 560), L(20, 275, 540)];
+        string[] names = ["s1", "s2", "r1", "r2", "D", "Dear", "b1", "b2"];
+        Assert.Equal("s1 s2 r1 r2 D Dear b1 b2", string.Join(" ", XyCut.Blocks(boxes).SelectMany(b => b).Select(i => names[i])));
+    }
+
+    [Fact]
     public void RightAlignedTitle_StaysWithItsRow()
     {
         // The title sits 6 pixels higher than the label on its left: a top-to-bottom sort would read it first. The

@@ -14,16 +14,17 @@ public sealed class SpacingTests(OcrRecFixture f, ITestOutputHelper log) : IClas
 
     // A white 40-row crop with black glyph boxes at [x0, x1) and an alignment putting each glyph's one frame at its
     // centre (4 columns per frame).
-    private static (Image Crop, AlignedText Text) Synthetic((int Label, int X0, int X1)[] glyphs, int width = 200)
+    private static (Image Crop, AlignedText Text) Synthetic((int Label, int X0, int X1)[] glyphs, int width = 200, string[]? classes = null)
     {
+        var names = classes ?? Chars;
         var px = Enumerable.Repeat((byte)255, width * 40 * 3).ToArray();
         foreach (var (label, x0, x1) in glyphs)
-            if (Chars[label] != " ")
+            if (names[label] != " ")
                 for (int y = 8; y < 32; y++)
                     for (int x = x0; x < x1; x++)
                         for (int c = 0; c < 3; c++) px[(y * width + x) * 3 + c] = 0;
         var chars = glyphs.Select(g => new CtcChar(g.Label, (g.X0 + g.X1) / 8, (g.X0 + g.X1) / 8, 0.9f)).ToArray();
-        string text = string.Concat(glyphs.Select(g => Chars[g.Label]));
+        string text = string.Concat(glyphs.Select(g => names[g.Label]));
         return (new Image(px, width, 40, 3, Bgr: true), new AlignedText(text, 0.9f, chars, width / 4));
     }
 
@@ -59,6 +60,21 @@ public sealed class SpacingTests(OcrRecFixture f, ITestOutputHelper log) : IClas
         var line = WordSpacing.Apply(crop, text, Chars, 4, SpacingMode.Auto);
         Assert.Equal("ab ca", line.Text);
         Assert.Equal(["ab", "ca"], line.Words.Select(w => w.Text));
+    }
+
+    [Fact]
+    public void DecimalPointAndThousandsSeparator_BetweenDigits_DoNotBreak()
+    {
+        // "18.81" and "81,18": the separator 3 columns wide, then a blank of 9 before the next digit, wide enough to
+        // break the line had it been between letters; "a. a" with the same gaps still breaks.
+        string[] classes = ["", "1", "8", ".", ",", "a"];
+        (int, int, int)[] Number(int separator) => [(1, 10, 20), (2, 22, 32), (separator, 34, 37), (2, 46, 56), (1, 58, 68)];
+        var (crop, text) = Synthetic(Number(3), classes: classes);
+        Assert.Equal("18.81", WordSpacing.Apply(crop, text, classes, 4, SpacingMode.Auto).Text);
+        (crop, text) = Synthetic(Number(4), classes: classes);
+        Assert.Equal("18,81", WordSpacing.Apply(crop, text, classes, 4, SpacingMode.Auto).Text);
+        (crop, text) = Synthetic([(5, 10, 20), (5, 22, 32), (3, 34, 37), (5, 46, 56), (5, 58, 68)], classes: classes);
+        Assert.Equal("aa. aa", WordSpacing.Apply(crop, text, classes, 4, SpacingMode.Auto).Text);
     }
 
     [Fact]

@@ -176,8 +176,18 @@ public sealed class OcrPipeline : IDisposable
                 OcrImageOps.CropColumnsToPage(quad, turned90, turned180[i], crops[i].Width, w.Left, w.Right).Within(line.Bounds))).ToArray();
             lines.Add(line with { Words = words });
         }
+        if (!Options.ReadsOneLine) (lines, kept) = WithoutDoubleReads(lines, kept, straight is not null);
         double recMs = cropMs + recWatch.Elapsed.TotalMilliseconds;
         return Page(lines, straight is null ? null : kept, skew, new OcrTimings(detMs, clsMs, recMs, total.Elapsed.TotalMilliseconds), bgr);
+    }
+
+    // The lines with the words two overlapping boxes of a row both read removed once (RowOverlap), and any line left
+    // empty dropped, with its straightened box when deskewed.
+    private static (List<OcrLine> Lines, List<OcrBox> Straight) WithoutDoubleReads(List<OcrLine> lines, List<OcrBox> straight, bool deskewed)
+    {
+        var cleaned = RowOverlap.RemoveDoubleReads(lines);
+        var keep = Enumerable.Range(0, cleaned.Count).Where(i => cleaned[i].Text.Length > 0 || lines[i].Text.Length == 0).ToList();
+        return (keep.Select(i => cleaned[i]).ToList(), deskewed ? keep.Select(i => straight[i]).ToList() : straight);
     }
 
     // The page's result: its lines in blocks (Options.Layout; ordered by their straightened boxes when deskewed),

@@ -74,7 +74,8 @@ internal static class WordSpacing
             return new SpacedLine(text, text.Length == 0 ? [] : [new CropWord(text, aligned.Confidence, 0, crop.Width)]);
         }
 
-        var ink = InkColumns(crop);
+        var pixels = InkPixels(crop);
+        var ink = pixels is null ? null : InkColumns(pixels, crop.Width);
         int n = chars.Count;
         // Between characters i and i + 1: the widest blank run of columns between their centres.
         var gapStart = new float[Math.Max(n - 1, 0)];
@@ -110,6 +111,7 @@ internal static class WordSpacing
             bool Digit(int i) => char.IsDigit(chars[i].S[^1])
                 || (chars[i].S is "o" or "O" or "l" or "I" && ((i > 0 && char.IsDigit(chars[i - 1].S[^1])) || (i + 1 < n && char.IsDigit(chars[i + 1].S[0]))));
             bool IsDigitPair(int i) => Digit(i) && Digit(i + 1);
+            bool IsNumberSeparator(int i) => chars[i].S is "." or "," && i > 0 && char.IsDigit(chars[i - 1].S[^1]) && char.IsDigit(chars[i + 1].S[0]);
             float Pitch(int i) => (Left(i + 1) + Right(i + 1) - Left(i) - Right(i)) / 2;
             var pitches = Enumerable.Range(0, n - 1).Where(IsDigitPair).Select(Pitch).ToArray();
             // The lower median: with few pairs (a postcode's "15 9") the spaced pair must not raise the cell.
@@ -121,6 +123,9 @@ internal static class WordSpacing
                 // Closing punctuation is set against the word before it, an opening bracket against the word after:
                 // a wide gap there is the glyphs' shape ("7." or "r,"), not a space.
                 if (ClosingPunctuation.Contains(chars[i + 1].S[0]) || OpeningPunctuation.Contains(chars[i].S[^1])) continue;
+                // A decimal point or thousands separator between digits ("184.36", "61,110") is part of the number:
+                // the dot's narrow ink leaves a wide blank after it. The recogniser's own space there is still kept.
+                if (IsNumberSeparator(i)) continue;
                 // Numerals are tabular: a narrow digit (1) sits in a full-width cell, with wide gaps beside it; two
                 // digits of one number stand one cell apart, centre to centre, and a space adds to that.
                 if (IsDigitPair(i) && digitPitch > 0 && Pitch(i) < DigitPitchFactor * digitPitch) continue;
@@ -128,12 +133,16 @@ internal static class WordSpacing
             }
         }
 
+        // On Latin lines, wide zeros in words of letters read again from their ink (GlyphShapes).
+        var glyphs = latin && ink is not null
+            ? GlyphShapes.Fix(chars.Select(c => c.S).ToArray(), Enumerable.Range(0, n).Select(Left).ToArray(), Enumerable.Range(0, n).Select(Right).ToArray(), breaks)
+            : chars.Select(c => c.S).ToArray();
         var words = new List<CropWord>();
         for (int i = 0; i < n;)
         {
             int j = i + 1;
             while (j < n && !breaks[j]) j++;
-            string w = string.Concat(chars.Skip(i).Take(j - i).Select(c => c.S));
+            string w = string.Concat(glyphs.Skip(i).Take(j - i));
             if (latin) w = LatinConfusables.Fix(w);
             float p = chars.Skip(i).Take(j - i).Average(c => c.P);
             words.Add(new CropWord(w, p, Left(i), Right(j - 1)));
@@ -152,10 +161,21 @@ internal static class WordSpacing
         return all > 0 && latin >= 0.6 * all;
     }
 
-    /// <summary>Which columns of the crop hold ink: a pixel far enough from the background (the crop's median gray)
-    /// in the middle three quarters of the rows (the crop's margins may hold the neighbouring lines' ascenders and
-    /// descenders). Null when the crop has no contrast to speak of.</summary>
-    internal static bool[]? InkColumns(Image crop)
+    /// <summary>Which columns of the crop hold ink (<see cref="InkPixels"/>); null when the crop has no contrast to
+    /// speak of.</summary>
+    internal static bool[]? InkColumns(Image crop) => InkPixels(crop) is { } pixels ? InkColumns(pixels, crop.Width) : null;
+
+    private static bool[] InkColumns(bool[] pixels, int w)
+    {
+        var ink = new bool[w];
+        for (int i = 0; i < pixels.Length; i++) if (pixels[i]) ink[i % w] = true;
+        return ink;
+    }
+
+    /// <summary>Which pixels of the crop (row by row) hold ink: far enough from the background (the crop's median
+    /// gray) in the middle three quarters of the rows (the crop's margins may hold the neighbouring lines' ascenders
+    /// and descenders; the other rows stay blank). Null when the crop has no contrast to speak of.</summary>
+    internal static bool[]? InkPixels(Image crop)
     {
         int w = crop.Width, h = crop.Height;
         var gray = new byte[w * h];
@@ -175,10 +195,8 @@ internal static class WordSpacing
         if (maxDev < 32) return null;
         // Half the strongest contrast: anti-aliased edges between tight letters stay blank.
         int threshold = Math.Max(24, maxDev / 2);
-        var ink = new bool[w];
-        for (int y = y0; y < y1; y++)
-            for (int x = 0; x < w; x++)
-                if (Math.Abs(gray[y * w + x] - background) > threshold) ink[x] = true;
+        var ink = new bool[w * h];
+        for (int i = y0 * w; i < y1 * w; i++) ink[i] = Math.Abs(gray[i] - background) > threshold;
         return ink;
     }
 

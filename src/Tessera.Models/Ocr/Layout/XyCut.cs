@@ -7,7 +7,8 @@ namespace Tessera.Models.Ocr.Layout;
 /// height of its columns while their rows' gaps may line up across them. Rules on top of the plain cut:
 /// <list type="bullet">
 /// <item>a vertical cut needs a gap of at least <see cref="MinColumnGap"/> line heights, so that one line found as
-/// several boxes is never split;</item>
+/// several boxes is never split, and a line on each side sharing rows with one on the other (blocks stacked one
+/// under the other, each to one side, are read top to bottom);</item>
 /// <item>horizontal gaps are found on boxes shrunk vertically (<see cref="RowShrink"/> of their height each side),
 /// since DB's unclipped boxes of consecutive lines may overlap a little;</item>
 /// <item>a vertical gap between the label and value columns of a form, or the items and prices of a receipt, is not
@@ -55,6 +56,7 @@ internal static class XyCut
         if (ColumnCut(boxes, ids, lh) is var (x, gap)
             && ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 < x).ToList() is var left
             && ids.Where(i => boxes[i].X + boxes[i].Width / 2.0 >= x).ToList() is var right
+            && SideBySide(boxes, left, right)
             && !RowTable.IsTable(boxes, left, right, gap))
         {
             Segment(boxes, left, lh, depth + 1, pieces);
@@ -67,6 +69,12 @@ internal static class XyCut
         }
         else pieces.Add(RowOrder(boxes, ids));
     }
+
+    // Whether some line on one side of a vertical gap shares rows with a line on the other: columns run side by side.
+    // Blocks stacked one under the other, each to one side (a letter's sender block top right above the recipient's
+    // at the left), share none and are cut into rows instead, read top to bottom.
+    private static bool SideBySide(IReadOnlyList<OcrBox> boxes, List<int> left, List<int> right) =>
+        left.Any(i => right.Any(j => Math.Min(Band(boxes[i]).Bottom, Band(boxes[j]).Bottom) > Math.Max(Band(boxes[i]).Top, Band(boxes[j]).Top)));
 
     // Whether a piece starting with line b continues the block ending with line a: b's row is below a's, close,
     // and they overlap horizontally.
