@@ -7,12 +7,14 @@ using Tessera.Models.Vision;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer vit [--models vit-b16,clip-b32] [--batches 1,8] [--threads 1,2] [--rounds N] [--settle-ms MS]`:
+/// <summary>`peer vit [--models vit-b16,clip-b32] [--batches 1,8] [--threads 1,2] [--rounds N] [--settle-ms MS]
+/// [--profile RUNS]`:
 /// ViT-B/16 224 (ViTForImageClassification logits) and CLIP ViT-B/32's image tower (projected features), random
 /// weights, fp32, Tessera (the Vit / Clip models loaded from a safetensors checkpoint in the published layout) against
 /// ONNX Runtime on an ONNX graph of the same network, same process, same thread count, interleaved rounds. One JSON
 /// line per engine (ms median, images/s), then a summary whose ratio is ORT's time over Tessera's (>= 1: Tessera
-/// faster) with the largest output difference.</summary>
+/// faster) with the largest output difference. `--profile RUNS` prints instead Tessera's per-op times (OpProfiler)
+/// beside ONNX Runtime's own per-node profile of the same graph.</summary>
 public static class PeerVit
 {
     public static int Run(Args args)
@@ -20,7 +22,7 @@ public static class PeerVit
         var models = args.Str("models", "vit-b16,clip-b32").Split(',');
         var batches = args.Str("batches", "1,8").Split(',').Select(int.Parse).ToArray();
         var threadCounts = args.Str("threads", "1,2").Split(',').Select(int.Parse).ToArray();
-        int rounds = args.Int("rounds", 5), settle = args.Int("settle-ms", 50);
+        int rounds = args.Int("rounds", 5), settle = args.Int("settle-ms", 50), profile = args.Int("profile", 0);
         var ci = CultureInfo.InvariantCulture;
         foreach (var name in models)
         {
@@ -38,6 +40,11 @@ public static class PeerVit
                     foreach (int threads in threadCounts)
                     {
                         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
+                        if (profile > 0)
+                        {
+                            Profile(net, name, dir, cpu, pixels, batch, onnx, threads, profile);
+                            continue;
+                        }
                         using var x = Tensor.FromArray(cpu, pixels, batch, 3, net.Image, net.Image);
                         Func<Tensor> forward;
                         IDisposable model;
@@ -77,6 +84,28 @@ public static class PeerVit
             finally { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
         }
         return 0;
+    }
+
+    // Where the time goes: the same forward through OpProfiler, then ONNX Runtime's per-node profile of the graph.
+    private static void Profile(PeerVitNetwork net, string name, string dir, CpuBackend cpu, float[] pixels, int batch, byte[] onnx,
+        int threads, int runs)
+    {
+        var prof = new OpProfiler(cpu);
+        using var px = Tensor.FromArray(prof, pixels, batch, 3, net.Image, net.Image);
+        string label = $"{name}-b{batch}-t{threads}";
+        if (net.Kind == "vit")
+        {
+            using var vit = Vit.Load(prof, dir);
+            PeerPpOcrRec.Profile(prof, label, runs, () => { using var _ = vit.Logits(px); });
+        }
+        else
+        {
+            using var clip = Clip.Load(prof, dir);
+            PeerPpOcrRec.Profile(prof, label, runs, () => { using var _ = clip.ImageFeatures(px); });
+        }
+        string onnxPath = Path.Combine(dir, $"{label}.onnx");
+        File.WriteAllBytes(onnxPath, onnx);
+        PeerPpOcrRec.ProfileOrt(onnxPath, threads, pixels, [batch, 3, net.Image, net.Image], label, runs);
     }
 
     private static double Median(List<double> ms)
