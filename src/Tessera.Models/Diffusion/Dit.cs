@@ -1,4 +1,5 @@
 using Tessera.Formats;
+using Tessera.Models.Diffusion.Samplers;
 using Tessera.Models.Nn;
 
 namespace Tessera.Models.Diffusion;
@@ -121,6 +122,30 @@ public sealed class Dit : IDisposable
         using var eps = output.Narrow(1, 0, c);
         using var variance = output.Narrow(1, c, c);
         return (eps.Contiguous(), variance.Contiguous());
+    }
+
+    /// <summary>The network as the samplers call it (<see cref="DiscreteModelDenoiser"/> with
+    /// <see cref="PredictionType.Epsilon"/>): a fixed class per sample (<see cref="NullClass"/> for every sample gives
+    /// the unconditional branch of classifier-free guidance, through <see cref="GuidedDenoiser"/>), the timestep shared
+    /// by the batch, and the learned variance dropped when the model has one.</summary>
+    public DiffusionModel AsEpsilonModel(IReadOnlyList<int> classLabels)
+    {
+        ArgumentNullException.ThrowIfNull(classLabels);
+        int[] labels = [.. classLabels];
+        return (input, timestep) =>
+        {
+            var t = new float[input.Dim(0)];
+            Array.Fill(t, (float)timestep);
+            using var ts = Tensor.FromArray(input.Backend, t, t.Length);
+            var output = Forward(input, ts, labels);
+            if (Config.OutputChannels != 2 * Config.InChannels) return output;
+            using (output)
+            {
+                var (eps, variance) = SplitLearnedSigma(output);
+                variance.Dispose();
+                return eps;
+            }
+        };
     }
 
     // [B, h*w, p*p*C] (each token's values ordered p, q, c) -> [B, C, h*p, w*p].

@@ -128,6 +128,24 @@ public sealed class DitTorchTests(DitTorchTests.Cases cases) : IClassFixture<Dit
     }
 
     [SkippableFact]
+    public void EpsilonModelIsTheFirstChannelsAtAUniformTimestep()
+    {
+        Skip.If(TorchReference.Unavailable is not null, TorchReference.Unavailable);
+        using var model = Open();
+        using var wb = cases.Ref.Builder();
+        using var x = wb.Get("unsquare.x", 2, InChannels, 6, 10);
+        using var t = Tensor.FromArray(cases.Ref.Cpu, new[] { 250f, 250f }, 2);
+        using var full = model.Forward(x, t, [2, model.NullClass]);
+        using var eps = model.AsEpsilonModel([2, model.NullClass])(x, 250);
+        Assert.Equal([2, InChannels, 6, 10], eps.Shape.Dims.ToArray());
+        var f = full.ToFloatArray();
+        var e = eps.ToFloatArray();
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < InChannels * 60; i++)
+                Assert.Equal(f[b * OutChannels * 60 + i], e[b * InChannels * 60 + i]);
+    }
+
+    [SkippableFact]
     public void LearnedSigmaSplitTakesTheChannelHalves()
     {
         Skip.If(TorchReference.Unavailable is not null, TorchReference.Unavailable);
