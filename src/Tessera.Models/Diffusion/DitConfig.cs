@@ -30,11 +30,15 @@ public sealed record DitConfig(int NumAttentionHeads = 16, int AttentionHeadDim 
         ArgumentNullException.ThrowIfNull(path);
         string file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
         if (!File.Exists(file)) throw new TesseraException($"DiT config: {file} does not exist");
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(file)); }
+        catch (JsonException ex) { throw new TesseraException($"DiT config {file}: not valid JSON ({ex.Message})"); }
+        using var _ = doc;
         var root = doc.RootElement;
         var d = new DitConfig();
         int Int(string key, int fallback) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
         string? Str(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        if (root.ValueKind != JsonValueKind.Object) throw new TesseraException($"DiT config {file}: the top level must be an object");
         if (Str("norm_type") is { } norm && norm != "ada_norm_zero")
             throw new TesseraException($"DiT config {file}: norm_type \"{norm}\" is not supported (only \"ada_norm_zero\")");
         if (Str("activation_fn") is { } act && act != "gelu-approximate")

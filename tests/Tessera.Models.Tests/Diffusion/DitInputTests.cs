@@ -35,7 +35,6 @@ public sealed class DitInputTests(DitTorchTests.Cases cases) : IClassFixture<Dit
         Assert.Throws<TesseraException>(() => model.Forward(channels, t, [0]).Dispose());
         using var two = Tensor.Zeros(cases.Ref.Cpu, DType.F32, new Shape(2, DitTorchTests.InChannels, 8, 8));
         Assert.Contains("timesteps", Assert.Throws<TesseraException>(() => model.Forward(two, t, [0, 0]).Dispose()).Message, StringComparison.Ordinal);
-        using var x = Tensor.Zeros(cases.Ref.Cpu, DType.F32, new Shape(1, DitTorchTests.InChannels, 8, 8));
         using var noSigma = Tensor.Zeros(cases.Ref.Cpu, DType.F32, new Shape(1, DitTorchTests.InChannels, 8, 8));
         Assert.Throws<TesseraException>(() => model.SplitLearnedSigma(noSigma));
     }
