@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Tessera.Cli.Tests;
@@ -12,32 +11,6 @@ public sealed class ChatCommandTests
 
     private static void SkipWithoutModel() => Skip.IfNot(File.Exists(Model), $"stories260K.gguf is absent ({Model})");
 
-    // tessera with stdin from a string (a pipe, as a script would drive it).
-    private static TesseraProcess.Result RunWithInput(string stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = TesseraProcess.RepoRoot,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tessera.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"tessera {string.Join(' ', args)} did not finish in 3 minutes");
-        }
-        return new TesseraProcess.Result(p.ExitCode, stdout.Result, stderr.Result);
-    }
-
     private static string[] Chat(params string[] extra) =>
         ["chat", "--model", Model, "--max-tokens", "20", "--threads", "1", .. extra];
 
@@ -48,7 +21,7 @@ public sealed class ChatCommandTests
     public void Two_turns_reuse_the_cache_and_the_second_reply_equals_a_fresh_run()
     {
         SkipWithoutModel();
-        var r = RunWithInput("Hello there\nTell me a story\n", Chat("--json"));
+        var r = TesseraProcess.RunWithInput("Hello there\nTell me a story\n", Chat("--json"));
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var doc = JsonDocument.Parse(r.Stdout);
         var messages = doc.RootElement.GetProperty("messages").EnumerateArray().ToList();
@@ -81,7 +54,7 @@ public sealed class ChatCommandTests
         try
         {
             string saved = Path.Combine(dir, "conversation.json");
-            var r = RunWithInput($"Hello there\n/save {saved}\n/reset\nHello there\n/exit\nnot read\n", Chat("--system", "Be kind."));
+            var r = TesseraProcess.RunWithInput($"Hello there\n/save {saved}\n/reset\nHello there\n/exit\nnot read\n", Chat("--system", "Be kind."));
             Assert.True(r.ExitCode == 0, r.Stderr);
             var lines = r.Stdout.Split('\n');
             string reply = lines[0];
@@ -119,10 +92,10 @@ public sealed class ChatCommandTests
     public void An_unknown_command_is_a_clear_error()
     {
         SkipWithoutModel();
-        var r = RunWithInput("/frobnicate\n", Chat());
+        var r = TesseraProcess.RunWithInput("/frobnicate\n", Chat());
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("unknown command '/frobnicate'", r.Stderr);
-        var missing = RunWithInput("hi\n", "chat", "--model", "/nonexistent/model.gguf");
+        var missing = TesseraProcess.RunWithInput("hi\n", "chat", "--model", "/nonexistent/model.gguf");
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("/nonexistent/model.gguf", missing.Stderr);
     }

@@ -11,11 +11,16 @@ internal static class TesseraProcess
     /// <summary>The repository root: the first ancestor of the test binaries holding Runtime.sln.</summary>
     public static string RepoRoot { get; } = FindRoot();
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWithInput(null, args);
+
+    /// <summary>As <see cref="Run"/>, with <paramref name="stdin"/> written to a pipe and closed (as a script drives
+    /// an interactive command); null leaves stdin alone.</summary>
+    public static Result RunWithInput(string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = RepoRoot,
+            RedirectStandardInput = stdin is not null,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -25,6 +30,11 @@ internal static class TesseraProcess
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill(entireProcessTree: true);
