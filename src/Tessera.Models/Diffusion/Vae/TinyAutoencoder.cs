@@ -8,7 +8,7 @@ namespace Tessera.Models.Diffusion.Vae;
 /// the variant and latent width are read off the weights. Images are [B, 3, H, W] in [0, 1]; latents are
 /// [B, C, H/8, W/8] in the diffusion model's own (already scaled) latent space, as stable-diffusion.cpp uses them for
 /// previews. The 32x "f32" variant (TAESANA) is not implemented.</summary>
-public sealed class TinyAutoencoder : IDisposable
+public sealed class TinyAutoencoder : ILatentDecoder
 {
     /// <summary>The spatial factor between image and latent.</summary>
     public const int Factor = 8;
@@ -24,6 +24,9 @@ public sealed class TinyAutoencoder : IDisposable
         LatentChannels = latentChannels;
         HasMidBlock = midBlock;
     }
+
+    /// <inheritdoc/>
+    public int SpatialFactor => Factor;
 
     /// <summary>Whether this half maps images to latents.</summary>
     public bool IsEncoder { get; }
@@ -115,6 +118,9 @@ public sealed class TinyAutoencoder : IDisposable
             throw new TesseraException($"TAESD decoder: the latent must be [B, {LatentChannels}, h, w], got {latent.Shape}");
         return Run(latent);
     }
+
+    /// <inheritdoc/>
+    public Tensor DecodeModelLatent(Tensor latent) => Decode(latent);
 
     private Tensor Run(Tensor input)
     {

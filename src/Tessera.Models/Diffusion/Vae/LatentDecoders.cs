@@ -1,0 +1,19 @@
+namespace Tessera.Models.Diffusion.Vae;
+
+/// <summary>Opens the decoder of any autoencoder this runtime reads, from what the path holds.</summary>
+public static class LatentDecoders
+{
+    /// <summary>A TAESD-family decoder file (.pth or .safetensors).</summary>
+    public static ILatentDecoder Open(IBackend backend, string path)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(path);
+        var vae = TinyAutoencoder.Open(backend, path);
+        if (vae.IsEncoder)
+        {
+            vae.Dispose();
+            throw new TesseraException($"{path} is a TAESD encoder: decoding needs the decoder file");
+        }
+        return vae;
+    }
+}
