@@ -90,8 +90,12 @@ internal sealed class PeerVitNetwork
     }
 
     /// <summary>The same network for a batch of <paramref name="batch"/> as an ONNX model: input "pixels" [B, 3, H, W],
-    /// output "y" [B, outputs] (ViT logits; CLIP's projected, unnormalised image features).</summary>
-    public byte[] Onnx(int batch)
+    /// output "y" [B, outputs] (ViT logits; CLIP's projected, unnormalised image features). With <paramref name="int8"/>
+    /// every linear is what ONNX Runtime's <c>quantize_dynamic</c> (weight_type QInt8, per_channel) leaves after its
+    /// graph optimiser fuses DynamicQuantizeLinear + MatMulInteger + the scale Mul: com.microsoft DynamicQuantizeMatMul
+    /// with the weight as int8 [in, out], symmetric, one f32 scale per output column, and the bias fused; activations
+    /// are quantized to uint8 per tensor on every run.</summary>
+    public byte[] Onnx(int batch, bool int8 = false)
     {
         var g = new OnnxModelBuilder.Proto();
         var inits = new List<OnnxModelBuilder.Proto>();
@@ -103,7 +107,7 @@ internal sealed class PeerVitNetwork
             foreach (var i in inputs) p.Str(1, i);
             p.Str(2, output).Str(3, output).Str(4, op);
             foreach (var a in attributes) p.Bytes(5, a);
-            if (op is "MultiHeadAttention" or "Gelu" or "QuickGelu") p.Str(7, "com.microsoft");
+            if (op is "MultiHeadAttention" or "Gelu" or "QuickGelu" or "DynamicQuantizeMatMul") p.Str(7, "com.microsoft");
             g.Msg(1, p);
             return output;
         }
@@ -119,6 +123,13 @@ internal sealed class PeerVitNetwork
         string LinearIn(string hf, int inF, int outF) => Init(hf + ".weight.T", Transpose(Find(hf + ".weight").Values, outF, inF), inF, outF);
         string Linear(string x, string hf, int inF, int outF, bool bias = true)
         {
+            if (int8)
+            {
+                var (q, scales) = QuantizeColumns(Transpose(Find(hf + ".weight").Values, outF, inF), inF, outF);
+                string w = Raw(hf + ".weight.T.int8", OnnxModelBuilder.Int8, (byte[])(Array)q, inF, outF);
+                string s = Init(hf + ".weight.scale", scales, outF);
+                return Node("DynamicQuantizeMatMul", bias ? [x, w, s, "", Get(hf + ".bias")] : [x, w, s]);
+            }
             string y = Node("MatMul", [x, LinearIn(hf, inF, outF)]);
             return bias ? Node("Add", [y, Get(hf + ".bias")]) : y;
         }
@@ -187,6 +198,19 @@ internal sealed class PeerVitNetwork
     {
         W(prefix + ".weight", 1 / MathF.Sqrt(inF), outF, inF);
         W(prefix + ".bias", 0.02f, outF);
+    }
+
+    // w [rows, cols] to int8 with one symmetric scale per column (max |w| / 127), as quantize_dynamic's per_channel.
+    private static (sbyte[] Q, float[] Scales) QuantizeColumns(float[] w, int rows, int cols)
+    {
+        var scales = new float[cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) scales[c] = Math.Max(scales[c], Math.Abs(w[r * cols + c]) / 127f);
+        var q = new sbyte[w.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                q[r * cols + c] = scales[c] == 0 ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(w[r * cols + c] / scales[c]), -127, 127);
+        return (q, scales);
     }
 
     private static float[] Transpose(float[] w, int rows, int cols)

@@ -145,6 +145,41 @@ public sealed class VisionCommandTests(VisionCommandFixture f) : IClassFixture<V
         Assert.Equal(scores.OrderByDescending(s => s), scores);
     }
 
+    [SkippableFact]
+    public void A_multi_vector_index_scores_by_maxsim_and_finds_an_image_by_its_own_patches()
+    {
+        Skip.If(VisionCommandFixture.Missing is not null, VisionCommandFixture.Missing);
+        string index = Path.Combine(f.Root, "photos-multi.idx");
+        int patches = VisionCases.Grid * VisionCases.Grid;
+        var made = Json(TesseraProcess.Run("index", f.Photos, "--model", f.Clip, "--out", index, "--multi-vector", "--quantize", "q8_0", "--json"));
+        Assert.Equal("multi-vector", made.GetProperty("kind").GetString());
+        Assert.Equal(VisionCommandFixture.PhotoNames.Length * patches, made.GetProperty("vectors").GetInt32());
+        Assert.Equal("q8_0", Tessera.Models.Vision.ImageIndex.Load(index).Quantize);
+        // Each of the query's patches finds itself (dot 1): MaxSim of an image with itself is its patch count, the most any image can score.
+        var hits = Json(TesseraProcess.Run("search", index, "--image", f.Photo("chelsea.png"), "--top", "2", "--json")).GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(Path.GetFullPath(f.Photo("chelsea.png")), hits[0].GetProperty("path").GetString());
+        Assert.InRange(hits[0].GetProperty("score").GetDouble(), patches - 1e-3, patches + 1e-3);
+        Assert.True(hits[1].GetProperty("score").GetDouble() < patches - 1e-3);
+        var byText = Json(TesseraProcess.Run("search", index, "--text", "a photo of a cat", "--json")).GetProperty("results").EnumerateArray().ToList();
+        var scores = byText.Select(h => h.GetProperty("score").GetDouble()).ToList();
+        Assert.Equal(VisionCommandFixture.PhotoNames.Length, scores.Count);
+        Assert.Equal(scores.OrderByDescending(s => s), scores);
+        var vitMulti = TesseraProcess.Run("index", f.Photos, "--model", f.Vit, "--out", Path.Combine(f.Root, "vit-multi.idx"), "--multi-vector");
+        Assert.NotEqual(0, vitMulti.ExitCode);
+        Assert.Contains("multi-vector retrieval needs CLIP or SigLIP", vitMulti.Stderr);
+    }
+
+    [SkippableFact]
+    public void Quantize_q8_0_embeds_and_a_bad_type_names_the_choices()
+    {
+        Skip.If(VisionCommandFixture.Missing is not null, VisionCommandFixture.Missing);
+        var q = Json(TesseraProcess.Run("embed", "--model", f.Vit, "--image", f.Photo("chelsea.png"), "--quantize", "q8_0", "--json"));
+        Assert.Equal(VisionCases.VisionDim, q.GetProperty("dim").GetInt32());
+        var bad = TesseraProcess.Run("classify", "--model", f.Vit, "--image", f.Photo("chelsea.png"), "--quantize", "int3");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("--quantize must be q8_0", bad.Stderr);
+    }
+
     [Fact]
     public void Bad_requests_exit_non_zero_naming_the_problem()
     {

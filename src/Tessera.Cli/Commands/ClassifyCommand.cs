@@ -22,15 +22,16 @@ internal static class ClassifyCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
         var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object: results per file, labels sorted by score" };
+        var quantize = QuantizeFlag.Create();
         var cmd = new Command("classify", "Classify images: zero-shot labels (CLIP, SigLIP) or a ViT's classes")
-            { model, images, labels, labelsFile, templates, top, threads, backend, json };
+            { model, images, labels, labelsFile, templates, top, threads, backend, quantize, json };
         cmd.SetAction(pr => InspectCommand.Guard("classify", () =>
         {
             var files = pr.GetValue(images)!;
             var names = Labels(pr.GetValue(labels), pr.GetValue(labelsFile));
             if (pr.GetValue(top) is <= 0) throw new TesseraException($"--top must be positive, got {pr.GetValue(top)}");
             using var be = GenerateCommand.CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
-            using var m = EmbeddingModel.Open(be, pr.GetValue(model)!);
+            using var m = EmbeddingModel.Open(be, pr.GetValue(model)!, QuantizeFlag.Options(pr, quantize));
             var (labelNames, scores) = Score(m, files, names, pr.GetValue(templates)!);
             int k = pr.GetValue(top) ?? labelNames.Count;
             var ranked = scores.Select(s => s.Select((v, i) => (Label: labelNames[i], Score: v)).OrderByDescending(p => p.Score).Take(k).ToList()).ToList();

@@ -18,7 +18,8 @@ internal static class EmbedCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
         var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object: model, embeddings, dim" };
-        var cmd = new Command("embed", "Embed images or texts with a CLIP, SigLIP, ViT or BERT model") { model, images, texts, threads, backend, json };
+        var quantize = QuantizeFlag.Create();
+        var cmd = new Command("embed", "Embed images or texts with a CLIP, SigLIP, ViT or BERT model") { model, images, texts, threads, backend, quantize, json };
         cmd.SetAction(pr => InspectCommand.Guard("embed", () =>
         {
             var imageFiles = pr.GetValue(images) ?? [];
@@ -26,7 +27,7 @@ internal static class EmbedCommand
             if (imageFiles.Length > 0 == textList.Length > 0) throw new TesseraException("give --image FILE... or --text TEXT..., one of the two");
             string dir = pr.GetValue(model)!;
             using var be = GenerateCommand.CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
-            using var m = EmbeddingModel.Open(be, dir);
+            using var m = EmbeddingModel.Open(be, dir, QuantizeFlag.Options(pr, quantize));
             var e = imageFiles.Length > 0 ? m.EmbedImages(imageFiles) : m.EmbedTexts(textList);
             if (pr.GetValue(json))
             {
@@ -50,6 +51,16 @@ internal static class EmbedCommand
         }));
         return cmd;
     }
+}
+
+/// <summary>The <c>--quantize q8_0</c> flag of embed, classify, index and search: the model's linear weights quantized
+/// to a GGUF block type at load (<see cref="VisionLoadOptions"/>).</summary>
+internal static class QuantizeFlag
+{
+    public static Option<string?> Create() =>
+        new("--quantize") { Description = "quantize the linear weights at load: q8_0 (int8 blocks of 32), q4_0, ... or none (default)" };
+
+    public static VisionLoadOptions Options(ParseResult pr, Option<string?> flag) => VisionLoadOptions.FromQuantizeFlag(pr.GetValue(flag));
 }
 
 /// <summary>One JSON object printed to stdout with a final newline, written with Utf8JsonWriter (no reflection:

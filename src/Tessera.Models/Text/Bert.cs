@@ -34,11 +34,12 @@ public sealed class Bert : IDisposable
     private Bert(BertConfig config, Embedding words, Tensor positions, Embedding types, LayerNorm norm, BertLayer[] layers, WeightSet weights) =>
         (Config, WordEmbeddings, PositionEmbeddings, TokenTypeEmbeddings, EmbeddingNorm, Layers, _weights) = (config, words, positions, types, norm, layers, weights);
 
-    /// <summary>Loads a Hugging Face model directory (config.json and its weights).</summary>
-    public static Bert Load(IBackend backend, string directory)
+    /// <summary>Loads a Hugging Face model directory (config.json and its weights); <paramref name="options"/> can
+    /// quantize the linear weights at load (the embedding tables stay as stored).</summary>
+    public static Bert Load(IBackend backend, string directory, VisionLoadOptions? options = null)
     {
         var config = HfConfig.Load<BertConfig>(directory);
-        using var wb = WeightBuilder.Open(backend, ModelDirectory.WeightFile(directory));
+        using var wb = ModelDirectory.OpenWeights(backend, directory, options);
         return Load(wb, config);
     }
 

@@ -8,7 +8,7 @@ namespace Tessera.Models.Vision;
 /// bias into a shared space, compared by cosine times exp(<c>logit_scale</c>). Loads the published checkpoints
 /// (openai/clip-vit-base-patch32, -patch16, -large-patch14(-336)); a CLIPVisionModel(WithProjection) checkpoint loads
 /// too, without the text side.</summary>
-public sealed class Clip : IImageTextModel
+public sealed class Clip : IImageTextModel, IMultiVectorModel
 {
     private readonly WeightSet _weights;
 
@@ -34,11 +34,12 @@ public sealed class Clip : IImageTextModel
         float logitScale, WeightSet weights) =>
         (Config, Vision, Text, VisualProjection, TextProjection, LogitScale, _weights) = (config, vision, text, visual, textProjection, logitScale, weights);
 
-    /// <summary>Loads a model directory (config.json and its weights).</summary>
-    public static Clip Load(IBackend backend, string directory)
+    /// <summary>Loads a model directory (config.json and its weights); <paramref name="options"/> can quantize the
+    /// linear weights at load.</summary>
+    public static Clip Load(IBackend backend, string directory, VisionLoadOptions? options = null)
     {
         var config = HfConfig.Load<ClipConfig>(directory);
-        using var wb = WeightBuilder.Open(backend, ModelDirectory.WeightFile(directory));
+        using var wb = ModelDirectory.OpenWeights(backend, directory, options);
         return Load(wb, config);
     }
 
@@ -87,6 +88,26 @@ public sealed class Clip : IImageTextModel
     {
         using var f = TextFeatures(ids);
         return EmbeddingMath.L2Normalize(f);
+    }
+
+    /// <inheritdoc/>
+    public Tensor ImagePatchEmbeddings(Tensor pixels)
+    {
+        var projection = VisualProjection ?? throw new TesseraException("clip: this checkpoint has no visual_projection (a CLIPVisionModel): use Vision for hidden states");
+        using var o = Vision.Forward(pixels);
+        using var patches = o.LastHiddenState.Narrow(1, 1, o.LastHiddenState.Dim(1) - 1);
+        using var normed = Vision.PostNorm.Forward(patches);
+        using var projected = projection.Forward(normed);
+        return EmbeddingMath.L2NormalizeRows(projected);
+    }
+
+    /// <inheritdoc/>
+    public Tensor TextTokenEmbeddings(Tensor ids)
+    {
+        if (Text is null || TextProjection is null) throw new TesseraException("clip: this checkpoint has no text tower");
+        using var o = Text.Forward(ids);
+        using var projected = TextProjection.Forward(o.LastHiddenState);
+        return EmbeddingMath.L2NormalizeRows(projected);
     }
 
     /// <inheritdoc/>

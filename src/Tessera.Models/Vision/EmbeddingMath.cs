@@ -15,6 +15,16 @@ public static class EmbeddingMath
         return x * inv;
     }
 
+    /// <summary>Every vector along the last axis of x [..., D] divided by its L2 norm (F.normalize(x, dim=-1)).</summary>
+    public static Tensor L2NormalizeRows(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank < 2) throw new TesseraException($"l2 normalize: expected [..., D] with at least 2 axes, got {x.Shape}");
+        using var flat = x.Reshape(-1, x.Dim(-1));
+        using var normed = L2Normalize(flat);
+        return normed.Reshape(x.Shape.Dims.ToArray());
+    }
+
     /// <summary>scale * a b^T + bias: [Ba, D] x [Bb, D] -> [Ba, Bb] (cosines when both are normalised).</summary>
     public static Tensor ScaledSimilarity(Tensor a, Tensor b, double scale, double bias = 0)
     {

@@ -25,6 +25,9 @@ public sealed class EmbeddingModel : IDisposable
     /// <summary>CLIP or SigLIP, else null.</summary>
     public IImageTextModel? ImageText => _model as IImageTextModel;
 
+    /// <summary>CLIP or SigLIP with their per-patch and per-token vectors (ColPali-style retrieval), else null.</summary>
+    public IMultiVectorModel? MultiVector => _model as IMultiVectorModel;
+
     /// <summary>The ViT, else null.</summary>
     public Vit? Vit => _model as Vit;
 
@@ -40,8 +43,9 @@ public sealed class EmbeddingModel : IDisposable
     private EmbeddingModel(string kind, string directory, IDisposable model, ImageProcessorOptions? processor, ClipTokenizer? clipTokenizer, ITokenizer? tokenizer, IBackend backend) =>
         (Kind, Directory, _model, Processor, _clipTokenizer, _tokenizer, _backend) = (kind, directory, model, processor, clipTokenizer, tokenizer, backend);
 
-    /// <summary>Opens a model directory (config.json's model_type: clip, siglip, vit, deit, bert and BERT-family types).</summary>
-    public static EmbeddingModel Open(IBackend backend, string directory)
+    /// <summary>Opens a model directory (config.json's model_type: clip, siglip, vit, deit, bert and BERT-family types);
+    /// <paramref name="options"/> can quantize the linear weights at load (<see cref="VisionLoadOptions"/>).</summary>
+    public static EmbeddingModel Open(IBackend backend, string directory, VisionLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(directory);
@@ -51,26 +55,26 @@ public sealed class EmbeddingModel : IDisposable
         {
             case "clip":
             {
-                var clip = Clip.Load(backend, directory);
+                var clip = Clip.Load(backend, directory, options);
                 bool hasText = clip.Text is not null && File.Exists(Path.Combine(directory, "vocab.json"));
                 return new("clip", directory, clip, VisionPreprocessing.ForModel(directory, "clip", clip.Config.VisionConfig.ImageSize),
                     hasText ? ClipTokenizer.Load(directory) : null, null, backend);
             }
             case "siglip":
             {
-                var siglip = Siglip.Load(backend, directory);
+                var siglip = Siglip.Load(backend, directory, options);
                 string json = Path.Combine(directory, "tokenizer.json");
                 return new("siglip", directory, siglip, VisionPreprocessing.ForModel(directory, "siglip", siglip.Config.VisionConfig.ImageSize),
                     null, siglip.Text is not null && File.Exists(json) ? Tokenizer.FromHuggingFace(json) : null, backend);
             }
             case "vit" or "deit":
             {
-                var vit = Vit.Load(backend, directory);
+                var vit = Vit.Load(backend, directory, options);
                 return new("vit", directory, vit, VisionPreprocessing.ForModel(directory, "vit", vit.Config.ImageSize), null, null, backend);
             }
             case "bert":
             {
-                var bert = Bert.Load(backend, directory);
+                var bert = Bert.Load(backend, directory, options);
                 string vocab = Path.Combine(directory, "vocab.txt"), json = Path.Combine(directory, "tokenizer.json");
                 ITokenizer tok = File.Exists(json) ? Tokenizer.FromHuggingFace(json)
                     : File.Exists(vocab) ? WordPieceVocabText.Load(vocab)
@@ -111,6 +115,42 @@ public sealed class EmbeddingModel : IDisposable
             var chunk = texts.Skip(start).Take(batch).ToList();
             using var e = TextEmbeddings(chunk);
             result.AddRange(Rows(e));
+        }
+        return [.. result];
+    }
+
+    /// <summary>Per image file, its L2-normalised patch vectors [patches][P] (<see cref="IMultiVectorModel"/>), in order.</summary>
+    public float[][][] EmbedImagePatches(IReadOnlyList<string> files, int batch = 8)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var model = MultiVector ?? throw new TesseraException($"{Directory}: a {Kind} model has no per-patch vectors in a text space (multi-vector retrieval needs CLIP or SigLIP)");
+        var result = new List<float[][]>(files.Count);
+        for (int start = 0; start < files.Count; start += batch)
+        {
+            var images = files.Skip(start).Take(batch).Select(f => ImageDecoder.DecodeFile(f)).ToList();
+            using var pixels = ImageProcessor.ToTensor(_backend, images, Processor!);
+            using var e = model.ImagePatchEmbeddings(pixels);
+            var all = e.ToFloatArray();
+            int n = e.Dim(1), d = e.Dim(2);
+            for (int i = 0; i < e.Dim(0); i++) result.Add(Matrix(all, i * n, n, d));
+        }
+        return [.. result];
+    }
+
+    /// <summary>Per text, its L2-normalised token vectors [tokens][P] (<see cref="IMultiVectorModel"/>): CLIP's tokens
+    /// from start to end of text, SigLIP's tokens without the padding its tower is run with.</summary>
+    public float[][][] EmbedTextTokens(IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var model = MultiVector ?? throw new TesseraException($"{Directory}: a {Kind} model has no per-token vectors in an image space (multi-vector retrieval needs CLIP or SigLIP)");
+        if (!EmbedsTexts) throw new TesseraException($"{Directory}: this {Kind} model has no text tower or tokenizer (vocab.json/merges.txt for CLIP, tokenizer.json for SigLIP)");
+        var result = new List<float[][]>(texts.Count);
+        foreach (var text in texts)
+        {
+            var (ids, length) = TextIdsOf(text);
+            using var t = ids;
+            using var e = model.TextTokenEmbeddings(t);
+            result.Add(Matrix(e.ToFloatArray(), 0, length, e.Dim(2)));
         }
         return [.. result];
     }
@@ -169,6 +209,36 @@ public sealed class EmbeddingModel : IDisposable
             default:
                 throw new TesseraException($"{Directory}: a {Kind} model does not embed texts");
         }
+    }
+
+    // One text's ids [1, S] as its tower is run (CLIP: up to end of text; SigLIP: padded to its full length), and how
+    // many of the positions are the text's own tokens.
+    private (Tensor Ids, int Length) TextIdsOf(string text)
+    {
+        switch (_model)
+        {
+            case Clip clip:
+            {
+                var seq = _clipTokenizer!.Encode(text, clip.Config.TextConfig.MaxPositionEmbeddings);
+                return (Pad([seq], seq.Length, _clipTokenizer.EosId), seq.Length);
+            }
+            case Siglip siglip:
+            {
+                int max = siglip.Config.TextConfig.MaxPositionEmbeddings;
+                var seq = _tokenizer!.Encode(text).Take(max).ToArray();
+                if (seq.Length == 0) throw new TesseraException($"{Directory}: the text '{text}' has no tokens");
+                return (Pad([seq], max, siglip.Config.TextConfig.PadTokenId), seq.Length);
+            }
+            default:
+                throw new TesseraException($"{Directory}: a {Kind} model has no per-token vectors");
+        }
+    }
+
+    private static float[][] Matrix(float[] all, int firstRow, int rows, int d)
+    {
+        var m = new float[rows][];
+        for (int r = 0; r < rows; r++) m[r] = all.AsSpan((firstRow + r) * d, d).ToArray();
+        return m;
     }
 
     // [CLS] ... [SEP] cut to max tokens, keeping the final [SEP].

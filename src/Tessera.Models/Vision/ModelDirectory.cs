@@ -1,3 +1,5 @@
+using Tessera.Formats;
+
 namespace Tessera.Models.Vision;
 
 /// <summary>Finds the weight files of a Hugging Face model directory.</summary>
@@ -15,5 +17,21 @@ public static class ModelDirectory
             if (File.Exists(p)) return p;
         }
         throw new TesseraException($"{directory}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin");
+    }
+
+    /// <summary>A weight builder over the directory's weights, with the linear weights quantized at load when
+    /// <paramref name="options"/> asks for it (<see cref="QuantizingWeightSource"/>).</summary>
+    public static WeightBuilder OpenWeights(IBackend backend, string directory, VisionLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        string file = WeightFile(directory);
+        if (options?.QuantizeLinears is not { } q) return WeightBuilder.Open(backend, file);
+        var source = Tessera.Formats.WeightFile.Open(file);
+        try { return WeightBuilder.FromSources(backend, [new QuantizingWeightSource(source, q)]); }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
 }

@@ -6,7 +6,7 @@ namespace Tessera.Models.Vision;
 /// <summary>SigLIP (Zhai et al. 2023; transformers' SiglipModel): image and text towers compared by cosine, scored with a
 /// sigmoid of exp(<c>logit_scale</c>) times the cosine plus <c>logit_bias</c> (each pair on its own, no softmax over
 /// the batch). Loads google/siglip-base-patch16-224 and its siblings as published.</summary>
-public sealed class Siglip : IImageTextModel
+public sealed class Siglip : IImageTextModel, IMultiVectorModel
 {
     private readonly WeightSet _weights;
 
@@ -28,11 +28,12 @@ public sealed class Siglip : IImageTextModel
     private Siglip(SiglipConfig config, SiglipVisionTransformer vision, SiglipTextTransformer? text, float scale, float bias, WeightSet weights) =>
         (Config, Vision, Text, LogitScale, LogitBias, _weights) = (config, vision, text, scale, bias, weights);
 
-    /// <summary>Loads a model directory (config.json and its weights).</summary>
-    public static Siglip Load(IBackend backend, string directory)
+    /// <summary>Loads a model directory (config.json and its weights); <paramref name="options"/> can quantize the
+    /// linear weights at load.</summary>
+    public static Siglip Load(IBackend backend, string directory, VisionLoadOptions? options = null)
     {
         var config = HfConfig.Load<SiglipConfig>(directory);
-        using var wb = WeightBuilder.Open(backend, ModelDirectory.WeightFile(directory));
+        using var wb = ModelDirectory.OpenWeights(backend, directory, options);
         return Load(wb, config);
     }
 
@@ -75,6 +76,22 @@ public sealed class Siglip : IImageTextModel
     {
         using var f = TextFeatures(ids);
         return EmbeddingMath.L2Normalize(f);
+    }
+
+    /// <inheritdoc/>
+    public Tensor ImagePatchEmbeddings(Tensor pixels)
+    {
+        using var o = Vision.Forward(pixels);
+        return EmbeddingMath.L2NormalizeRows(o.LastHiddenState);
+    }
+
+    /// <inheritdoc/>
+    public Tensor TextTokenEmbeddings(Tensor ids)
+    {
+        var text = Text ?? throw new TesseraException("siglip: this checkpoint has no text tower");
+        using var o = text.Forward(ids);
+        using var projected = text.Head.Forward(o.LastHiddenState);
+        return EmbeddingMath.L2NormalizeRows(projected);
     }
 
     /// <inheritdoc/>

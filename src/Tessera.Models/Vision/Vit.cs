@@ -39,11 +39,12 @@ public sealed class Vit : IDisposable
     /// <summary>The attention names of a ViT block, under its "attention" prefix.</summary>
     public static AttentionNames AttentionNames { get; } = new("attention.query", "attention.key", "attention.value", "output.dense");
 
-    /// <summary>Loads a model directory (config.json and its weights).</summary>
-    public static Vit Load(IBackend backend, string directory)
+    /// <summary>Loads a model directory (config.json and its weights); <paramref name="options"/> can quantize the
+    /// linear weights at load.</summary>
+    public static Vit Load(IBackend backend, string directory, VisionLoadOptions? options = null)
     {
         var config = HfConfig.Load<VitConfig>(directory);
-        using var wb = WeightBuilder.Open(backend, ModelDirectory.WeightFile(directory));
+        using var wb = ModelDirectory.OpenWeights(backend, directory, options);
         return Load(wb, config);
     }
 

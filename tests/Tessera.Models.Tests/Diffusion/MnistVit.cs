@@ -22,20 +22,29 @@ public sealed class MnistVit : IDisposable
     public MnistVit(IBackend backend, string path, int heads = 1)
     {
         using var wb = WeightBuilder.Open(backend, path);
-        _patch = Linear.Load(wb.Pp("patch_embed.proj"), Patch * Patch, Dim);
-        _positions = wb.Get("pos_embed", 1, Tokens, Dim);
-        var layer = wb.Pp("encoder.0");
-        _attention = MultiHeadAttention.Load(layer.Pp("attn"), new AttentionConfig(Dim, heads) { Names = AttentionNames.TorchPacked });
-        _ffn = Mlp.Load(layer.Pp("ffn"), Dim, 64, Activation.Gelu);
-        _norm1 = LayerNorm.Load(layer.Pp("norm1"), Dim);
-        _norm2 = LayerNorm.Load(layer.Pp("norm2"), Dim);
-        _norm = LayerNorm.Load(wb.Pp("norm"), Dim);
-        _classifier = Linear.Load(wb.Pp("classifier"), Dim, 10);
-        _weights = wb.Commit();
+        (_patch, _positions, _attention, _ffn, _norm1, _norm2, _norm, _classifier, _weights) = Load(wb, heads);
     }
 
-    /// <summary>Class probabilities [B, 10] for images [B, 1, 28, 28] with pixels in [0, 1].</summary>
-    public Tensor Probabilities(Tensor pixels)
+    /// <summary>Loads from a builder the caller made (for example over a quantizing weight source).</summary>
+    public MnistVit(WeightBuilder wb, int heads = 1) =>
+        (_patch, _positions, _attention, _ffn, _norm1, _norm2, _norm, _classifier, _weights) = Load(wb, heads);
+
+    private static (Linear, Tensor, MultiHeadAttention, Mlp, LayerNorm, LayerNorm, LayerNorm, Linear, WeightSet) Load(WeightBuilder wb, int heads)
+    {
+        var patch = Linear.Load(wb.Pp("patch_embed.proj"), Patch * Patch, Dim);
+        var positions = wb.Get("pos_embed", 1, Tokens, Dim);
+        var layer = wb.Pp("encoder.0");
+        var attention = MultiHeadAttention.Load(layer.Pp("attn"), new AttentionConfig(Dim, heads) { Names = AttentionNames.TorchPacked });
+        var ffn = Mlp.Load(layer.Pp("ffn"), Dim, 64, Activation.Gelu);
+        var norm1 = LayerNorm.Load(layer.Pp("norm1"), Dim);
+        var norm2 = LayerNorm.Load(layer.Pp("norm2"), Dim);
+        var norm = LayerNorm.Load(wb.Pp("norm"), Dim);
+        var classifier = Linear.Load(wb.Pp("classifier"), Dim, 10);
+        return (patch, positions, attention, ffn, norm1, norm2, norm, classifier, wb.Commit());
+    }
+
+    /// <summary>The pooled features [B, 32] (the final LayerNorm, then the mean over tokens) of images [B, 1, 28, 28].</summary>
+    public Tensor Features(Tensor pixels)
     {
         using var scope = TensorScope.Begin();
         int batch = pixels.Dim(0);
@@ -45,7 +54,14 @@ public sealed class MnistVit : IDisposable
         var h = _patch.Forward(patches) + _positions;
         h = _norm1.Forward(_attention.Forward(h, residual: h));
         h = _norm2.Forward(_ffn.Forward(h, residual: h));
-        var pooled = _norm.Forward(h).Mean(1);
+        return scope.Keep(_norm.Forward(h).Mean(1));
+    }
+
+    /// <summary>Class probabilities [B, 10] for images [B, 1, 28, 28] with pixels in [0, 1].</summary>
+    public Tensor Probabilities(Tensor pixels)
+    {
+        using var scope = TensorScope.Begin();
+        var pooled = Features(pixels);
         return scope.Keep(_classifier.Forward(pooled).Softmax());
     }
 

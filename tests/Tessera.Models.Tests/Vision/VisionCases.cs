@@ -16,10 +16,10 @@ public static class VisionCases
         c.Input("pixel_values_alt", 1.5f, 1, Channels, AltHeight, AltWidth);
     }
 
-    /// <summary>ViTForImageClassification: 3 layers, 7 labels.</summary>
-    public static Dictionary<string, object> Vit(RandomCheckpoint c, int layers = 3, int labels = 7)
+    /// <summary>ViTForImageClassification: 3 layers, 7 labels; width, heads and MLP width as given (36, 3, 44 by default).</summary>
+    public static Dictionary<string, object> Vit(RandomCheckpoint c, int layers = 3, int labels = 7, int dim = VisionDim, int heads = VisionHeads, int mlp = VisionMlp)
     {
-        int d = VisionDim, n = Grid * Grid + 1;
+        int d = dim, n = Grid * Grid + 1;
         c.Weight("vit.embeddings.cls_token", 0.5f, 1, 1, d);
         c.Weight("vit.embeddings.position_embeddings", 0.5f, 1, n, d);
         c.Weight("vit.embeddings.patch_embeddings.projection.weight", 0.1f, d, Channels, Patch, Patch);
@@ -29,8 +29,8 @@ public static class VisionCases
             string p = $"vit.encoder.layer.{i}";
             foreach (var q in new[] { "query", "key", "value" }) c.Linear($"{p}.attention.attention.{q}", d, d);
             c.Linear($"{p}.attention.output.dense", d, d);
-            c.Linear($"{p}.intermediate.dense", d, VisionMlp);
-            c.Linear($"{p}.output.dense", VisionMlp, d);
+            c.Linear($"{p}.intermediate.dense", d, mlp);
+            c.Linear($"{p}.output.dense", mlp, d);
             c.Norm($"{p}.layernorm_before", d);
             c.Norm($"{p}.layernorm_after", d);
         }
@@ -40,7 +40,7 @@ public static class VisionCases
         return new()
         {
             ["architectures"] = new[] { "ViTForImageClassification" }, ["model_type"] = "vit",
-            ["hidden_size"] = d, ["num_hidden_layers"] = layers, ["num_attention_heads"] = VisionHeads, ["intermediate_size"] = VisionMlp,
+            ["hidden_size"] = d, ["num_hidden_layers"] = layers, ["num_attention_heads"] = heads, ["intermediate_size"] = mlp,
             ["hidden_act"] = "gelu", ["layer_norm_eps"] = 1e-12, ["image_size"] = Image, ["patch_size"] = Patch, ["num_channels"] = Channels,
             ["qkv_bias"] = true,
             ["id2label"] = Enumerable.Range(0, labels).ToDictionary(i => i.ToString(), i => $"class {i}"),
