@@ -89,7 +89,7 @@ public sealed class RotaryEmbedding
     /// <summary>2-D tables for image patches at (rowIds[i], colIds[i]) (<see cref="RopeTables.Build2D(ReadOnlySpan{int},
     /// ReadOnlySpan{int}, int, double)"/>: the first half of the pairs turn with the row, the second with the column),
     /// registered with the builder's set. Table row i belongs to patch i: apply with no positions to a sequence of those
-    /// patches in that order. <see cref="Grid"/> gives a whole grid in row-major order.</summary>
+    /// patches in that order. <see cref="Grid(WeightBuilder, int, int, int, double, RopeMode)"/> gives a whole grid in row-major order.</summary>
     public static RotaryEmbedding Create2D(WeightBuilder wb, ReadOnlySpan<int> rowIds, ReadOnlySpan<int> colIds, int rotaryDim,
         double theta = 10000, RopeMode mode = RopeMode.RotateHalf)
     {
@@ -99,7 +99,7 @@ public sealed class RotaryEmbedding
         return new RotaryEmbedding(wb.Upload(cos, rowIds.Length, rotaryDim / 2), wb.Upload(sin, rowIds.Length, rotaryDim / 2), mode);
     }
 
-    /// <summary>2-D tables for a rows x cols patch grid in row-major order (see <see cref="Create2D"/>).</summary>
+    /// <summary>2-D tables for a rows x cols patch grid in row-major order (see <see cref="Create2D(WeightBuilder, ReadOnlySpan{int}, ReadOnlySpan{int}, int, double, RopeMode)"/>).</summary>
     public static RotaryEmbedding Grid(WeightBuilder wb, int rows, int cols, int rotaryDim, double theta = 10000, RopeMode mode = RopeMode.RotateHalf)
     {
         if (rows <= 0 || cols <= 0) throw new TesseraException($"2-D rotary embedding: grid {rows}x{cols} must be positive");
@@ -107,6 +107,50 @@ public sealed class RotaryEmbedding
         var c = new int[rows * cols];
         for (int i = 0; i < r.Length; i++) (r[i], c[i]) = (i / cols, i % cols);
         return Create2D(wb, r, c, rotaryDim, theta, mode);
+    }
+
+    /// <summary>2-D tables for image patches at (rowIds[i], colIds[i]) in a published layout (<see cref="GridRopeLayout"/>):
+    /// Qwen2-VL's (the same as <see cref="Create2D(WeightBuilder, ReadOnlySpan{int}, ReadOnlySpan{int}, int, double, RopeMode)"/>)
+    /// or Pixtral's (rows on the even frequencies, columns on the odd). Table row i belongs to patch i.</summary>
+    public static RotaryEmbedding Create2D(WeightBuilder wb, ReadOnlySpan<int> rowIds, ReadOnlySpan<int> colIds, int rotaryDim,
+        GridRopeLayout layout, double theta = 10000, RopeMode mode = RopeMode.RotateHalf)
+    {
+        ArgumentNullException.ThrowIfNull(wb);
+        if (layout == GridRopeLayout.RowsThenColumns) return Create2D(wb, rowIds, colIds, rotaryDim, theta, mode);
+        if (layout != GridRopeLayout.AlternatingFrequencies) throw new TesseraException($"2-D rotary embedding: unknown layout {(int)layout}");
+        if (rowIds.Length == 0) throw new TesseraException("2-D rotary embedding: no patch positions given");
+        if (rowIds.Length != colIds.Length)
+            throw new TesseraException($"2-D rotary embedding: {rowIds.Length} row ids but {colIds.Length} column ids");
+        if (rotaryDim <= 0 || rotaryDim % 4 != 0)
+            throw new TesseraException($"2-D rotary embedding: the rotary width must be a positive multiple of 4 (a row and a column half of pairs), got {rotaryDim}");
+        int half = rotaryDim / 2, quarter = rotaryDim / 4, n = rowIds.Length;
+        var cos = new float[(long)n * half];
+        var sin = new float[cos.Length];
+        for (int p = 0; p < n; p++)
+        {
+            if (rowIds[p] < 0 || colIds[p] < 0)
+                throw new TesseraException($"2-D rotary embedding: patch {p} is at ({rowIds[p]}, {colIds[p]}); positions must be non-negative");
+            for (int i = 0; i < half; i++)
+            {
+                // Pixtral: freqs_j = theta^(-2j / D) for j < D/2; the row takes j = 0, 2, 4, ..., the column j = 1, 3, 5, ...
+                int j = i < quarter ? 2 * i : 2 * (i - quarter) + 1;
+                double a = (i < quarter ? rowIds[p] : colIds[p]) * Math.Pow(theta, -2.0 * j / rotaryDim);
+                cos[(long)p * half + i] = (float)Math.Cos(a);
+                sin[(long)p * half + i] = (float)Math.Sin(a);
+            }
+        }
+        return new RotaryEmbedding(wb.Upload(cos, n, half), wb.Upload(sin, n, half), mode);
+    }
+
+    /// <summary>2-D tables for a rows x cols patch grid in row-major order in a published layout.</summary>
+    public static RotaryEmbedding Grid(WeightBuilder wb, int rows, int cols, int rotaryDim, GridRopeLayout layout, double theta = 10000,
+        RopeMode mode = RopeMode.RotateHalf)
+    {
+        if (rows <= 0 || cols <= 0) throw new TesseraException($"2-D rotary embedding: grid {rows}x{cols} must be positive");
+        var r = new int[rows * cols];
+        var c = new int[rows * cols];
+        for (int i = 0; i < r.Length; i++) (r[i], c[i]) = (i / cols, i % cols);
+        return Create2D(wb, r, c, rotaryDim, layout, theta, mode);
     }
 
     /// <summary>Rotates x [B, H, S, D] (any strided view). <paramref name="positions"/> i32/i64 [S] or [B, S] picks
@@ -129,4 +173,17 @@ public sealed class RotaryEmbedding
             return x.Rope(Cos, Sin, Mode, positions); // rows gathered by position; an id outside the table is named
         throw new TesseraException($"rotary embedding: positions must be [S] or [B, S] = [{s}] or [{b}, {s}] for x {x.Shape}, got {positions.DType.Name()} {positions.Shape}");
     }
+}
+
+/// <summary>How a 2-D rotary embedding shares a head's rotated channel pairs between a patch's row and column (both with
+/// rotate-half pairing; D is the rotary width).</summary>
+public enum GridRopeLayout
+{
+    /// <summary>Qwen2-VL's vision tower (and EVA-02): the first D/4 pairs turn with the row, the next D/4 with the column,
+    /// both at theta^(-4k/D), k = 0 .. D/4 - 1.</summary>
+    RowsThenColumns,
+
+    /// <summary>Pixtral's vision encoder: frequencies theta^(-2j/D), j = 0 .. D/2 - 1; the first D/4 pairs turn with the
+    /// row at the even j, the next D/4 with the column at the odd j.</summary>
+    AlternatingFrequencies,
 }
