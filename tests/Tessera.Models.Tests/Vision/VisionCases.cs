@@ -48,6 +48,41 @@ public static class VisionCases
         };
     }
 
+    /// <summary>DeiTForImageClassificationWithTeacher (names under <c>deit.</c>): class and distillation tokens, 2 layers,
+    /// 5 labels, the two heads.</summary>
+    public static Dictionary<string, object> Deit(RandomCheckpoint c, int layers = 2, int labels = 5)
+    {
+        int d = VisionDim, n = Grid * Grid + 2;
+        c.Weight("deit.embeddings.cls_token", 0.5f, 1, 1, d);
+        c.Weight("deit.embeddings.distillation_token", 0.5f, 1, 1, d);
+        c.Weight("deit.embeddings.position_embeddings", 0.5f, 1, n, d);
+        c.Weight("deit.embeddings.patch_embeddings.projection.weight", 0.1f, d, Channels, Patch, Patch);
+        c.Weight("deit.embeddings.patch_embeddings.projection.bias", 0.05f, d);
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"deit.encoder.layer.{i}";
+            foreach (var q in new[] { "query", "key", "value" }) c.Linear($"{p}.attention.attention.{q}", d, d);
+            c.Linear($"{p}.attention.output.dense", d, d);
+            c.Linear($"{p}.intermediate.dense", d, VisionMlp);
+            c.Linear($"{p}.output.dense", VisionMlp, d);
+            c.Norm($"{p}.layernorm_before", d);
+            c.Norm($"{p}.layernorm_after", d);
+        }
+        c.Norm("deit.layernorm", d);
+        c.Linear("cls_classifier", d, labels);
+        c.Linear("distillation_classifier", d, labels);
+        Pixels(c);
+        return new()
+        {
+            ["architectures"] = new[] { "DeiTForImageClassificationWithTeacher" }, ["model_type"] = "deit",
+            ["hidden_size"] = d, ["num_hidden_layers"] = layers, ["num_attention_heads"] = VisionHeads, ["intermediate_size"] = VisionMlp,
+            ["hidden_act"] = "gelu", ["layer_norm_eps"] = 1e-12, ["image_size"] = Image, ["patch_size"] = Patch, ["num_channels"] = Channels,
+            ["qkv_bias"] = true, ["encoder_stride"] = 16,
+            ["id2label"] = Enumerable.Range(0, labels).ToDictionary(i => i.ToString(), i => $"deit class {i}"),
+            ["label2id"] = Enumerable.Range(0, labels).ToDictionary(i => $"deit class {i}", i => i),
+        };
+    }
+
     private static void Text(RandomCheckpoint c, int maxPositions, int layers, int vocab = Vocab)
     {
         c.Weight("text_model.embeddings.token_embedding.weight", 0.5f, vocab, TextDim);

@@ -31,6 +31,28 @@ public sealed class VisionModelTests(VisionReference r) : IClassFixture<VisionRe
         Assert.Equal(7, vit.Labels.Count);
     }
 
+    [SkippableFact]
+    public void Deit_with_teacher_averages_its_two_heads_and_matches_pytorch()
+    {
+        Skip.If(VisionReference.Unavailable is not null, VisionReference.Unavailable);
+        using var deit = Vit.Load(r.Cpu, r.Dir("deit"));
+        Assert.NotNull(deit.DistillationClassifier);
+        Assert.Equal(2, deit.PrefixTokens);
+        Assert.Equal("deit class 4", deit.Labels[4]);
+        using var pixels = r.Input("deit", "pixel_values");
+        using var alt = r.Input("deit", "pixel_values_alt");
+        using (var logits = deit.Logits(pixels)) VisionAssert.MaxAbs("deit logits", logits, r.Expected("deit", "logits"));
+        using (var o = deit.Forward(pixels, hiddenStates: true))
+        {
+            NnAssert.Close("deit last_hidden_state", o.LastHiddenState, r.Expected("deit", "last_hidden_state"));
+            NnAssert.Close("deit hidden_states[-2] (all states)", o.HiddenStates[^2], r.Expected("deit", "hidden_state"));
+        }
+        using (var h = deit.HiddenState(pixels, -2, classToken: false))
+            NnAssert.Close("deit hidden_states[-2] without the two tokens", h, VisionAssert.Rows(r.Expected("deit", "hidden_state"), 2, VisionCases.Grid * VisionCases.Grid));
+        using (var logits = deit.Logits(alt)) VisionAssert.MaxAbs("deit logits at 42x36", logits, r.Expected("deit", "alt_logits"));
+        using (var e = EmbeddingModel.Open(r.Cpu, r.Dir("deit"))) Assert.Equal(2, e.Vit!.PrefixTokens);   // model_type deit
+    }
+
     [SkippableTheory]
     [InlineData("clip", -2)]
     [InlineData("clip_eos", 1)]

@@ -23,8 +23,9 @@ public sealed class VisionReference : IDisposable
     /// <summary>Why the reference cannot run here, or null.</summary>
     public static string? Unavailable => TorchReference.Unavailable;
 
-    /// <summary>The cases: "vit", "clip" (legacy end-of-text rule), "clip_eos" (eos_token_id rule), "siglip".</summary>
-    public static readonly string[] Cases = ["vit", "clip", "clip_eos", "siglip"];
+    /// <summary>The cases: "vit", "clip" (legacy end-of-text rule), "clip_eos" (eos_token_id rule), "siglip", "deit"
+    /// (DeiTForImageClassificationWithTeacher).</summary>
+    public static readonly string[] Cases = ["vit", "clip", "clip_eos", "siglip", "deit"];
 
     public VisionReference()
     {
@@ -32,6 +33,7 @@ public sealed class VisionReference : IDisposable
         Write("clip", 2, "clip", -2, c => VisionCases.Clip(c, eos: 2));
         Write("clip_eos", 3, "clip", 1, c => VisionCases.Clip(c, eos: VisionCases.Vocab - 2));
         Write("siglip", 4, "siglip", 1, VisionCases.Siglip);
+        Write("deit", 5, "deit", -2, c => VisionCases.Deit(c));
         if (Unavailable is not null) return;
         var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Script);

@@ -336,6 +336,53 @@ class ViTForImageClassification(nn.Module):
         return last, self.classifier(last[:, 0]), states
 
 
+# ---- DeiT (modeling_deit.py's module names) ----
+
+class DeiTEmbeddings(nn.Module):
+    """[CLS, DIST, patches] + positions; for another grid the patch rows of the table are resized as ViT's and the two
+    token rows kept in front (DeiTEmbeddings.interpolate_pos_encoding)."""
+
+    def __init__(self, c):
+        super().__init__()
+        d, p = c["hidden_size"], c["patch_size"]
+        self.patch = p
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.distillation_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.position_embeddings = nn.Parameter(torch.zeros(1, (c["image_size"] // p) ** 2 + 2, d))
+        self.patch_embeddings = nn.Module()
+        self.patch_embeddings.projection = nn.Conv2d(c["num_channels"], d, p, stride=p)
+
+    def forward(self, pixels):
+        b, _, h, w = pixels.shape
+        x = self.patch_embeddings.projection(pixels).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(b, -1, -1), self.distillation_token.expand(b, -1, -1), x], dim=1)
+        return x + interpolate_positions(self.position_embeddings, h // self.patch, w // self.patch, 2)
+
+
+class DeiTForImageClassificationWithTeacher(nn.Module):
+    """logits = (cls_classifier(h[:, 0]) + distillation_classifier(h[:, 1])) / 2 on the final layer-normed states."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.deit = nn.Module()
+        self.deit.embeddings = DeiTEmbeddings(c)
+        self.deit.encoder = nn.Module()
+        self.deit.encoder.layer = nn.ModuleList(ViTLayer(c) for _ in range(c["num_hidden_layers"]))
+        self.deit.layernorm = nn.LayerNorm(c["hidden_size"], eps=c.get("layer_norm_eps", 1e-12))
+        self.cls_classifier = nn.Linear(c["hidden_size"], len(c["id2label"]))
+        self.distillation_classifier = nn.Linear(c["hidden_size"], len(c["id2label"]))
+
+    def forward(self, pixels):
+        x = self.deit.embeddings(pixels)
+        states = [x]
+        for layer in self.deit.encoder.layer:
+            x = layer(x)
+            states.append(x)
+        last = self.deit.layernorm(x)
+        logits = (self.cls_classifier(last[:, 0]) + self.distillation_classifier(last[:, 1])) / 2
+        return last, logits, states
+
+
 # ---- cases ----
 
 def run(case_dir):
@@ -346,12 +393,13 @@ def run(case_dir):
     weights, _ = read_safetensors(os.path.join(case_dir, "model.safetensors"))
     inputs, _ = read_safetensors(os.path.join(case_dir, "inputs.safetensors"))
     kind, layer = case["kind"], case["layer"]
-    model = {"vit": ViTForImageClassification, "clip": ClipModel, "siglip": SiglipModel}[kind](config)
+    model = {"vit": ViTForImageClassification, "deit": DeiTForImageClassificationWithTeacher, "clip": ClipModel,
+             "siglip": SiglipModel}[kind](config)
     model.load_state_dict({k: v.double() for k, v in weights.items()}, strict=True)
     pixels, alt = inputs["pixel_values"].double(), inputs["pixel_values_alt"].double()
     out = {}
     with torch.no_grad():
-        if kind == "vit":
+        if kind in ("vit", "deit"):
             last, logits, states = model(pixels)
             out.update(last_hidden_state=last, logits=logits, hidden_state=states[layer],
                        alt_logits=model(alt)[1], alt_last_hidden_state=model(alt)[0])
