@@ -14,6 +14,7 @@ public sealed class EmbeddingModel : IDisposable
     private readonly IDisposable _model;
     private readonly ClipTokenizer? _clipTokenizer;
     private readonly ITokenizer? _tokenizer;
+    private readonly SiglipTokenizer? _siglipTokenizer;
     private readonly IBackend _backend;
 
     /// <summary>"clip", "siglip", "vit" or "bert".</summary>
@@ -38,10 +39,12 @@ public sealed class EmbeddingModel : IDisposable
     public bool EmbedsImages => Processor is not null;
 
     /// <summary>Whether texts can be embedded.</summary>
-    public bool EmbedsTexts => _clipTokenizer is not null || _tokenizer is not null;
+    public bool EmbedsTexts => _clipTokenizer is not null || _tokenizer is not null || _siglipTokenizer is not null;
 
-    private EmbeddingModel(string kind, string directory, IDisposable model, ImageProcessorOptions? processor, ClipTokenizer? clipTokenizer, ITokenizer? tokenizer, IBackend backend) =>
-        (Kind, Directory, _model, Processor, _clipTokenizer, _tokenizer, _backend) = (kind, directory, model, processor, clipTokenizer, tokenizer, backend);
+    private EmbeddingModel(string kind, string directory, IDisposable model, ImageProcessorOptions? processor, ClipTokenizer? clipTokenizer,
+        ITokenizer? tokenizer, IBackend backend, SiglipTokenizer? siglipTokenizer = null) =>
+        (Kind, Directory, _model, Processor, _clipTokenizer, _tokenizer, _backend, _siglipTokenizer) =
+            (kind, directory, model, processor, clipTokenizer, tokenizer, backend, siglipTokenizer);
 
     /// <summary>Opens a model directory (config.json's model_type: clip, siglip, vit, deit, bert and BERT-family types);
     /// <paramref name="options"/> can quantize the linear weights at load (<see cref="VisionLoadOptions"/>).</summary>
@@ -63,9 +66,12 @@ public sealed class EmbeddingModel : IDisposable
             case "siglip":
             {
                 var siglip = Siglip.Load(backend, directory, options);
-                string json = Path.Combine(directory, "tokenizer.json");
+                string json = Path.Combine(directory, "tokenizer.json"), spiece = Path.Combine(directory, "spiece.model");
+                // A tokenizer.json when there is one, else the published spiece.model (SiglipTokenizer).
+                bool text = siglip.Text is not null;
                 return new("siglip", directory, siglip, VisionPreprocessing.ForModel(directory, "siglip", siglip.Config.VisionConfig.ImageSize),
-                    null, siglip.Text is not null && File.Exists(json) ? Tokenizer.FromHuggingFace(json) : null, backend);
+                    null, text && File.Exists(json) ? Tokenizer.FromHuggingFace(json) : null, backend,
+                    text && !File.Exists(json) && File.Exists(spiece) ? SiglipTokenizer.Load(spiece) : null);
             }
             case "vit" or "deit":
             {
@@ -108,7 +114,7 @@ public sealed class EmbeddingModel : IDisposable
     public float[][] EmbedTexts(IReadOnlyList<string> texts, int batch = 32)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        if (!EmbedsTexts) throw new TesseraException($"{Directory}: this {Kind} model has no text tower or tokenizer (vocab.json/merges.txt for CLIP, tokenizer.json for SigLIP)");
+        if (!EmbedsTexts) throw new TesseraException($"{Directory}: this {Kind} model has no text tower or tokenizer (vocab.json/merges.txt for CLIP, tokenizer.json or spiece.model for SigLIP)");
         var result = new List<float[]>(texts.Count);
         for (int start = 0; start < texts.Count; start += batch)
         {
@@ -143,7 +149,7 @@ public sealed class EmbeddingModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(texts);
         var model = MultiVector ?? throw new TesseraException($"{Directory}: a {Kind} model has no per-token vectors in an image space (multi-vector retrieval needs CLIP or SigLIP)");
-        if (!EmbedsTexts) throw new TesseraException($"{Directory}: this {Kind} model has no text tower or tokenizer (vocab.json/merges.txt for CLIP, tokenizer.json for SigLIP)");
+        if (!EmbedsTexts) throw new TesseraException($"{Directory}: this {Kind} model has no text tower or tokenizer (vocab.json/merges.txt for CLIP, tokenizer.json or spiece.model for SigLIP)");
         var result = new List<float[][]>(texts.Count);
         foreach (var text in texts)
         {
@@ -196,7 +202,7 @@ public sealed class EmbeddingModel : IDisposable
             {
                 // SigLIP was trained on texts padded to the full length, and pools the last position.
                 int max = siglip.Config.TextConfig.MaxPositionEmbeddings;
-                var seqs = texts.Select(t => _tokenizer!.Encode(t).Take(max).ToArray()).ToList();
+                var seqs = texts.Select(t => SiglipIds(t, max)).ToList();
                 using var ids = Pad(seqs, max, siglip.Config.TextConfig.PadTokenId);
                 return siglip.TextEmbeddings(ids);
             }
@@ -225,13 +231,21 @@ public sealed class EmbeddingModel : IDisposable
             case Siglip siglip:
             {
                 int max = siglip.Config.TextConfig.MaxPositionEmbeddings;
-                var seq = _tokenizer!.Encode(text).Take(max).ToArray();
+                var seq = SiglipIds(text, max);
                 if (seq.Length == 0) throw new TesseraException($"{Directory}: the text '{text}' has no tokens");
                 return (Pad([seq], max, siglip.Config.TextConfig.PadTokenId), seq.Length);
             }
             default:
                 throw new TesseraException($"{Directory}: a {Kind} model has no per-token vectors");
         }
+    }
+
+    // SigLIP's ids of a text, at most max: from tokenizer.json as it says, or from spiece.model cut to keep the final </s>.
+    private int[] SiglipIds(string text, int max)
+    {
+        if (_siglipTokenizer is null) return [.. _tokenizer!.Encode(text).Take(max)];
+        var ids = _siglipTokenizer.Encode(text);
+        return ids.Length <= max ? ids : [.. ids.Take(max - 1), ids[^1]];
     }
 
     private static float[][] Matrix(float[] all, int firstRow, int rows, int d)
