@@ -180,6 +180,48 @@ public sealed class VisionCommandTests(VisionCommandFixture f) : IClassFixture<V
         Assert.Contains("--quantize must be q8_0", bad.Stderr);
     }
 
+    [SkippableFact]
+    public void A_checkpoint_that_disagrees_with_its_config_and_impossible_images_are_refused_end_to_end()
+    {
+        Skip.If(VisionCommandFixture.Missing is not null, VisionCommandFixture.Missing);
+        // config.json says hidden_size 48, the tensors are 36 wide: the error names the key, the tensor and both shapes.
+        string bad = Path.Combine(f.Root, "vit-hidden-48");
+        Directory.CreateDirectory(bad);
+        File.Copy(Path.Combine(f.Vit, "model.safetensors"), Path.Combine(bad, "model.safetensors"), overwrite: true);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(f.Vit, "config.json")))!;
+        config["hidden_size"] = 48;
+        File.WriteAllText(Path.Combine(bad, "config.json"), config.ToJsonString());
+        foreach (var args in new[] { new[] { "embed", "--model", bad, "--image", f.Photo("chelsea.png") }, ["classify", "--model", bad, "--image", f.Photo("chelsea.png"), "--quantize", "q8_0"] })
+        {
+            var r = TesseraProcess.Run(args);
+            Assert.NotEqual(0, r.ExitCode);
+            foreach (var named in new[] { "hidden_size 48", "vit.embeddings.patch_embeddings.projection.weight", "[36, 3, 6, 6]", "[48, 3, 6, 6]" })
+                Assert.Contains(named, r.Stderr);
+        }
+
+        // Headers that claim 50,000 x 50,000 pixels (PNG and BMP) or none: refused by name before any pixel memory.
+        string images = Path.Combine(f.Root, "impossible");
+        Directory.CreateDirectory(images);
+        string huge = Path.Combine(images, "huge.png"), empty = Path.Combine(images, "empty.png"), bmp = Path.Combine(images, "huge.bmp");
+        File.WriteAllBytes(huge, HeaderOnlyImages.Png(50_000, 50_000));
+        File.WriteAllBytes(empty, HeaderOnlyImages.Png(0, 7));
+        File.WriteAllBytes(bmp, HeaderOnlyImages.Bmp(50_000, 50_000));
+        foreach (var (file, named) in new[] { (huge, "exceeds"), (empty, "no pixels (0x7)"), (bmp, "exceeds") })
+        {
+            var r = TesseraProcess.Run("embed", "--model", f.Vit, "--image", file);
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.Contains(Path.GetFileName(file), r.Stderr);
+            Assert.Contains(named, r.Stderr);
+        }
+        // index skips them, naming each, and indexes the rest.
+        File.Copy(f.Photo("chelsea.png"), Path.Combine(images, "chelsea.png"), overwrite: true);
+        var made = TesseraProcess.Run("index", images, "--model", f.Vit, "--out", Path.Combine(f.Root, "impossible.idx"), "--json");
+        var o = Json(made);
+        Assert.Equal(1, o.GetProperty("count").GetInt32());
+        Assert.Equal(3, o.GetProperty("skipped").GetArrayLength());
+        Assert.Contains("huge.bmp", made.Stderr);
+    }
+
     [Fact]
     public void Bad_requests_exit_non_zero_naming_the_problem()
     {
