@@ -25,15 +25,25 @@ internal sealed unsafe class QuantizedRows : IDisposable
     public float* S;       // [rows, groups]: d * sum(q) of each group (Row and Block32)
     public short* BSums;   // [rows, groups * 16]: sums of q over each 16 elements (Block256)
     public int* QSum;      // [rows, groups]: sum(q) of each group, exact
+    /// <summary>Block pairs per row when made for <see cref="Q32Kernels512"/> (0 otherwise).</summary>
+    public readonly int Pairs;
+    private short* _pairPrep;  // [rows, pairs, 32]: 8 * (q[2i] + q[2i + 1]) over each pair's 64 bytes (Q4_0's offset)
+    private float* _pairScale; // [rows, pairs, 16]: d of block 2p in lanes 0..7, of 2p + 1 in 8..15, times 2^112
 
-    public QuantizedRows(ActKind kind, int rows, int k, int padRowsTo = 1, bool offset128 = false)
+    /// <summary>Room for <paramref name="rows"/> rows of length <paramref name="k"/> (rounded up to a multiple of
+    /// <paramref name="padRowsTo"/>, padding rows zero or 128 with <paramref name="offset128"/>); with
+    /// <paramref name="pairs"/> (Block32 only) also the per-pair activation data of <see cref="Q32Kernels512"/>, rows
+    /// then padded with zeros to whole 64-byte pairs.</summary>
+    public QuantizedRows(ActKind kind, int rows, int k, int padRowsTo = 1, bool offset128 = false, bool pairs = false)
     {
         Kind = kind; K = k; Offset128 = offset128;
         Group = kind switch { ActKind.Row => k, ActKind.Block32 => 32, _ => 256 };
         if (k % Group != 0) throw new TesseraException($"quantized activations: K = {k} is not a multiple of the {Group}-element block");
         Groups = k / Group;
         Rows = (rows + padRowsTo - 1) / padRowsTo * padRowsTo;
-        Stride = (k + 3) & ~3;
+        if (pairs && kind != ActKind.Block32) throw new ArgumentException("pair data is made for 32-element blocks only", nameof(pairs));
+        Pairs = pairs ? (Groups + 1) / 2 : 0;
+        Stride = pairs ? Pairs * 64 : (k + 3) & ~3;
         Q = (sbyte*)Alloc((long)Rows * Stride);
         NativeMemory.Fill(Q, (nuint)((long)Rows * Stride), offset128 ? (byte)128 : (byte)0);
         D = (float*)Alloc((long)Rows * Groups * 4);
@@ -43,7 +53,20 @@ internal sealed unsafe class QuantizedRows : IDisposable
         QSum = (int*)Alloc((long)Rows * Groups * 4);
         NativeMemory.Clear(QSum, (nuint)((long)Rows * Groups * 4));
         if (kind == ActKind.Block256) BSums = (short*)Alloc((long)Rows * Groups * 16 * 2);
+        if (pairs)
+        {
+            _pairPrep = (short*)Alloc((long)Rows * Pairs * 64);
+            _pairScale = (float*)Alloc((long)Rows * Pairs * 64);
+        }
     }
+
+    /// <summary>Row r's per-pair activation sums for Q4_0 (32 int16 a pair).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public short* PairPrep(int r) => _pairPrep + (long)r * Pairs * 32;
+
+    /// <summary>Row r's per-pair scales (16 f32 a pair: 8 lanes per block, times 2^112).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public float* PairScale(int r) => _pairScale + (long)r * Pairs * 16;
 
     private static void* Alloc(long bytes) => NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
 
@@ -74,6 +97,27 @@ internal sealed unsafe class QuantizedRows : IDisposable
                     }
                 }
             }
+            if (Pairs > 0) MakePairs(r);
+        }
+    }
+
+    /// <summary>Row r's pair data: the int16 pair sums of 8 * q (vpmaddubsw of 8 with q, as the Q4_0 kernel subtracts
+    /// them) and the two block scales spread over 8 lanes each, times 2^112 (the weight scales come as f16 bits
+    /// shifted into f32 without their 2^112 rebias; multiplying by a power of two is exact).</summary>
+    private void MakePairs(int r)
+    {
+        sbyte* q = Row(r);
+        short* prep = PairPrep(r);
+        float* sc = PairScale(r);
+        float* d = D + (long)r * Groups;
+        for (int p = 0; p < Pairs; p++)
+        {
+            if (Avx512BW.IsSupported)
+                Avx512BW.MultiplyAddAdjacent(Vector512.Create((byte)8), Vector512.Load(q + 64 * p)).Store(prep + 32 * p);
+            else
+                for (int j = 0; j < 32; j++) prep[32 * p + j] = (short)(8 * (q[64 * p + 2 * j] + q[64 * p + 2 * j + 1]));
+            float d0 = d[2 * p] * 5.192296858534828e33f, d1 = 2 * p + 1 < Groups ? d[2 * p + 1] * 5.192296858534828e33f : 0;
+            for (int j = 0; j < 8; j++) { sc[16 * p + j] = d0; sc[16 * p + 8 + j] = d1; }
         }
     }
 
@@ -153,6 +197,7 @@ internal sealed unsafe class QuantizedRows : IDisposable
         if (Q == null) return;
         NativeMemory.AlignedFree(Q); NativeMemory.AlignedFree(D); NativeMemory.AlignedFree(S); NativeMemory.AlignedFree(QSum);
         if (BSums != null) NativeMemory.AlignedFree(BSums);
-        Q = null; D = null; S = null; QSum = null; BSums = null;
+        if (_pairPrep != null) { NativeMemory.AlignedFree(_pairPrep); NativeMemory.AlignedFree(_pairScale); }
+        Q = null; D = null; S = null; QSum = null; BSums = null; _pairPrep = null; _pairScale = null;
     }
 }
