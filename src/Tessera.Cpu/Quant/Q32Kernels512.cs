@@ -130,37 +130,45 @@ internal static unsafe class Q32Kernels512
     private static int FastPairs<TB>(int nb, bool lastRow) where TB : struct, IQ32Pair =>
         nb / 2 - (lastRow && 2 * TB.Bytes < 64 && nb >= 2 ? 1 : 0);
 
-    /// <summary>dst[i * dstRowStride] = dot(activation row r0 + i, weight row w) for i &lt; TR.N; lastRow says w is
-    /// the weight's last row.</summary>
+    /// <summary>dst[i * dstRowStride] = dot(activation row r0 + i, weight row w) for i &lt; TR.N (up to 8), each weight
+    /// pair unpacked once for all of them; lastRow says w is the weight's last row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows<TB, TR>(byte* w, int nb, bool lastRow, QuantizedRows xq, int r0, float* dst, long dstRowStride)
         where TB : struct, IQ32Pair where TR : struct, IRows
     {
+        const int R = QuantizedRows.PairRecord;
         var c = s_consts;
         var sidx = TB.ScaleIndex(c);
-        int n = TR.N, bytes = TB.Bytes, pairs = xq.Pairs, fast = FastPairs<TB>(nb, lastRow);
-        sbyte* x0 = xq.Row(r0), x1 = n > 1 ? xq.Row(r0 + 1) : x0, x2 = n > 2 ? xq.Row(r0 + 2) : x0, x3 = n > 3 ? xq.Row(r0 + 3) : x0;
-        short* q0 = xq.PairPrep(r0), q1 = q0 + 32 * pairs, q2 = q1 + 32 * pairs, q3 = q2 + 32 * pairs;
-        float* s0 = xq.PairScale(r0), s1 = s0 + 16 * pairs, s2 = s1 + 16 * pairs, s3 = s2 + 16 * pairs;
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int i = 0; i < (nb + 1) / 2; i++)
+        int n = TR.N, bytes = TB.Bytes, fast = FastPairs<TB>(nb, lastRow);
+        byte* a = xq.PairData(r0);
+        long stride = xq.PairStride;
+        byte* p = w;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i < (nb + 1) / 2; i++, p += 2 * bytes, a += stride)
         {
-            byte* p = w + (long)i * 2 * bytes;
-            bool full = 2 * i + 1 < nb;
+            bool full = i < fast || 2 * i + 1 < nb;
             // A row's tail (the weight's last pair, or an odd last block) is read masked: nothing past it is touched.
             var raw = i < fast ? Vector512.Load(p) : Avx512BW.MaskLoad(p, Vector512.LessThan(c.Iota, Vector512.Create((byte)((full ? 2 : 1) * bytes))), default);
             var wv = TB.Quants(p, raw, full, c);
             var aux = TB.Aux(wv);
             var dw = ScaleBits(raw, sidx, c);
-            a0 = Step<TB>(a0, wv, aux, x0, q0, s0, dw, i, c);
-            if (n > 1) a1 = Step<TB>(a1, wv, aux, x1, q1, s1, dw, i, c);
-            if (n > 2) a2 = Step<TB>(a2, wv, aux, x2, q2, s2, dw, i, c);
-            if (n > 3) a3 = Step<TB>(a3, wv, aux, x3, q3, s3, dw, i, c);
+            a0 = Step<TB>(a0, wv, aux, a, dw, c);
+            if (n > 1) a1 = Step<TB>(a1, wv, aux, a + R, dw, c);
+            if (n > 2) a2 = Step<TB>(a2, wv, aux, a + 2 * R, dw, c);
+            if (n > 3) a3 = Step<TB>(a3, wv, aux, a + 3 * R, dw, c);
+            if (n > 4) a4 = Step<TB>(a4, wv, aux, a + 4 * R, dw, c);
+            if (n > 5) a5 = Step<TB>(a5, wv, aux, a + 5 * R, dw, c);
+            if (n > 6) a6 = Step<TB>(a6, wv, aux, a + 6 * R, dw, c);
+            if (n > 7) a7 = Step<TB>(a7, wv, aux, a + 7 * R, dw, c);
         }
         dst[0] = Vector512.Sum(a0);
         if (n > 1) dst[dstRowStride] = Vector512.Sum(a1);
         if (n > 2) dst[2 * dstRowStride] = Vector512.Sum(a2);
         if (n > 3) dst[3 * dstRowStride] = Vector512.Sum(a3);
+        if (n > 4) dst[4 * dstRowStride] = Vector512.Sum(a4);
+        if (n > 5) dst[5 * dstRowStride] = Vector512.Sum(a5);
+        if (n > 6) dst[6 * dstRowStride] = Vector512.Sum(a6);
+        if (n > 7) dst[7 * dstRowStride] = Vector512.Sum(a7);
     }
 
     /// <summary>The decode kernel: dst[c] = dot(activation row r, weight row c) for the 4 weight rows at w,
@@ -172,20 +180,19 @@ internal static unsafe class Q32Kernels512
         var c = s_consts;
         var sidx = TB.ScaleIndex(c);
         int bytes = TB.Bytes, fast = FastPairs<TB>(nb, lastRow);
-        sbyte* x = xq.Row(r);
-        short* q = xq.PairPrep(r);
-        float* s = xq.PairScale(r);
+        byte* a = xq.PairData(r);
+        long stride = xq.PairStride;
         byte* w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         int i = 0;
-        for (; i < fast; i++)
+        for (; i < fast; i++, a += stride)
         {
             long off = (long)i * 2 * bytes;
             byte* p0 = w + off, p1 = w1 + off, p2 = w2 + off, p3 = w3 + off;
             Sse.Prefetch0(p0 + Prefetch); Sse.Prefetch0(p1 + Prefetch); Sse.Prefetch0(p2 + Prefetch); Sse.Prefetch0(p3 + Prefetch);
-            var xv = Vector512.Load(x + 64 * i);
-            var prep = Vector512.Load(q + 32 * i);
-            var sx = Vector512.Load(s + 16 * i);
+            var xv = Vector512.Load((sbyte*)a);
+            var prep = Vector512.Load((short*)(a + 64));
+            var sx = Vector512.Load((float*)(a + 128));
             a0 = Col<TB>(a0, p0, Vector512.Load(p0), true, xv, prep, sx, sidx, c);
             a1 = Col<TB>(a1, p1, Vector512.Load(p1), true, xv, prep, sx, sidx, c);
             a2 = Col<TB>(a2, p2, Vector512.Load(p2), true, xv, prep, sx, sidx, c);
@@ -193,14 +200,14 @@ internal static unsafe class Q32Kernels512
         }
         // The rows' tails (an odd last block, or the last pair of the weight's last row) are read masked; the
         // arithmetic is the same.
-        for (; i < (nb + 1) / 2; i++)
+        for (; i < (nb + 1) / 2; i++, a += stride)
         {
             long off = (long)i * 2 * bytes;
             bool full = 2 * i + 1 < nb;
             var mask = Vector512.LessThan(c.Iota, Vector512.Create((byte)((full ? 2 : 1) * bytes)));
-            var xv = Vector512.Load(x + 64 * i);
-            var prep = Vector512.Load(q + 32 * i);
-            var sx = Vector512.Load(s + 16 * i);
+            var xv = Vector512.Load((sbyte*)a);
+            var prep = Vector512.Load((short*)(a + 64));
+            var sx = Vector512.Load((float*)(a + 128));
             byte* p0 = w + off, p1 = w1 + off, p2 = w2 + off, p3 = w3 + off;
             a0 = Col<TB>(a0, p0, Avx512BW.MaskLoad(p0, mask, default), full, xv, prep, sx, sidx, c);
             a1 = Col<TB>(a1, p1, Avx512BW.MaskLoad(p1, mask, default), full, xv, prep, sx, sidx, c);
@@ -219,14 +226,15 @@ internal static unsafe class Q32Kernels512
         var dot = TB.Dot(wv, TB.Aux(wv), xv, prep, c);
         return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), ScaleBits(raw, sidx, c) * sx, acc);
     }
-    /// <summary>One block pair of one (activation row, weight row) in the GEMM kernel: the same operations as
-    /// <see cref="Col"/>, so that results are independent of the tile.</summary>
+
+    /// <summary>One block pair of one (activation row, weight row) in the GEMM kernel, the activation row's pair record
+    /// at rec: the same operations as <see cref="Col"/>, so that results are independent of the tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Step<TB>(Vector512<float> acc, Vector512<sbyte> w, Vector512<sbyte> aux, sbyte* x, short* prep, float* sx,
-        Vector512<float> dw, int i, in Q32Consts c) where TB : struct, IQ32Pair
+    private static Vector512<float> Step<TB>(Vector512<float> acc, Vector512<sbyte> w, Vector512<sbyte> aux, byte* rec, Vector512<float> dw, in Q32Consts c)
+        where TB : struct, IQ32Pair
     {
-        var dot = TB.Dot(w, aux, Vector512.Load(x + 64 * i), Vector512.Load(prep + 32 * i), c);
-        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), dw * Vector512.Load(sx + 16 * i), acc);
+        var dot = TB.Dot(w, aux, Vector512.Load((sbyte*)rec), Vector512.Load((short*)(rec + 64)), c);
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), dw * Vector512.Load((float*)(rec + 128)), acc);
     }
 
     /// <summary>The pair's two f16 scales as 16 f32 lanes (8 each) times 2^-112: vpermb puts each f16 in the top half

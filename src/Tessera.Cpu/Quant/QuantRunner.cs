@@ -75,8 +75,8 @@ internal static unsafe class QuantRunner
     }
 
     /// <summary>Q8_0/Q4_0 weights read in place by the AVX-512BW kernels (<see cref="Q32Kernels512"/>). Decode rows
-    /// (fewer than 4 left in a group) dot 4 weight rows at a time, sharing each activation load; GEMM rows go 4
-    /// activation rows per weight row. Both give every output the same arithmetic (batch invariance).</summary>
+    /// (fewer than 4 left in a group) dot 4 weight rows at a time, sharing each activation load; GEMM rows go 8 (then
+    /// 4) activation rows per weight row, each weight pair unpacked once for all of them. Both give every output the same arithmetic (batch invariance).</summary>
     public static void RunQ32<TB>(float* x, int m, int k, byte* w, long rowBytes, int n, float* dst, in GemmEpilogue ep, int threads)
         where TB : struct, IQ32Pair
     {
@@ -92,6 +92,8 @@ internal static unsafe class QuantRunner
                 int j0 = (int)(item / mGroups) * ColBlock, j1 = Math.Min(n, j0 + ColBlock);
                 int i0 = (int)(item % mGroups) * RowGroup, i1 = Math.Min(m, i0 + RowGroup);
                 int r = i0;
+                for (; r + 8 <= i1; r += 8)
+                    for (int j = j0; j < j1; j++) Q32Kernels512.Rows<TB, Rows8>(w + j * rowBytes, blocks, j == n - 1, xq, r, dst + (long)r * n + j, n);
                 for (; r + 4 <= i1; r += 4)
                     for (int j = j0; j < j1; j++) Q32Kernels512.Rows<TB, Rows4>(w + j * rowBytes, blocks, j == n - 1, xq, r, dst + (long)r * n + j, n);
                 for (; r < i1; r++)

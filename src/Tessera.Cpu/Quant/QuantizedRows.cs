@@ -27,8 +27,11 @@ internal sealed unsafe class QuantizedRows : IDisposable
     public int* QSum;      // [rows, groups]: sum(q) of each group, exact
     /// <summary>Block pairs per row when made for <see cref="Q32Kernels512"/> (0 otherwise).</summary>
     public readonly int Pairs;
-    private short* _pairPrep;  // [rows, pairs, 32]: 8 * (q[2i] + q[2i + 1]) over each pair's 64 bytes (Q4_0's offset)
-    private float* _pairScale; // [rows, pairs, 16]: d of block 2p in lanes 0..7, of 2p + 1 in 8..15, times 2^112
+    /// <summary>[pairs, rows] records of <see cref="PairRecord"/> bytes: the pair's 64 quantized bytes (zeros past K),
+    /// 8 * (q[2i] + q[2i + 1]) as 32 int16 (Q4_0's offset), and 16 f32 scales (d of block 2p in lanes 0..7, of 2p + 1
+    /// in 8..15, times 2^112). Pair-major, so that the rows of a tile sit at fixed offsets from one pointer.</summary>
+    private byte* _pairs;
+    public const int PairRecord = 192;
 
     /// <summary>Room for <paramref name="rows"/> rows of length <paramref name="k"/> (rounded up to a multiple of
     /// <paramref name="padRowsTo"/>, padding rows zero or 128 with <paramref name="offset128"/>); with
@@ -54,19 +57,16 @@ internal sealed unsafe class QuantizedRows : IDisposable
         NativeMemory.Clear(QSum, (nuint)((long)Rows * Groups * 4));
         if (kind == ActKind.Block256) BSums = (short*)Alloc((long)Rows * Groups * 16 * 2);
         if (pairs)
-        {
-            _pairPrep = (short*)Alloc((long)Rows * Pairs * 64);
-            _pairScale = (float*)Alloc((long)Rows * Pairs * 64);
-        }
+            _pairs = (byte*)Alloc((long)Rows * Pairs * PairRecord);
     }
 
-    /// <summary>Row r's per-pair activation sums for Q4_0 (32 int16 a pair).</summary>
+    /// <summary>Row r's record of pair 0; pair i's is <see cref="PairStride"/> * i bytes further, row r + 1's
+    /// <see cref="PairRecord"/> bytes further.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public short* PairPrep(int r) => _pairPrep + (long)r * Pairs * 32;
+    public byte* PairData(int r) => _pairs + (long)r * PairRecord;
 
-    /// <summary>Row r's per-pair scales (16 f32 a pair: 8 lanes per block, times 2^112).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public float* PairScale(int r) => _pairScale + (long)r * Pairs * 16;
+    /// <summary>Bytes from one pair's records to the next's.</summary>
+    public long PairStride => (long)Rows * PairRecord;
 
     private static void* Alloc(long bytes) => NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
 
@@ -107,17 +107,17 @@ internal sealed unsafe class QuantizedRows : IDisposable
     private void MakePairs(int r)
     {
         sbyte* q = Row(r);
-        short* prep = PairPrep(r);
-        float* sc = PairScale(r);
         float* d = D + (long)r * Groups;
-        for (int p = 0; p < Pairs; p++)
+        byte* rec = PairData(r);
+        for (int p = 0; p < Pairs; p++, rec += PairStride)
         {
-            if (Avx512BW.IsSupported)
-                Avx512BW.MultiplyAddAdjacent(Vector512.Create((byte)8), Vector512.Load(q + 64 * p)).Store(prep + 32 * p);
-            else
-                for (int j = 0; j < 32; j++) prep[32 * p + j] = (short)(8 * (q[64 * p + 2 * j] + q[64 * p + 2 * j + 1]));
+            var x = Vector512.Load(q + 64 * p);
+            x.Store((sbyte*)rec);
+            short* prep = (short*)(rec + 64);
+            if (Avx512BW.IsSupported) Avx512BW.MultiplyAddAdjacent(Vector512.Create((byte)8), x).Store(prep);
+            else for (int j = 0; j < 32; j++) prep[j] = (short)(8 * (q[64 * p + 2 * j] + q[64 * p + 2 * j + 1]));
             float d0 = d[2 * p] * 5.192296858534828e33f, d1 = 2 * p + 1 < Groups ? d[2 * p + 1] * 5.192296858534828e33f : 0;
-            for (int j = 0; j < 8; j++) { sc[16 * p + j] = d0; sc[16 * p + 8 + j] = d1; }
+            Vector256.Create(d0).ToVector512Unsafe().WithUpper(Vector256.Create(d1)).Store((float*)(rec + 128));
         }
     }
 
@@ -197,7 +197,7 @@ internal sealed unsafe class QuantizedRows : IDisposable
         if (Q == null) return;
         NativeMemory.AlignedFree(Q); NativeMemory.AlignedFree(D); NativeMemory.AlignedFree(S); NativeMemory.AlignedFree(QSum);
         if (BSums != null) NativeMemory.AlignedFree(BSums);
-        if (_pairPrep != null) { NativeMemory.AlignedFree(_pairPrep); NativeMemory.AlignedFree(_pairScale); }
-        Q = null; D = null; S = null; QSum = null; BSums = null; _pairPrep = null; _pairScale = null;
+        if (_pairs != null) NativeMemory.AlignedFree(_pairs);
+        Q = null; D = null; S = null; QSum = null; BSums = null; _pairs = null;
     }
 }
