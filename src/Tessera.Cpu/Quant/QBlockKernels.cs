@@ -8,6 +8,7 @@ namespace Tessera.Cpu.Quant;
 internal interface IRows { static abstract int N { get; } }
 internal struct Rows1 : IRows { public static int N => 1; }
 internal struct Rows4 : IRows { public static int N => 4; }
+internal struct Rows8 : IRows { public static int N => 8; }
 
 /// <summary>One GGML 32-element block format read in place (no repack): its weights as 32 unsigned bytes in element
 /// order, its scale, and how the offset of those bytes is undone. The dot of the unsigned bytes u with the activation

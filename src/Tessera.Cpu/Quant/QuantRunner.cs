@@ -75,12 +75,12 @@ internal static unsafe class QuantRunner
     }
 
     /// <summary>Q8_0/Q4_0 weights read in place by the AVX-512BW kernels (<see cref="Q32Kernels512"/>). Decode rows
-    /// (fewer than 4 left in a group) dot 4 weight rows at a time, sharing each activation load; GEMM rows go 4
-    /// activation rows per weight row. Both give every output the same arithmetic (batch invariance).</summary>
+    /// (fewer than 4 left in a group) dot 4 weight rows at a time, sharing each activation load; GEMM rows go 8 (then
+    /// 4) activation rows per weight row, each weight pair unpacked once for all of them. Both give every output the same arithmetic (batch invariance).</summary>
     public static void RunQ32<TB>(float* x, int m, int k, byte* w, long rowBytes, int n, float* dst, in GemmEpilogue ep, int threads)
         where TB : struct, IQ32Pair
     {
-        using var xq = new QuantizedRows(ActKind.Block32, m, k);
+        using var xq = new QuantizedRows(ActKind.Block32, m, k, pairs: true);
         QuantizeRows(xq, x, m, k, threads);
         int blocks = k / 32;
         int nBlocks = (n + ColBlock - 1) / ColBlock, mGroups = (m + RowGroup - 1) / RowGroup;
@@ -92,13 +92,15 @@ internal static unsafe class QuantRunner
                 int j0 = (int)(item / mGroups) * ColBlock, j1 = Math.Min(n, j0 + ColBlock);
                 int i0 = (int)(item % mGroups) * RowGroup, i1 = Math.Min(m, i0 + RowGroup);
                 int r = i0;
+                for (; r + 8 <= i1; r += 8)
+                    for (int j = j0; j < j1; j++) Q32Kernels512.Rows<TB, Rows8>(w + j * rowBytes, blocks, j == n - 1, xq, r, dst + (long)r * n + j, n);
                 for (; r + 4 <= i1; r += 4)
-                    for (int j = j0; j < j1; j++) Q32Kernels512.Rows<TB, Rows4>(w + j * rowBytes, blocks, xq, r, dst + (long)r * n + j, n);
+                    for (int j = j0; j < j1; j++) Q32Kernels512.Rows<TB, Rows4>(w + j * rowBytes, blocks, j == n - 1, xq, r, dst + (long)r * n + j, n);
                 for (; r < i1; r++)
                 {
                     int j = j0;
-                    for (; j + 4 <= j1; j += 4) Q32Kernels512.Cols4<TB>(w + j * rowBytes, rowBytes, blocks, xq, r, dst + (long)r * n + j);
-                    for (; j < j1; j++) Q32Kernels512.Rows<TB, Rows1>(w + j * rowBytes, blocks, xq, r, dst + (long)r * n + j, n);
+                    for (; j + 4 <= j1; j += 4) Q32Kernels512.Cols4<TB>(w + j * rowBytes, rowBytes, blocks, j + 3 == n - 1, xq, r, dst + (long)r * n + j);
+                    for (; j < j1; j++) Q32Kernels512.Rows<TB, Rows1>(w + j * rowBytes, blocks, j == n - 1, xq, r, dst + (long)r * n + j, n);
                 }
                 if (GemmEpilogueOps.Any(e)) GemmEpilogueOps.Apply(dst + (long)i0 * n + j0, n, i1 - i0, j1 - j0, i0, j0, e);
             }

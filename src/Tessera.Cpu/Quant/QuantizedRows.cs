@@ -25,15 +25,28 @@ internal sealed unsafe class QuantizedRows : IDisposable
     public float* S;       // [rows, groups]: d * sum(q) of each group (Row and Block32)
     public short* BSums;   // [rows, groups * 16]: sums of q over each 16 elements (Block256)
     public int* QSum;      // [rows, groups]: sum(q) of each group, exact
+    /// <summary>Block pairs per row when made for <see cref="Q32Kernels512"/> (0 otherwise).</summary>
+    public readonly int Pairs;
+    /// <summary>[pairs, rows] records of <see cref="PairRecord"/> bytes: the pair's 64 quantized bytes (zeros past K),
+    /// 8 * (q[2i] + q[2i + 1]) as 32 int16 (Q4_0's offset), and 16 f32 scales (d of block 2p in lanes 0..7, of 2p + 1
+    /// in 8..15, times 2^112). Pair-major, so that the rows of a tile sit at fixed offsets from one pointer.</summary>
+    private byte* _pairs;
+    public const int PairRecord = 192;
 
-    public QuantizedRows(ActKind kind, int rows, int k, int padRowsTo = 1, bool offset128 = false)
+    /// <summary>Room for <paramref name="rows"/> rows of length <paramref name="k"/> (rounded up to a multiple of
+    /// <paramref name="padRowsTo"/>, padding rows zero or 128 with <paramref name="offset128"/>); with
+    /// <paramref name="pairs"/> (Block32 only) also the per-pair activation data of <see cref="Q32Kernels512"/>, rows
+    /// then padded with zeros to whole 64-byte pairs.</summary>
+    public QuantizedRows(ActKind kind, int rows, int k, int padRowsTo = 1, bool offset128 = false, bool pairs = false)
     {
         Kind = kind; K = k; Offset128 = offset128;
         Group = kind switch { ActKind.Row => k, ActKind.Block32 => 32, _ => 256 };
         if (k % Group != 0) throw new TesseraException($"quantized activations: K = {k} is not a multiple of the {Group}-element block");
         Groups = k / Group;
         Rows = (rows + padRowsTo - 1) / padRowsTo * padRowsTo;
-        Stride = (k + 3) & ~3;
+        if (pairs && kind != ActKind.Block32) throw new ArgumentException("pair data is made for 32-element blocks only", nameof(pairs));
+        Pairs = pairs ? (Groups + 1) / 2 : 0;
+        Stride = pairs ? Pairs * 64 : (k + 3) & ~3;
         Q = (sbyte*)Alloc((long)Rows * Stride);
         NativeMemory.Fill(Q, (nuint)((long)Rows * Stride), offset128 ? (byte)128 : (byte)0);
         D = (float*)Alloc((long)Rows * Groups * 4);
@@ -43,7 +56,17 @@ internal sealed unsafe class QuantizedRows : IDisposable
         QSum = (int*)Alloc((long)Rows * Groups * 4);
         NativeMemory.Clear(QSum, (nuint)((long)Rows * Groups * 4));
         if (kind == ActKind.Block256) BSums = (short*)Alloc((long)Rows * Groups * 16 * 2);
+        if (pairs)
+            _pairs = (byte*)Alloc((long)Rows * Pairs * PairRecord);
     }
+
+    /// <summary>Row r's record of pair 0; pair i's is <see cref="PairStride"/> * i bytes further, row r + 1's
+    /// <see cref="PairRecord"/> bytes further.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public byte* PairData(int r) => _pairs + (long)r * PairRecord;
+
+    /// <summary>Bytes from one pair's records to the next's.</summary>
+    public long PairStride => (long)Rows * PairRecord;
 
     private static void* Alloc(long bytes) => NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 64), 64);
 
@@ -74,6 +97,27 @@ internal sealed unsafe class QuantizedRows : IDisposable
                     }
                 }
             }
+            if (Pairs > 0) MakePairs(r);
+        }
+    }
+
+    /// <summary>Row r's pair data: the int16 pair sums of 8 * q (vpmaddubsw of 8 with q, as the Q4_0 kernel subtracts
+    /// them) and the two block scales spread over 8 lanes each, times 2^112 (the weight scales come as f16 bits
+    /// shifted into f32 without their 2^112 rebias; multiplying by a power of two is exact).</summary>
+    private void MakePairs(int r)
+    {
+        sbyte* q = Row(r);
+        float* d = D + (long)r * Groups;
+        byte* rec = PairData(r);
+        for (int p = 0; p < Pairs; p++, rec += PairStride)
+        {
+            var x = Vector512.Load(q + 64 * p);
+            x.Store((sbyte*)rec);
+            short* prep = (short*)(rec + 64);
+            if (Avx512BW.IsSupported) Avx512BW.MultiplyAddAdjacent(Vector512.Create((byte)8), x).Store(prep);
+            else for (int j = 0; j < 32; j++) prep[j] = (short)(8 * (q[64 * p + 2 * j] + q[64 * p + 2 * j + 1]));
+            float d0 = d[2 * p] * 5.192296858534828e33f, d1 = 2 * p + 1 < Groups ? d[2 * p + 1] * 5.192296858534828e33f : 0;
+            Vector256.Create(d0).ToVector512Unsafe().WithUpper(Vector256.Create(d1)).Store((float*)(rec + 128));
         }
     }
 
@@ -153,6 +197,7 @@ internal sealed unsafe class QuantizedRows : IDisposable
         if (Q == null) return;
         NativeMemory.AlignedFree(Q); NativeMemory.AlignedFree(D); NativeMemory.AlignedFree(S); NativeMemory.AlignedFree(QSum);
         if (BSums != null) NativeMemory.AlignedFree(BSums);
-        Q = null; D = null; S = null; QSum = null; BSums = null;
+        if (_pairs != null) NativeMemory.AlignedFree(_pairs);
+        Q = null; D = null; S = null; QSum = null; BSums = null; _pairs = null;
     }
 }
