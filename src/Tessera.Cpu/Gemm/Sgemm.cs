@@ -117,22 +117,41 @@ internal static unsafe class Sgemm
                             float* ap = buf.A + (long)ir * kc;
                             float* ct = c + (ic + ir) * ldc + jr;
                             if (rows == mr && cols == nr) MicroKernel.Run(kc, ap, bpanel, ct, ldc, acc);
+                            else if (rows <= mr - 4 && mr == 12 && nr == 32)
+                                // A short last tile, four rows at a time (the 12-row kernel would compute 12).
+                                for (int g = 0; g < rows; g += 4)
+                                {
+                                    int gr = Math.Min(4, rows - g);
+                                    if (gr == 4 && cols == nr) MicroKernel.Kernel4x32(kc, ap + g, mr, bpanel, ct + g * ldc, ldc, acc);
+                                    else
+                                    {
+                                        MicroKernel.Kernel4x32(kc, ap + g, mr, bpanel, buf.Tile, nr, false);
+                                        CopyEdge(buf.Tile, nr, ct + g * ldc, ldc, gr, cols, acc);
+                                    }
+                                }
                             else
                             {
                                 // Edge tile: full tile into a buffer, then only the valid part into C.
                                 MicroKernel.Run(kc, ap, bpanel, buf.Tile, nr, false);
-                                for (int r = 0; r < rows; r++)
-                                {
-                                    float* src = buf.Tile + r * nr, dst = ct + r * ldc;
-                                    if (acc) for (int j = 0; j < cols; j++) dst[j] += src[j];
-                                    else for (int j = 0; j < cols; j++) dst[j] = src[j];
-                                }
+                                CopyEdge(buf.Tile, nr, ct, ldc, rows, cols, acc);
                             }
                             if (last && epi) GemmEpilogueOps.Apply(ct, ldc, rows, cols, ic + ir, jr, ep);
                         }
                     }
                 }
             }
+        }
+    }
+
+    // The valid rows x cols of a tile computed into a buffer, stored or added into C (c = c + tile, the same sum as
+    // the kernel's own accumulate, so an edge element gets the arithmetic of an inner one).
+    private static void CopyEdge(float* tile, int ldt, float* c, long ldc, int rows, int cols, bool acc)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* src = tile + r * ldt, dst = c + r * ldc;
+            if (acc) for (int j = 0; j < cols; j++) dst[j] += src[j];
+            else for (int j = 0; j < cols; j++) dst[j] = src[j];
         }
     }
 
