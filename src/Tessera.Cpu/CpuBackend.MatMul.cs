@@ -67,12 +67,15 @@ public sealed unsafe partial class CpuBackend
         var act = epilogue.Activation;
         // A constant f32 right operand stored [N, K] (a linear layer's weight, memory-mapped) is read in place by the
         // dot-product kernel up to DotGemmMaxRows rows: no packed copy beside the mapping, and row i of the result does
-        // not depend on m (batch invariance). From PackedRows rows on (image tokens, long prompts) a constant f32 B is
-        // packed once into the micro-kernel's panels, kept with its storage (the mapped pages it was read from are
-        // then left alone), and the register-blocked GEMM runs on it. Other operands are packed per call.
+        // not depend on m (batch invariance). From PackedRows rows on (image tokens, long prompts) it is packed once
+        // into the micro-kernel's panels, kept with its storage (the mapped pages it was read from are then left
+        // alone), and the register-blocked GEMM runs on it. Operands that are not constant are packed per call.
         bool constF32 = b.Storage.IsConstant && bT == DType.F32 && aT == DType.F32;
         bool dot = constF32 && m < PackedRows && DotGemm.Applies(new GemmOperand(aBase, aT, aRs, aCs), new GemmOperand(bBase, bT, bRs, bCs));
-        bool prepack = constF32 && !dot && m >= PackedRows;
+        // A constant f32 [K, N] B is packed once for every m (nothing reads it in place, and the cached panels give the
+        // per-call packing's arithmetic without its cost); an [N, K] one below PackedRows without the dot kernel (no
+        // AVX-512) keeps the per-call path, which reads a decode step's weights in place.
+        bool prepack = constF32 && !dot && (m >= PackedRows || bRs != 1);
 
         void One(long bi, int threads)
         {
