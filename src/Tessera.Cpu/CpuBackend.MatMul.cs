@@ -109,9 +109,10 @@ public sealed unsafe partial class CpuBackend
     /// <see cref="PackedRows"/> on it is packed once and the register-blocked GEMM runs on the panels. The dot kernel
     /// keeps decode steps and batches of up to 128 sequences bit for bit as each one alone (the batch-invariance
     /// contract, BatchInvarianceTests); longer inputs (a ViT's 197 tokens, a DiT's 256, a batch of images, a long
-    /// prompt) are not decode batches, and there the packed GEMM is ~15% faster (ViT-B/16's 197 x 768 x 3072 on Zen 4,
-    /// thread CPU time: 93 against 80 GFLOP/s, ONNX Runtime 102). The packed GEMM is batch invariant too (each output
-    /// is one FMA chain over each K block whatever the tile), but not bit-identical to the dot kernel.</summary>
+    /// prompt) are not decode batches, and there the packed GEMM is ~15% faster (x 768 x 3072 on Zen 4, one thread, thread
+    /// CPU time: 81 GFLOP/s at 128 rows on the dot kernel, 94 at 129 on the packed GEMM, ONNX Runtime 100-104). The
+    /// packed GEMM is batch invariant too (each output is one FMA chain per K block whatever the tile or thread split),
+    /// but not bit-identical to the dot kernel, so the line must stay above the largest decode batch.</summary>
     internal const int DotGemmMaxRows = 128;
 
     /// <summary>Rows from which a constant f32 weight goes through its packed form.</summary>

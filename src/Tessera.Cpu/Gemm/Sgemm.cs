@@ -4,8 +4,10 @@ namespace Tessera.Cpu.Gemm;
 
 /// <summary>C (m x n, row stride ldc, f32) = epilogue(A (m x k) @ B (k x n)), A and B strided f32/f16/bf16.
 /// BLIS/MLAS-style: A is packed into MC x KC blocks of MR-row panels (L2), B into KC x NR panels (L1), and the
-/// register-blocked <see cref="MicroKernel"/> runs every A panel against one B panel. The epilogue runs on each
-/// finished tile of the last K block. m = 1 goes to <see cref="Gemv"/>.</summary>
+/// register-blocked <see cref="MicroKernel"/> runs every A panel against one B panel (a short last row tile four rows
+/// at a time). A constant B comes pre-packed (<see cref="PackedB"/>). The epilogue runs on each finished tile of the
+/// last K block. m = 1 goes to <see cref="Gemv"/>. Every output is the same arithmetic whatever m, the tile that holds
+/// it or the thread split: one FMA chain from zero per K block, the blocks added in order.</summary>
 internal static unsafe class Sgemm
 {
     /// <summary>K block: one A panel (KC x 12 floats = 12 KB) sits in L1 beside the streaming B panel.</summary>
@@ -65,7 +67,8 @@ internal static unsafe class Sgemm
 
     /// <summary>C[i0..i1, j0..j1] on the calling thread; j0 is a multiple of NR. Loop nest (BLIS order):
     /// for each MC x KC block of A, packed once into L2, pack B in KC x NC blocks and walk their NR-wide panels;
-    /// each B panel (KC x NR, 32 KB) stays in L1 while every MR-row tile of the A block uses it.</summary>
+    /// each B panel (KC x NR, 32 KB, read from L2: it and an A tile do not both fit the 32 KB L1) serves every MR-row
+    /// tile of the A block.</summary>
     private static void Worker(int i0, int i1, int j0, int j1, int k, in GemmOperand a, in GemmOperand b, PackedB? packed,
         float* c, long ldc, in GemmEpilogue ep)
     {
