@@ -9,7 +9,7 @@ namespace Tessera.Bench;
 [MemoryDiagnoser]
 public class GemmBenchmarks
 {
-    private Tensor _a = null!, _b = null!;
+    private Tensor _a = null!, _b = null!, _w = null!;
     private OrtMatMul _ort = null!;
 
     /// <summary>M x K x N.</summary>
@@ -33,6 +33,11 @@ public class GemmBenchmarks
         _a = Tensor.FromArray(cpu, a, m, k);
         _b = Tensor.FromArray(cpu, b, k, n);
         _ort = new OrtMatMul(m, k, n, a, b, Threads);
+        var wt = new float[n * k];
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < n; j++) wt[j * k + p] = b[p * n + j];
+        using var w = Tensor.FromArray(cpu, wt, n, k);
+        _w = w.AsConstant();
     }
 
     [Benchmark(Baseline = true)]
@@ -44,9 +49,16 @@ public class GemmBenchmarks
         using var y = _a.MatMul(_b);
     }
 
+    /// <summary>As a linear layer: W = B^T stored [N, K] and constant, as a model's weights are.</summary>
+    [Benchmark]
+    public void TesseraLinear()
+    {
+        using var y = _a.Linear(_w);
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
-        _a.Dispose(); _b.Dispose(); _ort.Dispose();
+        _a.Dispose(); _b.Dispose(); _w.Dispose(); _ort.Dispose();
     }
 }

@@ -40,6 +40,16 @@ public static class FmaProbe
         return sink == 12345.678f ? gflops + 1e-9 : gflops; // keep the result alive
     }
 
+    /// <summary>Iterations of one <see cref="Run512Once"/>.</summary>
+    private const int OnceIterations = 1 << 12;
+
+    /// <summary>Flops of one <see cref="Run512Once"/>.</summary>
+    internal const double FlopsPerRun512 = OnceIterations * 12.0 * 16 * 2;
+
+    /// <summary>One short burst of the 512-bit FMA loop, for callers that time it with their own clock (the GEMM probe
+    /// times it in thread CPU time beside its kernels).</summary>
+    internal static float Run512Once() => Run512(OnceIterations).Item2;
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (long, float) Run512(int iters)
     {

@@ -4,8 +4,9 @@ using Tessera.Tests.Reference;
 namespace Tessera.Tests;
 
 /// <summary>Constant weights (Tensor.AsConstant): an f32 [out, in] weight is read in place by the dot-product kernel
-/// (no packed copy; within the f32 rule of the packing GEMM, and the same on every call), other layouts go through
-/// the packing GEMM exactly as plain ones; derived forms are freed with the storage.</summary>
+/// up to decode-batch row counts and packed once beyond them (PackedWeightTests); either way within the f32 rule of
+/// the packing GEMM, and the same on every call. Other layouts go through the packing GEMM exactly as plain ones;
+/// derived forms are freed with the storage.</summary>
 public class ConstantWeightTests
 {
     private static float[] Rand(int count, int seed)

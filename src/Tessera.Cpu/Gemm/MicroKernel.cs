@@ -100,6 +100,30 @@ internal static unsafe class MicroKernel
         Store512(c + 11 * ldc, c11a, c11b, acc);
     }
 
+    /// <summary>The rows left below the last whole 12-row tile (m = 50 leaves 2, m = 197 leaves 5), four at a time
+    /// from the same 12-row A panel (<paramref name="a"/> at the first row, <paramref name="aStride"/> = MR floats per k)
+    /// rather than as a whole 12-row tile: m = 50 then computes 52 rows instead of 60. Each output is the same FMA chain
+    /// over k as in <see cref="Kernel12x32"/>, so a row's result does not depend on which kernel ran it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel4x32(long kc, float* a, long aStride, float* b, float* c, long ldc, bool acc)
+    {
+        Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default,
+            c3a = default, c3b = default;
+        for (long p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]); c0a = Avx512F.FusedMultiplyAdd(x, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(x, b1, c0b);
+            x = Vector512.Create(a[1]); c1a = Avx512F.FusedMultiplyAdd(x, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(x, b1, c1b);
+            x = Vector512.Create(a[2]); c2a = Avx512F.FusedMultiplyAdd(x, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(x, b1, c2b);
+            x = Vector512.Create(a[3]); c3a = Avx512F.FusedMultiplyAdd(x, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(x, b1, c3b);
+            a += aStride; b += 32;
+        }
+        Store512(c + 0 * ldc, c0a, c0b, acc);
+        Store512(c + 1 * ldc, c1a, c1b, acc);
+        Store512(c + 2 * ldc, c2a, c2b, acc);
+        Store512(c + 3 * ldc, c3a, c3b, acc);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store512(float* c, Vector512<float> lo, Vector512<float> hi, bool acc)
     {
