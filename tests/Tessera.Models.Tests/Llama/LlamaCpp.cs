@@ -36,7 +36,10 @@ public sealed class LlamaCpp : IDisposable
     }
 
     /// <summary>llama.cpp's ids for <paramref name="text"/> (BOS added as the model asks, special text not parsed).</summary>
-    public int[] Tokenize(string text) => _context.Tokenize(text, addBos: true, special: false).Select(t => (int)t).ToArray();
+    public int[] Tokenize(string text) => Tokenize(text, addBos: true, special: false);
+
+    /// <summary>llama.cpp's ids for <paramref name="text"/>; <paramref name="special"/> parses control-token text.</summary>
+    public int[] Tokenize(string text, bool addBos, bool special) => _context.Tokenize(text, addBos, special).Select(t => (int)t).ToArray();
 
     /// <summary>Runs <paramref name="tokens"/> at positions start.. in one batch and returns every position's logits.</summary>
     public float[][] Eval(IReadOnlyList<int> tokens, int start)
