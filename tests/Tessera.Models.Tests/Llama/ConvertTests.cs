@@ -48,8 +48,10 @@ public sealed class ConvertTests(ITestOutputHelper output)
     // float precision whatever the type: llama.cpp fed Tessera's token embedding rows gives exactly its own logits (the
     // embedding, quantized or not, is dequantized alike), and Tessera's output projection on llama.cpp's final hidden
     // states gives llama.cpp's logits to 1e-5 (the same input is quantized to the same int8 values). The third runs
-    // the whole model (a prompt, then 20 decode steps). F32 files agree to 1e-6 everywhere; F16 to 1.5e-3 (ggml rounds
-    // the activations to f16 for its f16 dot products, Tessera keeps them f32). Quantized files agree to 1e-6 up to the
+    // the whole model (a prompt, then 20 decode steps). F32 files agree to 1e-6 everywhere; F16 ones to 1.5e-3 measured
+    // (3e-3 allowed): Tessera reads the f16 weights in place with f32 activations, ggml rounds every f16 matmul's input
+    // to f16 (2^-11 relative a value; the output projection alone then differs by 4.3e-4, and by 1e-6 when its input
+    // is rounded to f16 first, as the head check does). Quantized files agree to 1e-6 up to the
     // first position where an activation lands on a rounding half of its 8-bit quantization and the last f32 bit of
     // the two engines' kernels decides it (shown in ConvertTieTests): that position jumps by 1e-3..2.4e-2, and later
     // positions carry the difference through the KV cache. So a quantized file must agree to 1e-4 until a jump of at
@@ -96,14 +98,16 @@ public sealed class ConvertTests(ITestOutputHelper output)
             using var model = LlamaLoader.Open(cpu, gguf);
             Assert.Equal(shape.Vocab, oracle.Vocab);
 
-            double embed = EmbeddingRowsGap(model, oracle), head = HeadGap(model, oracle, cpu, new Random(37));
+            // An f16 output projection: ggml rounds its input to f16 for the f16 dot products (vec_dot_type F16), Tessera
+            // keeps it f32; with the hidden states rounded to f16 first, the two agree to float precision.
+            bool f16 = type == "F16";
+            double embed = EmbeddingRowsGap(model, oracle), head = HeadGap(model, oracle, cpu, new Random(37), roundToF16: f16);
             oracle.Reset();
             var gaps = LlamaLogitsTests.Gaps(model, oracle, new Random(31), promptLength: 6);
             output.WriteLine($"{shapeName} {type} {outputType}: llama.cpp on Tessera's embedding rows vs its own {embed:E2}; Tessera's head on llama.cpp's hidden states {head:E2}");
             output.WriteLine("whole model, per position (6 prompt, 20 decode): " + string.Join(" ", gaps.Select(g => g.ToString("E1"))));
             Assert.True(embed < 1e-6, $"llama.cpp's embedding rows differ from Tessera's: logits move by {embed:E2}");
-            // An f16 output projection: ggml rounds the hidden states to f16 for its f16 dot products, Tessera does not.
-            Assert.True(head < (type == "F16" ? tolerance : 1e-5), $"the output projection differs from llama.cpp's: {head:E2}");
+            Assert.True(head < 1e-5, $"the output projection differs from llama.cpp's: {head:E2}");
             int jump = type is "F32" or "F16" ? -1 : gaps.FindIndex(g => g >= tolerance);
             if (jump >= 0)
             {
@@ -149,13 +153,13 @@ public sealed class ConvertTests(ITestOutputHelper output)
     }
 
     // Tessera's output norm is llama.cpp's; its output projection on llama.cpp's final (normed) hidden states.
-    private static double HeadGap(Models.Llama model, LlamaCpp oracle, CpuBackend cpu, Random rng)
+    private static double HeadGap(Models.Llama model, LlamaCpp oracle, CpuBackend cpu, Random rng, bool roundToF16)
     {
         int dim = model.Config.HiddenSize, vocab = model.Config.VocabSize;
         var ids = Enumerable.Range(0, 12).Select(_ => rng.Next(vocab)).ToArray();
         oracle.Reset();
         var want = oracle.Eval(ids, 0);
-        var hidden = Enumerable.Range(0, ids.Length).SelectMany(oracle.Hidden).ToArray();
+        var hidden = Enumerable.Range(0, ids.Length).SelectMany(oracle.Hidden).Select(v => roundToF16 ? (float)(Half)v : v).ToArray();
         using var h = Tensor.FromArray(cpu, hidden, 1, ids.Length, dim);
         using var logits = model.Head.Forward(h);
         var got = logits.ToFloatArray();
