@@ -60,6 +60,8 @@ public sealed unsafe partial class CpuBackend
         // dot-product kernel, for every m: no packed copy beside the mapping, and row i of the result does not depend
         // on m (batch invariance). Other operands are packed per call into per-thread buffers.
         bool dot = b.Storage.IsConstant && DotGemm.Applies(new GemmOperand(aBase, aT, aRs, aCs), new GemmOperand(bBase, bT, bRs, bCs));
+        // The same for a constant f16/bf16 weight (a 16-bit checkpoint read in place): rows widened 4 at a time.
+        bool halfDot = b.Storage.IsConstant && HalfDotGemm.Applies(new GemmOperand(aBase, aT, aRs, aCs), new GemmOperand(bBase, bT, bRs, bCs));
 
         void One(long bi, int threads)
         {
@@ -74,6 +76,7 @@ public sealed unsafe partial class CpuBackend
             var ep = new GemmEpilogue(biasP, act, resBase == null ? null : resBase + ro, resRs, resCs,
                 multiplier: mulBase == null ? null : mulBase + mo, multiplierRowStride: mulRs, multiplierColStride: mulCs);
             if (dot) DotGemm.Run(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
+            else if (halfDot) HalfDotGemm.Run(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
             else Sgemm.Multiply(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
         }
 
