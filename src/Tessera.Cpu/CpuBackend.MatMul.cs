@@ -75,7 +75,10 @@ public sealed unsafe partial class CpuBackend
         // A constant f32 [K, N] B is packed once for every m (nothing reads it in place, and the cached panels give the
         // per-call packing's arithmetic without its cost); an [N, K] one below PackedRows without the dot kernel (no
         // AVX-512) keeps the per-call path, which reads a decode step's weights in place.
-        bool prepack = constF32 && !dot && (m >= PackedRows || bRs != 1);
+        // A weight whose owner forbids derived copies (a decoder under its memory budget) is packed per call instead.
+        bool prepack = constF32 && !dot && (m >= PackedRows || bRs != 1) && b.Storage.AllowsDerivedForms;
+        // A constant f16/bf16 weight (a 16-bit checkpoint read in place): DotGemm's tiles on rows widened 4 at a time.
+        bool halfDot = b.Storage.IsConstant && HalfDotGemm.Applies(new GemmOperand(aBase, aT, aRs, aCs), new GemmOperand(bBase, bT, bRs, bCs));
 
         void One(long bi, int threads)
         {
@@ -96,6 +99,7 @@ public sealed unsafe partial class CpuBackend
                 var packed = b.Storage.GetOrAddDerived(new PackedKey(b.Offset + bo, bRs, bCs, k, n, bT, MicroKernel.NR), () => new PackedB(k, n, op));
                 Sgemm.Multiply(m, n, k, ga, default, packed, cBase + bi * m * n, n, ep, threads);
             }
+            else if (halfDot) HalfDotGemm.Run(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
             else Sgemm.Multiply(m, n, k, ga, gb, cBase + bi * m * n, n, ep, threads);
         }
 

@@ -11,8 +11,9 @@ namespace Tessera.Models;
 /// (<see cref="LlamaMemoryEstimate"/>), and it can report progress while the weight files are read in.</summary>
 public static class LlamaLoader
 {
-    // f16/bf16 weights (a Hugging Face checkpoint, a GGUF file converted to f16) are widened to f32 at load: the decoder's
-    // linears return the weight's dtype, and generation reads f32 logits. Quantized and f32 weights stay zero-copy.
+    // Weights stay as stored and zero-copy: f32, f16 and bf16 projections go through the matmul (f32 activations against
+    // 16-bit weights, f32 out), quantized ones through the quantized matmul. Only an f16/bf16 token embedding is widened
+    // to f32 (LlamaWeightSource): its rows enter the f32 residual stream. Norms and biases are loaded as f32 by the layers.
 
     /// <summary>GGUF architectures built here: those llama.cpp runs with the LLaMA graph (llama, mistral) and qwen2.</summary>
     public static IReadOnlyList<string> GgufArchitectures { get; } = ["llama", "mistral", "qwen2"];
@@ -48,8 +49,8 @@ public static class LlamaLoader
     public static Llama OpenGguf(IBackend backend, string path, LlamaLoadOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        using var wb = WeightBuilder.Open(backend, new WeightBuilderOptions(FloatDType: DType.F32, Renames: WeightRenames.GgufLlama), path);
-        var gguf = (GgufFile)wb.Sources[0];
+        using var wb = Builder(backend, WeightFile.Open(path), WeightRenames.GgufLlama, "token_embd.weight");
+        var gguf = (GgufFile)((LlamaWeightSource)wb.Sources[0]).Inner;
         string arch = gguf.Architecture();
         if (!GgufArchitectures.Contains(arch))
             throw new WeightFormatException(path, null, $"general.architecture is '{arch}'; the LLaMA-family decoder reads {string.Join(", ", GgufArchitectures)}");
@@ -79,7 +80,7 @@ public static class LlamaLoader
         if (!HfModelTypes.Contains(config.ModelType))
             throw new ConfigException(Path.Combine(directory, LlamaConfig.FileName), "model_type",
                 $"is '{config.ModelType}'; the LLaMA-family decoder reads {string.Join(", ", HfModelTypes)}");
-        using var wb = WeightBuilder.Open(backend, new WeightBuilderOptions(FloatDType: DType.F32), directory);
+        using var wb = Builder(backend, WeightFile.Open(directory), null, "model.embed_tokens.weight", "embed_tokens.weight");
         int context = ContextFor(config, options);
         Prepare(backend, directory, wb.Sources[0], config, context, "model.embed_tokens.weight", options);
         return Build(wb, config, LlamaWeightLayout.HuggingFace, context, null, options);
@@ -112,6 +113,17 @@ public static class LlamaLoader
         if (tokenizer is not null) return tokenizer;
         string beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, Llama2cTokenizer.DefaultFileName);
         return File.Exists(beside) ? beside : null;
+    }
+
+    // A builder over the source as the decoder reads it (see LlamaWeightSource), given its stored embedding name.
+    private static WeightBuilder Builder(IBackend backend, IWeightSource source, WeightRenames? renames, params string[] embeddingNames)
+    {
+        try
+        {
+            string embedding = embeddingNames.FirstOrDefault(source.Contains) ?? embeddingNames[0];
+            return WeightBuilder.FromSources(backend, [new LlamaWeightSource(source, embedding)], new WeightBuilderOptions(Renames: renames));
+        }
+        catch { source.Dispose(); throw; }
     }
 
     private static Llama Build(WeightBuilder wb, LlamaConfig config, LlamaWeightLayout layout, int context, int? rotaryDim, LlamaLoadOptions options)

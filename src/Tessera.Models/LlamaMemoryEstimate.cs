@@ -5,8 +5,9 @@ using Tessera.Formats.Configs;
 namespace Tessera.Models;
 
 /// <summary>What a decoder needs in memory, known before anything large is allocated: its weights (the files' tensor
-/// bytes, mapped in place, f16/bf16 ones as the f32 copies the loader makes; a block-quantized token embedding is also
-/// held as f32 for the lookup) plus an f32 KV cache for the whole context.</summary>
+/// bytes, mapped and read in place, f16/bf16 ones included; 1-D tensors also as the f32 copies the layers load; a
+/// block-quantized or f16/bf16 token embedding also held as f32 for the lookup) plus an f32 KV cache for the whole
+/// context.</summary>
 public sealed record LlamaMemoryEstimate(long WeightBytes, long EmbeddingCopyBytes, long KvCacheBytes, int Context)
 {
     /// <summary>Everything together.</summary>
@@ -22,10 +23,10 @@ public sealed record LlamaMemoryEstimate(long WeightBytes, long EmbeddingCopyByt
         foreach (var n in weights.Names)
         {
             var info = weights.Info(n);
-            // f16/bf16 weights are held as f32 copies (see LlamaLoader); f32 and quantized ones are the mapped bytes.
-            w += info.DType is DType.F16 or DType.BF16 ? 4 * info.ElementCount : info.ByteLength;
+            // Every tensor is read in place from the mapping; the norms and biases (1-D) get f32 copies besides.
+            w += info.ByteLength + (info.Dims.Count == 1 && info.DType != DType.F32 ? 4 * info.ElementCount : 0);
         }
-        long embed = weights.Contains(embeddingName) && weights.Info(embeddingName).DType is { } dt && dt.IsBlock()
+        long embed = weights.Contains(embeddingName) && weights.Info(embeddingName).DType is { } dt && (dt.IsBlock() || dt is DType.F16 or DType.BF16)
             ? 4L * config.VocabSize * config.HiddenSize : 0;
         long kv = 2L * 4 * config.NumHiddenLayers * config.KvHeads * config.HeadDimension * (long)context;
         return new LlamaMemoryEstimate(w, embed, kv, context);

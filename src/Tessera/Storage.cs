@@ -32,6 +32,13 @@ public abstract class Storage
     /// <summary>Declares the contents constant. Writes made afterwards are not seen by derived forms already made.</summary>
     public void MarkConstant() => IsConstant = true;
 
+    /// <summary>Whether backends may keep derived forms (such as packed copies) of this constant storage; an owner
+    /// under a memory budget (a decoder reading its weights in place) turns it off, and backends then derive per call.</summary>
+    public bool AllowsDerivedForms { get; private set; } = true;
+
+    /// <summary>Asks backends not to keep derived copies of this storage beside it (see <see cref="AllowsDerivedForms"/>).</summary>
+    public void ForbidDerivedForms() => AllowsDerivedForms = false;
+
     private Dictionary<object, IDisposable>? _derived;
 
     /// <summary>A backend's derived form of this (constant) storage for <paramref name="key"/> (which should name

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Tessera.Formats.Gguf;
 
 namespace Tessera.Cli.Tests;
 
 /// <summary><c>tessera convert</c>, <c>generate</c> and <c>tokenize</c> on a llama2.c checkpoint as a user runs them:
 /// a random llama2.c .bin with stories260K's tok512.bin beside it (as tokenizer.bin) or named by --tokenizer, converted
 /// to GGUF; generation and tokenization give the same ids from the .bin and from the converted file. Hostile input:
-/// invalid UTF-8 in the prompt, a prompt longer than the context, an empty prompt, bad convert arguments.</summary>
+/// invalid UTF-8 in the prompt, a prompt longer than the context, an empty prompt, a vocabulary that does not match
+/// the embedding, bad convert arguments.</summary>
 public sealed class ConvertCommandTests : IDisposable
 {
     private static readonly string Stories = Path.GetFullPath(Path.Combine(TesseraProcess.RepoRoot, "..", "shared", "models", "llm", "stories260K"));
@@ -147,5 +149,46 @@ public sealed class ConvertCommandTests : IDisposable
         Assert.Contains("not valid UTF-8", stderr);
         Assert.Contains("0xFF", stderr);
         Assert.Equal("", stdout);
+    }
+
+    [SkippableFact]
+    public void A_vocabulary_that_does_not_match_the_embedding_is_a_clear_error()
+    {
+        Skip.IfNot(File.Exists(StoriesGguf), $"stories260K.gguf is absent ({StoriesGguf})");
+        // stories260K.gguf with its last token cut from the vocabulary (tokens, scores, types), tensors byte for byte.
+        string bad = Path.Combine(_dir, "short-vocab.gguf");
+        int tokens;
+        using (var file = GgufFile.Open(StoriesGguf))
+        {
+            var w = new GgufWriter();
+            tokens = file.Get<string[]>("tokenizer.ggml.tokens").Length;
+            foreach (var key in file.Keys)
+                w.Add(key, key switch
+                {
+                    "tokenizer.ggml.tokens" => GgufValue.Array(file.Get<string[]>(key)[..^1]),
+                    "tokenizer.ggml.scores" => GgufValue.Array(file.Get<float[]>(key)[..^1]),
+                    "tokenizer.ggml.token_type" => GgufValue.Array(file.Get<int[]>(key)[..^1]),
+                    _ => file.Values[key],
+                });
+            var bytes = File.ReadAllBytes(StoriesGguf);
+            foreach (var name in file.Names)
+            {
+                var info = file.Info(name);
+                w.AddTensor(Formats.WeightTensor.FromBytes(name, info.DType!.Value, [.. info.Dims], bytes.AsSpan((int)info.Offset, (int)info.ByteLength).ToArray()));
+            }
+            w.Write(bad);
+        }
+        foreach (var r in new[]
+        {
+            TesseraProcess.Run("generate", "--model", bad, "--prompt", "Once", "--max-tokens", "3", "--json"),
+            TesseraProcess.RunWithInput("hello\n", "chat", "--model", bad, "--max-tokens", "3", "--json"),
+        })
+        {
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains($"token_embd.weight", r.Stderr);
+            Assert.Contains($"has {tokens} rows but the vocabulary (tokenizer.ggml.tokens) has {tokens - 1} tokens", r.Stderr);
+            Assert.DoesNotContain("   at ", r.Stderr); // a message, not a stack trace
+            Assert.Equal("", r.Stdout);
+        }
     }
 }

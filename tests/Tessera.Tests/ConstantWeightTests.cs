@@ -46,6 +46,35 @@ public class ConstantWeightTests
         Assert.Equal(w2.ToArray<float>(), g2.ToArray<float>());
     }
 
+    /// <summary>A constant f16/bf16 [out, in] weight (a 16-bit checkpoint read in place) gives bit for bit the product of
+    /// its f32 widening read by the f32 dot kernel, epilogue included, and row i does not depend on how many rows run.</summary>
+    [Theory]
+    [InlineData(DType.F16, 1, 5, 7)]
+    [InlineData(DType.F16, 4, 33, 17)]
+    [InlineData(DType.F16, 197, 300, 129)]
+    [InlineData(DType.BF16, 1, 600, 65)]
+    [InlineData(DType.BF16, 13, 96, 130)]
+    public void ConstantHalfWeightGivesTheWidenedProduct(DType dtype, int m, int k, int n)
+    {
+        var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
+        using var x = Tensor.FromArray(cpu, Rand(m * k, 1), m, k);
+        using var f32 = Tensor.FromArray(cpu, Rand(n * k, 2), n, k);
+        using var half = f32.To(dtype);
+        using var widened = half.To(DType.F32);
+        using var bias = Tensor.FromArray(cpu, Rand(n, 3), n);
+        using var wideConstant = widened.AsConstant();
+        using var halfConstant = half.AsConstant();
+        var ep = new MatMulEpilogue(bias, Activation.Silu);
+        using var want = x.Linear(wideConstant, ep);
+        using var got = x.Linear(halfConstant, ep);
+        Assert.Equal(DType.F32, got.DType);
+        var g = got.ToArray<float>();
+        Assert.Equal(want.ToArray<float>(), g);
+        using var x1 = x.Narrow(0, m - 1, 1);
+        using var last = x1.Linear(halfConstant, ep);
+        Assert.Equal(g.AsSpan((m - 1) * n, n).ToArray(), last.ToArray<float>());
+    }
+
     [Fact]
     public void PackedFormIsFreedWithTheStorage()
     {

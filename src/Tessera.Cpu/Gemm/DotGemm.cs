@@ -13,11 +13,11 @@ namespace Tessera.Cpu.Gemm;
 internal static unsafe class DotGemm
 {
     /// <summary>Weight rows per work item (one thread's share is whole items).</summary>
-    private const int ColBlock = 64;
+    internal const int ColBlock = 64;
 
     /// <summary>Activation rows per work item: 32 rows of k = 5632 (720 KB) stay in L2 while the item's weight rows
     /// pass over them.</summary>
-    private const int RowBlock = 32;
+    internal const int RowBlock = 32;
 
     /// <summary>Whether this kernel takes the operands: f32, A rows contiguous, W columns (of B = W^T) contiguous.</summary>
     public static bool Applies(in GemmOperand a, in GemmOperand b) =>
@@ -43,7 +43,9 @@ internal static unsafe class DotGemm
         });
     }
 
-    private static void Block(float* a, long lda, float* w, long ldw, int k, int i0, int i1, int j0, int j1, float* c, long ldc)
+    /// <summary>C[i0..i1, j0..j1] (C at column 0 of the call's C) of A's rows against W's rows; also HalfDotGemm's, on
+    /// widened rows.</summary>
+    internal static void Block(float* a, long lda, float* w, long ldw, int k, int i0, int i1, int j0, int j1, float* c, long ldc)
     {
         int j = j0;
         for (; j + 4 <= j1; j += 4)

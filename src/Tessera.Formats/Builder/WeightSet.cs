@@ -28,6 +28,14 @@ public sealed class WeightSet : IDisposable
         return t;
     }
 
+    /// <summary>Asks backends to keep no derived copies (packed panels) of these tensors: for models under a memory
+    /// budget that read their weights in place (a decoder: file + KV cache + a little).</summary>
+    public void ForbidDerivedForms()
+    {
+        lock (_tensors)
+            foreach (var t in _tensors) t.Storage.ForbidDerivedForms();
+    }
+
     /// <summary>Disposes every tensor.</summary>
     public void Dispose()
     {

@@ -12,7 +12,8 @@ public static class GgufTokenizerMetadata
 {
     /// <summary>The keys for a Hugging Face model directory: <c>tokenizer.json</c> (or a SentencePiece
     /// <c>tokenizer.model</c>, padded to config.json's vocab_size), then, as gguf-py does,
-    /// <c>tokenizer_config.json</c> (bos/eos/unk/pad token texts, add_bos_token, add_eos_token, chat_template) and
+    /// <c>tokenizer_config.json</c> (added_tokens_decoder, see <see cref="AddedTokensDecoder"/>; bos/eos/unk/pad token
+    /// texts, add_bos_token, add_eos_token, chat_template) and
     /// <c>config.json</c> (the <c>*_token_id</c> keys, for ids not named otherwise); a <c>chat_template.jinja</c> file
     /// stands in for a missing chat_template.</summary>
     public static IReadOnlyList<KeyValuePair<string, GgufValue>> FromHuggingFace(string directory)
@@ -28,6 +29,7 @@ public static class GgufTokenizerMetadata
             using (var doc = Parse(cfgPath))
             {
                 var root = doc.RootElement;
+                AddedTokensDecoder.Apply(v, root, cfgPath);
                 foreach (var (key, set) in SpecialSetters(v))
                     if (root.TryGetProperty(key + "_token", out var tok) && TokenText(tok) is { } text && v.Find(ByteStrings.FromText(text)) is >= 0 and int id)
                         set(id);

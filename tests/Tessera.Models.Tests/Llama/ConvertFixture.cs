@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Tessera.Formats;
+using Tessera.Formats.Gguf;
 using Tessera.Models.Conversion;
 
 namespace Tessera.Models.Tests.Llama;
@@ -33,6 +35,26 @@ public static class ConvertFixture
         using var la = a.Forward(ids, null);
         using var lb = b.Forward(ids, null);
         return LlamaLogitsTests.MaxDiff(la.ToArray<float>(), lb.ToArray<float>());
+    }
+
+    /// <summary>Copies a "llama" GGUF file with only its first <paramref name="layers"/> blocks (block_count and the blk.*
+    /// tensors cut; everything else byte for byte), to bisect a difference by layer.</summary>
+    public static void KeepLayers(string source, string destination, int layers)
+    {
+        using var file = GgufFile.Open(source);
+        string arch = file.Architecture();
+        var w = new GgufWriter();
+        foreach (var key in file.Keys) w.Add(key, key == arch + ".block_count" ? GgufValue.From((uint)layers) : file.Values[key]);
+        using var handle = File.OpenHandle(source);
+        foreach (var name in file.Names)
+        {
+            if (name.StartsWith("blk.", StringComparison.Ordinal) && int.Parse(name.Split('.')[1]) >= layers) continue;
+            var info = file.Info(name);
+            var bytes = new byte[info.ByteLength];
+            RandomAccess.Read(handle, bytes, info.Offset);
+            w.AddTensor(WeightTensor.FromBytes(name, info.DType!.Value, [.. info.Dims], bytes));
+        }
+        w.Write(destination);
     }
 
     public static string TempDir(string name) => Directory.CreateTempSubdirectory($"tessera-{name}-").FullName;

@@ -8,8 +8,7 @@ namespace Tessera.Models.Tests.Llama;
 
 /// <summary><c>tessera convert</c>'s engine on Hugging Face checkpoints the tests write (random weights, config.json, a
 /// tokenizer.json with merges and byte fallback): the converted GGUF gives the checkpoint's logits in Tessera, llama.cpp
-/// loads it and agrees with Tessera on it (F32 to 1e-6, F16 1e-2, quantized types 3e-2: see the measurements at
-/// the cases), its tokenizer gives the same ids as tokenizer.json in Tessera and in llama.cpp, and the types follow
+/// loads it and agrees with Tessera on it (see the tolerances at the cases, and ConvertTieTests for quantized files), its tokenizer gives the same ids as tokenizer.json in Tessera and in llama.cpp, and the types follow
 /// llama.cpp's quantizer (1-D tensors f32, the output projection Q6_K with 4-bit types, fallbacks for odd widths).</summary>
 public sealed class ConvertTests(ITestOutputHelper output)
 {
@@ -45,26 +44,36 @@ public sealed class ConvertTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    // Both engines quantize activations as ggml does (Q8_0 blocks with fp16 scales, Q8_K); F32 files agree to 1e-6, F16
-    // to 1.5e-3 (ggml rounds the activations to f16 too). Quantized converted files agree to 1e-6 at most seeds, but some
-    // (a quantized token embedding, a Q8_0 output) reach 2.4e-2 in prefill and 4.7e-2 in one decode step (measured
-    // here): an activation on a rounding boundary after last-bit differences upstream quantizes the other way. That is
-    // an open question (the lead's note); LlamaLogitsTests holds the engine to 1e-3 on its own files. These tests look
-    // for conversion errors (a wrong permutation, a wrong type, a shifted row), which move logits by O(1).
+    // Three comparisons with llama.cpp on each converted file. Two are free of activation rounding, so they hold to
+    // float precision whatever the type: llama.cpp fed Tessera's token embedding rows gives exactly its own logits (the
+    // embedding, quantized or not, is dequantized alike), and Tessera's output projection on llama.cpp's final hidden
+    // states gives llama.cpp's logits to 1e-5 (the same input is quantized to the same int8 values). The third runs
+    // the whole model (a prompt, then 20 decode steps). F32 files agree to 1e-6 everywhere; F16 ones to 1.5e-3 measured
+    // (3e-3 allowed): Tessera reads the f16 weights in place with f32 activations, ggml rounds every f16 matmul's input
+    // to f16 (2^-11 relative a value; the output projection alone then differs by 4.3e-4, and by 1e-6 when its input
+    // is rounded to f16 first, as the head check does). Quantized files agree to 1e-6 up to the
+    // first position where an activation lands on a rounding half of its 8-bit quantization and the last f32 bit of
+    // the two engines' kernels decides it (shown in ConvertTieTests): that position jumps by 1e-3..2.4e-2, and later
+    // positions carry the difference through the KV cache. So a quantized file must agree to 1e-4 until a jump of at
+    // least 1e-3 (a conversion error drifts or is large from the start), and everywhere within TieFlipBound.
     public static TheoryData<string, string, string, double> OracleCases() => new()
     {
-        { "llama-gqa", "F32", "", 1e-3 },
-        { "qwen2", "F32", "", 1e-3 },
-        { "llama-gqa", "F16", "", 1e-2 },
-        { "llama-blocks", "Q8_0", "", 3e-2 },
-        { "llama-blocks", "Q8_0", "Q8_0/F32", 3e-2 },
-        { "qwen2-blocks", "Q4_0", "", 3e-2 },
-        { "llama-superblocks", "Q4_K", "Q4_K", 3e-2 },
-        { "llama-superblocks", "Q4_K", "Q4_K/F32", 3e-2 },
+        { "llama-gqa", "F32", "", 1e-5 },
+        { "qwen2", "F32", "", 1e-5 },
+        { "llama-gqa", "F16", "", 3e-3 },
+        { "llama-blocks", "Q8_0", "", 1e-4 },
+        { "llama-blocks", "Q8_0", "Q8_0/F32", 1e-4 },
+        { "qwen2-blocks", "Q4_0", "", 1e-4 },
+        { "llama-superblocks", "Q4_K", "Q4_K", 1e-4 },
+        { "llama-superblocks", "Q4_K", "Q4_K/F32", 1e-4 },
         // llama.cpp's rule: the output projection in Q6_K.
-        { "llama-superblocks", "Q4_K", "", 3e-2 },
-        { "llama-superblocks", "Q4_0", "", 3e-2 },
+        { "llama-superblocks", "Q4_K", "", 1e-4 },
+        { "llama-superblocks", "Q4_0", "", 1e-4 },
     };
+
+    /// <summary>The largest logit difference one flipped activation has been seen to make, carried over 20 decode steps
+    /// (2.4e-2 measured on these shapes); a conversion error moves logits by O(0.1..1).</summary>
+    internal const double TieFlipBound = 3e-2;
 
     [SkippableTheory]
     [MemberData(nameof(OracleCases))]
@@ -84,14 +93,29 @@ public sealed class ConvertTests(ITestOutputHelper output)
             });
             output.WriteLine(string.Join(", ", result.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Count()} {g.Key}")));
             foreach (var t in result.Tensors.Where(t => t.Dims.Length == 1)) Assert.Equal(GgmlType.F32, t.Type);
-            using var oracle = new LlamaCpp(gguf);
+            using var oracle = new LlamaCpp(gguf, hidden: true);
             using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
             using var model = LlamaLoader.Open(cpu, gguf);
             Assert.Equal(shape.Vocab, oracle.Vocab);
-            var worst = LlamaLogitsTests.Compare(model, oracle, new Random(31), promptLength: 6);
-            output.WriteLine($"{shapeName} {type}: Tessera vs llama.cpp on the converted file, max |diff| prefill {worst.Prefill:E2}, decode {worst.Decode:E2} (median step {worst.DecodeMedian:E2})");
-            Assert.True(worst.Prefill < tolerance && worst.DecodeMedian < tolerance, $"prefill {worst.Prefill:E2}, median decode step {worst.DecodeMedian:E2}");
-            Assert.True(worst.Decode < Math.Max(tolerance, 5e-2), $"decode {worst.Decode:E2}");
+
+            // An f16 output projection: ggml rounds its input to f16 for the f16 dot products (vec_dot_type F16), Tessera
+            // keeps it f32; with the hidden states rounded to f16 first, the two agree to float precision.
+            bool f16 = type == "F16";
+            double embed = EmbeddingRowsGap(model, oracle), head = HeadGap(model, oracle, cpu, new Random(37), roundToF16: f16);
+            oracle.Reset();
+            var gaps = LlamaLogitsTests.Gaps(model, oracle, new Random(31), promptLength: 6);
+            output.WriteLine($"{shapeName} {type} {outputType}: llama.cpp on Tessera's embedding rows vs its own {embed:E2}; Tessera's head on llama.cpp's hidden states {head:E2}");
+            output.WriteLine("whole model, per position (6 prompt, 20 decode): " + string.Join(" ", gaps.Select(g => g.ToString("E1"))));
+            Assert.True(embed < 1e-6, $"llama.cpp's embedding rows differ from Tessera's: logits move by {embed:E2}");
+            Assert.True(head < 1e-5, $"the output projection differs from llama.cpp's: {head:E2}");
+            int jump = type is "F32" or "F16" ? -1 : gaps.FindIndex(g => g >= tolerance);
+            if (jump >= 0)
+            {
+                output.WriteLine($"an activation rounding flip at position {jump} (ConvertTieTests)");
+                Assert.True(gaps[jump] >= 1e-3, $"position {jump} drifts by {gaps[jump]:E2}: not a rounding flip");
+                Assert.All(gaps, g => Assert.True(g < TieFlipBound, $"a logit differs by {g:E2}"));
+            }
+            else Assert.All(gaps, g => Assert.True(g < tolerance, $"a logit differs by {g:E2}"));
 
             // The tokenizer: tokenizer.json in Tessera, the converted vocabulary in Tessera and in llama.cpp.
             var fromJson = Tokenizer.FromHuggingFace(Path.Combine(hf, "tokenizer.json"));
@@ -107,6 +131,39 @@ public sealed class ConvertTests(ITestOutputHelper output)
             }
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    // Every token's row: llama.cpp's logits when fed Tessera's embedding row against its own lookup of the token.
+    private static double EmbeddingRowsGap(Models.Llama model, LlamaCpp oracle)
+    {
+        var table = model.Embed.Weight.ToFloatArray();
+        int dim = model.Config.HiddenSize, vocab = model.Config.VocabSize, chunk = 64;
+        double worst = 0;
+        for (int start = 0; start < vocab; start += chunk)
+        {
+            int n = Math.Min(chunk, vocab - start);
+            var ids = Enumerable.Range(start, n).ToArray();
+            oracle.Reset();
+            var byToken = oracle.Eval(ids, 0);
+            oracle.Reset();
+            var byRow = oracle.EvalEmbeddings(ids.Select(id => table.AsSpan(id * dim, dim).ToArray()).ToArray(), 0);
+            for (int i = 0; i < n; i++) worst = Math.Max(worst, LlamaLogitsTests.MaxDiff(byRow[i], byToken[i]));
+        }
+        return worst;
+    }
+
+    // Tessera's output norm is llama.cpp's; its output projection on llama.cpp's final (normed) hidden states.
+    private static double HeadGap(Models.Llama model, LlamaCpp oracle, CpuBackend cpu, Random rng, bool roundToF16)
+    {
+        int dim = model.Config.HiddenSize, vocab = model.Config.VocabSize;
+        var ids = Enumerable.Range(0, 12).Select(_ => rng.Next(vocab)).ToArray();
+        oracle.Reset();
+        var want = oracle.Eval(ids, 0);
+        var hidden = Enumerable.Range(0, ids.Length).SelectMany(oracle.Hidden).Select(v => roundToF16 ? (float)(Half)v : v).ToArray();
+        using var h = Tensor.FromArray(cpu, hidden, 1, ids.Length, dim);
+        using var logits = model.Head.Forward(h);
+        var got = logits.ToFloatArray();
+        return Enumerable.Range(0, ids.Length).Max(p => LlamaLogitsTests.MaxDiff(got.AsSpan(p * vocab, vocab), want[p]));
     }
 
     [Fact]

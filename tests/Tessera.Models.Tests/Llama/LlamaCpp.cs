@@ -21,13 +21,14 @@ public sealed class LlamaCpp : IDisposable
     public int Vocab { get; }
 
     /// <summary>Loads <paramref name="path"/> with a context of <paramref name="context"/> positions.</summary>
-    public LlamaCpp(string path, int context = 256)
+    public LlamaCpp(string path, int context = 256, bool hidden = false)
     {
         if (Unavailable is { } why) throw new InvalidOperationException(why);
         var p = new ModelParams(path)
         {
             ContextSize = (uint)context, BatchSize = (uint)context, UBatchSize = (uint)context, Threads = 1, GpuLayerCount = 0,
             TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+            Embeddings = hidden, PoolingType = hidden ? LLamaPoolingType.None : LLamaPoolingType.Unspecified,
         };
         _weights = LLamaWeights.LoadFromFile(p);
         _context = _weights.CreateContext(p);
@@ -35,7 +36,10 @@ public sealed class LlamaCpp : IDisposable
     }
 
     /// <summary>llama.cpp's ids for <paramref name="text"/> (BOS added as the model asks, special text not parsed).</summary>
-    public int[] Tokenize(string text) => _context.Tokenize(text, addBos: true, special: false).Select(t => (int)t).ToArray();
+    public int[] Tokenize(string text) => Tokenize(text, addBos: true, special: false);
+
+    /// <summary>llama.cpp's ids for <paramref name="text"/>; <paramref name="special"/> parses control-token text.</summary>
+    public int[] Tokenize(string text, bool addBos, bool special) => _context.Tokenize(text, addBos, special).Select(t => (int)t).ToArray();
 
     /// <summary>Runs <paramref name="tokens"/> at positions start.. in one batch and returns every position's logits.</summary>
     public float[][] Eval(IReadOnlyList<int> tokens, int start)
@@ -45,6 +49,24 @@ public sealed class LlamaCpp : IDisposable
         var result = _context.Decode(batch);
         if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode: {result}");
         return Enumerable.Range(0, tokens.Count).Select(i => _context.NativeHandle.GetLogitsIth(i).ToArray()).ToArray();
+    }
+
+    /// <summary>The final hidden states (after the output norm) of the last <see cref="Eval"/>'s positions, when the
+    /// oracle was made with hidden: true.</summary>
+    public float[] Hidden(int i) => _context.NativeHandle.GetEmbeddingsIth(i).ToArray();
+
+    /// <summary>Forgets every cached position, so that the next <see cref="Eval"/> may start at 0 again.</summary>
+    public void Reset() => _context.NativeHandle.MemoryClear(true);
+
+    /// <summary>Runs input embeddings (one row of the model's width per position) at positions start.. in one batch,
+    /// bypassing llama.cpp's token lookup; returns every position's logits.</summary>
+    public float[][] EvalEmbeddings(IReadOnlyList<float[]> rows, int start)
+    {
+        var batch = new LLamaBatchEmbeddings(rows[0].Length);
+        for (int i = 0; i < rows.Count; i++) batch.Add(rows[i], start + i, LLamaSeqId.Zero, true);
+        var result = _context.NativeHandle.Decode(batch);
+        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode: {result}");
+        return Enumerable.Range(0, rows.Count).Select(i => _context.NativeHandle.GetLogitsIth(i).ToArray()).ToArray();
     }
 
     /// <summary>Frees the context and the model.</summary>

@@ -60,29 +60,36 @@ public sealed class LlamaLogitsTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    /// <summary>Runs both engines over a random prompt and 20 greedy decode steps; the largest logit differences.</summary>
+    /// <summary>Runs both engines over a random prompt and 20 greedy decode steps; the largest logit differences and the
+    /// median decode step's.</summary>
     internal static (double Prefill, double Decode, double DecodeMedian) Compare(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
+    {
+        var gaps = Gaps(model, oracle, rng, promptLength);
+        var steps = gaps.Skip(promptLength).Order().ToList();
+        return (gaps.Take(promptLength).Max(), steps[^1], steps[steps.Count / 2]);
+    }
+
+    /// <summary>The largest logit difference at each prefill position, then at each of 20 greedy decode steps (both
+    /// engines fed the same tokens, llama.cpp's choices), in order.</summary>
+    internal static List<double> Gaps(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
     {
         int vocab = model.Config.VocabSize;
         var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.Next(vocab)).ToArray();
         using var cache = model.CreateCache(promptLength + DecodeSteps);
         var want = oracle.Eval(prompt, 0);
         float[] got;
-        using (var logits = model.Forward(prompt, cache)) got = logits.ToFloatArray(); // f16 weights give f16 logits
-        double prefill = 0;
-        for (int p = 0; p < promptLength; p++) prefill = Math.Max(prefill, MaxDiff(got.AsSpan(p * vocab, vocab), want[p]));
-
-        var steps = new List<double>();
+        using (var logits = model.Forward(prompt, cache)) got = logits.ToFloatArray();
+        var gaps = new List<double>();
+        for (int p = 0; p < promptLength; p++) gaps.Add(MaxDiff(got.AsSpan(p * vocab, vocab), want[p]));
         int next = ArgMax(want[^1]);
         for (int step = 0; step < DecodeSteps; step++)
         {
             var w = oracle.Eval([next], promptLength + step)[0];
             using var logits = model.Forward([next], cache);
-            steps.Add(MaxDiff(logits.ToFloatArray(), w));
+            gaps.Add(MaxDiff(logits.ToFloatArray(), w));
             next = ArgMax(w);
         }
-        steps.Sort();
-        return (prefill, steps[^1], steps[steps.Count / 2]);
+        return gaps;
     }
 
     internal static double MaxDiff(ReadOnlySpan<float> a, float[] b)
