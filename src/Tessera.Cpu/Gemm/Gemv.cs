@@ -19,7 +19,7 @@ internal static unsafe class Gemv
         bool colMajor = packed == null && b.RowStride == 1 && b.Type is DType.F32 or DType.BF16;
         if (packed == null && !rowMajor && !colMajor) return false;
 
-        float[] xs = GC.AllocateUninitializedArray<float>(k, pinned: true);
+        float[] xs = Activation(k);
         fixed (float* xp = xs)
         {
             float* x = GemmPack.RowF32(a, 0, 0, k, xp);
@@ -59,6 +59,18 @@ internal static unsafe class Gemv
         if (parts == 1) body(0);
         else CpuParallel.Run(parts, parts, body);
         return true;
+    }
+
+    [ThreadStatic] private static float[]? t_activation;
+
+    // The caller's copy of a (f32, contiguous), reused from call to call: GEMV runs per decoded token, and a fresh
+    // pinned array each time was most of its garbage. The caller waits for the helpers, so one array per calling
+    // thread is never used by two calls at once.
+    private static float[] Activation(int k)
+    {
+        var xs = t_activation;
+        if (xs is null || xs.Length < k) t_activation = xs = GC.AllocateUninitializedArray<float>(Math.Max(k, 1024), pinned: true);
+        return xs;
     }
 
     /// <summary>c[j0..j1] = sum_p x[p] B[p, j0..j1] for a row-major B.</summary>
