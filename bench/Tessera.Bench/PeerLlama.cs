@@ -12,11 +12,12 @@ namespace Tessera.Bench;
 /// before each turn, each turn one generation from an empty cache: a prefill of --prompt tokens (logits of the last
 /// only), then --decode greedy decode steps, each timed. One JSON line per engine (prefill tok/s; decode ms/token,
 /// tok/s and GB/s of weights read; Tessera's resident memory against the file + KV cache + 64 MB budget), then a
-/// summary line whose ratios are llama.cpp's time over Tessera's (&gt;= 1: Tessera faster). TinyLlama in f32 (4.4 GB)
+/// summary line whose ratios are llama.cpp's time over Tessera's (&gt;= 1: Tessera faster). With one thread the decode
+/// step's CPU time on the calling thread is reported too (and its ratio): on a shared machine it is steadier than wall time. TinyLlama in f32 (4.4 GB)
 /// is left out unless --all. `--profile 1` adds Tessera's per-op decode times (OpProfiler).</summary>
 public static class PeerLlama
 {
-    private sealed record Timings(List<double> PrefillMs, List<double> DecodeMs);
+    private sealed record Timings(List<double> PrefillMs, List<double> DecodeMs, List<double> DecodeCpuMs);
 
     public static int Run(Args args)
     {
@@ -71,7 +72,9 @@ public static class PeerLlama
             for (int i = 0; i < decode; i++)
             {
                 t0 = Stopwatch.GetTimestamp();
+                double c0 = ThreadCpuTime.Ms();
                 using (var y = model.Forward([next], cache, lastOnly: true)) { y.CopyTo<float>(logits); next = ArgMax(logits); }
+                t.DecodeCpuMs.Add(ThreadCpuTime.Ms() - c0);
                 t.DecodeMs.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             }
             allocated = (GC.GetAllocatedBytesForCurrentThread() - a0) / Math.Max(decode, 1);
@@ -79,7 +82,7 @@ public static class PeerLlama
         }
         var engines = new List<(string Name, Func<Timings, Timings> Turn, Timings Times)>
         {
-            ("tessera", TesseraTurn, new([], [])),
+            ("tessera", TesseraTurn, new([], [], [])),
         };
         Warm(TesseraTurn, warmupMs);
         long rssTessera = measureRss ? ProcessMemory.Rss() - rss0 : -1;
@@ -98,12 +101,14 @@ public static class PeerLlama
                     for (int i = 0; i < decode; i++)
                     {
                         t0 = Stopwatch.GetTimestamp();
+                        double c0 = ThreadCpuTime.Ms();
                         next = peer.Step([next], ids.Length + i);
+                        t.DecodeCpuMs.Add(ThreadCpuTime.Ms() - c0);
                         t.DecodeMs.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                     }
                     return t;
                 }
-                engines.Add(("llama.cpp", PeerTurn, new([], [])));
+                engines.Add(("llama.cpp", PeerTurn, new([], [], [])));
                 Warm(PeerTurn, warmupMs);
             }
             for (int r = 0; r < rounds; r++)
@@ -115,11 +120,15 @@ public static class PeerLlama
         }
         finally { peer?.Dispose(); }
 
-        var med = new Dictionary<string, (double Prefill, double Decode)>();
+        var med = new Dictionary<string, (double Prefill, double Decode, double DecodeCpu)>();
+        string extraCpu = "";
         foreach (var (name, _, times) in engines)
         {
-            double prefill = Median(times.PrefillMs), dec = Median(times.DecodeMs);
-            med[name] = (prefill, dec);
+            double prefill = Median(times.PrefillMs), dec = Median(times.DecodeMs), decCpu = Median(times.DecodeCpuMs);
+            med[name] = (prefill, dec, decCpu);
+            // With one thread the whole step runs on the calling thread (llama.cpp too): its CPU time is the step's cost
+            // without the time other processes held the core.
+            if (threads == 1) extraCpu = string.Create(ci, $",\"decode_thread_cpu_ms_per_token\":{decCpu:F3}");
             string extra = name != "tessera" ? "" : string.Create(ci, $",\"managed_alloc_bytes_per_token\":{allocated}")
                 + (rssTessera < 0 ? "" : string.Create(ci,
                     $",\"rss_mb\":{rssTessera / 1e6:F1},\"rss_budget_mb\":{(fileBytes + shape.KvBytes(context)) / 1e6 + 64:F1}"));
@@ -127,14 +136,15 @@ public static class PeerLlama
                 $"{{\"bench\":\"llama\",\"engine\":\"{name}\",\"shape\":\"{shape.Name}\",\"type\":\"{type.Name()}\",\"threads\":{threads}," +
                 $"\"file_mb\":{fileBytes / 1e6:F1},\"prompt_tokens\":{ids.Length},\"decode_tokens\":{decode},\"rounds\":{rounds}," +
                 $"\"prefill_ms\":{prefill:F2},\"prefill_tok_s\":{ids.Length / prefill * 1e3:F1},\"decode_ms_per_token\":{dec:F3}," +
-                $"\"decode_tok_s\":{1e3 / dec:F2},\"decode_weight_gbps\":{weightBytes / (dec * 1e6):F2}{extra}}}"));
+                $"\"decode_tok_s\":{1e3 / dec:F2},\"decode_weight_gbps\":{weightBytes / (dec * 1e6):F2}{extraCpu}{extra}}}"));
         }
         if (med.TryGetValue("llama.cpp", out var p))
         {
             var t = med["tessera"];
+            string cpuRatio = threads == 1 ? string.Create(ci, $",\"ratio_decode_thread_cpu\":{p.DecodeCpu / t.DecodeCpu:F3}") : "";
             Console.WriteLine(string.Create(ci,
                 $"{{\"bench\":\"llama\",\"shape\":\"{shape.Name}\",\"type\":\"{type.Name()}\",\"threads\":{threads}," +
-                $"\"ratio_prefill\":{p.Prefill / t.Prefill:F3},\"ratio_decode\":{p.Decode / t.Decode:F3}}}"));
+                $"\"ratio_prefill\":{p.Prefill / t.Prefill:F3},\"ratio_decode\":{p.Decode / t.Decode:F3}{cpuRatio}}}"));
         }
         if (profile) Profile(shape, type, path, ids, decode, threads);
     }
@@ -158,7 +168,7 @@ public static class PeerLlama
     private static void Warm(Func<Timings, Timings> turn, int ms)
     {
         var sw = Stopwatch.StartNew();
-        do turn(new([], [])); while (sw.ElapsedMilliseconds < ms);
+        do turn(new([], [], [])); while (sw.ElapsedMilliseconds < ms);
     }
 
     private static int[] PromptIds(int vocab, int count)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Tessera.Cpu;
@@ -100,6 +101,12 @@ public sealed unsafe partial class CpuBackend : IBackend
     private static void Check(bool ok, string message)
     {
         if (!ok) throw new TesseraException(message);
+    }
+
+    // An interpolated message is formatted only when the check fails (ops run per token: no garbage when all is well).
+    private static void Check(bool ok, [InterpolatedStringHandlerArgument(nameof(ok))] ref CheckMessage message)
+    {
+        if (!ok) throw new TesseraException(message.ToStringAndClear());
     }
 
     private static Span<T> Span<T>(Tensor t) where T : unmanaged => new(Ptr(t), checked((int)t.ElementCount));

@@ -90,7 +90,11 @@ public sealed partial class Llama : IDisposable
         var head = config.TieWordEmbeddings || !wb.Contains("lm_head.weight")
             ? Linear.Load(embedWb, dim, config.VocabSize, bias: false)
             : Linear.Load(wb.Pp("lm_head"), dim, config.VocabSize, bias: false);
-        return new Llama(config, embed, blocks, norm, head, rope, wb.Commit());
+        var weights = wb.Commit();
+        // A decoder reads its weights in place and must stay within file + KV cache + a little: no packed copies
+        // (long prompts pack per call; the prefill is compute-bound there, the copy would double an f32 model).
+        weights.ForbidDerivedForms();
+        return new Llama(config, embed, blocks, norm, head, rope, weights);
     }
 
     /// <summary>Token embeddings of host ids: [1, ids.Length, dim]; an id outside the vocabulary is an error naming it.</summary>

@@ -98,8 +98,7 @@ public sealed partial class Tensor
         Shape batch;
         try { batch = Shape.Broadcast(batchA, batchB); }
         catch (TesseraException e) { throw new TesseraException($"matmul {Shape} @ {b.Shape}: batch dimensions do not broadcast ({e.Message})", e); }
-        var outDims = batch.Dims.ToArray().Concat([m, n]).ToArray();
-        var outShape = new Shape(outDims);
+        var outShape = BatchShape(batch, m, n);
         if (epilogue.Bias is { } bias)
         {
             SameBackend("matmul bias", bias);
@@ -108,8 +107,8 @@ public sealed partial class Tensor
         }
         using var res = EpilogueOperand("matmul residual", epilogue.Residual, outShape);
         using var mul = EpilogueOperand("matmul multiplier", epilogue.Multiplier, outShape);
-        using var a2 = BroadcastTo(new Shape(batch.Dims.ToArray().Concat([m, k]).ToArray()));
-        using var b2 = bm.BroadcastTo(new Shape(batch.Dims.ToArray().Concat([k, n]).ToArray()));
+        using var a2 = BroadcastTo(BatchShape(batch, m, k));
+        using var b2 = bm.BroadcastTo(BatchShape(batch, k, n));
         var dst = NewLike(outShape, DType == DType.F32 ? DType.F32 : DType);
         Backend.MatMul(a2, b2, dst, WithViews(epilogue, res, mul));
         if (!vec) return dst;
@@ -147,6 +146,16 @@ public sealed partial class Tensor
         var dst = NewLike(outShape);
         Backend.QuantizedMatMul(this, weight, scales, dst, WithViews(epilogue, res, mul));
         return dst;
+    }
+
+    // [..batch, rows, cols] without LINQ: matmul runs per token in decoding.
+    private static Shape BatchShape(Shape batch, int rows, int cols)
+    {
+        Span<int> dims = stackalloc int[batch.Rank + 2];
+        batch.Dims.CopyTo(dims);
+        dims[^2] = rows;
+        dims[^1] = cols;
+        return new Shape(dims);
     }
 
     // The residual or multiplier of an epilogue as a view broadcast to the output's shape.

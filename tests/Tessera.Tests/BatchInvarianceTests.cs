@@ -4,12 +4,13 @@ using Tessera.Quant;
 namespace Tessera.Tests;
 
 /// <summary>Batch invariance of linear layers with constant weights (what continuous batching relies on): row i of
-/// x W^T must be bit for bit the same whether the call has 1, 2, 7, 16 or 128 rows, for f32 weights read in place
+/// x W^T must be bit for bit the same whether the call has 1 to 4 (the f32 kernel streams weight rows), 7, 16, 36 (an
+/// f32 work item of 4 rows after one of 32) or 128 rows, for f32 weights read in place
 /// and for every quantized format, on 1 and 2 threads. Sizes leave tails everywhere: K not a multiple of the SIMD
 /// width or of two blocks, N not a multiple of the 4-row tiles.</summary>
 public class BatchInvarianceTests
 {
-    private static readonly int[] RowCounts = [1, 2, 7, 16, 128];
+    private static readonly int[] RowCounts = [1, 2, 3, 4, 7, 16, 36, 128];
 
     [Theory]
     [InlineData("f32", 200, 67, 1)]

@@ -17,6 +17,8 @@ public class ConstantWeightTests
 
     [Theory]
     [InlineData(1, 5, 7)]
+    [InlineData(2, 40, 9)]
+    [InlineData(3, 768, 70)]
     [InlineData(4, 33, 17)]
     [InlineData(197, 300, 129)]
     [InlineData(13, 600, 65)]

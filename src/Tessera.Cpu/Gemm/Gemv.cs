@@ -7,7 +7,7 @@ namespace Tessera.Cpu.Gemm;
 /// <summary>c[1 x n] = epilogue(a[1 x k] @ B): memory-bound, so it streams B once with no packing.
 /// Row-major B ([K, N], rows contiguous): each thread owns a column range and adds x[p] * B[p, range] into
 /// c[range] (kept in L1), four rows of B per pass. Column-major B ([N, K] rows contiguous, a transposed
-/// weight): one dot product per column, four columns at a time. A <see cref="PackedB"/> is streamed panel by panel.</summary>
+/// weight): one dot product per column, a column at a time. A <see cref="PackedB"/> is streamed panel by panel.</summary>
 internal static unsafe class Gemv
 {
     /// <summary>Columns of c updated together: 16 KB of c stays in L1 while four B rows stream past.</summary>
@@ -19,7 +19,7 @@ internal static unsafe class Gemv
         bool colMajor = packed == null && b.RowStride == 1 && b.Type is DType.F32 or DType.BF16;
         if (packed == null && !rowMajor && !colMajor) return false;
 
-        float[] xs = GC.AllocateUninitializedArray<float>(k, pinned: true);
+        float[] xs = Activation(k);
         fixed (float* xp = xs)
         {
             float* x = GemmPack.RowF32(a, 0, 0, k, xp);
@@ -59,6 +59,18 @@ internal static unsafe class Gemv
         if (parts == 1) body(0);
         else CpuParallel.Run(parts, parts, body);
         return true;
+    }
+
+    [ThreadStatic] private static float[]? t_activation;
+
+    // The caller's copy of a (f32, contiguous), reused from call to call: GEMV runs per decoded token, and a fresh
+    // pinned array each time was most of its garbage. The caller waits for the helpers, so one array per calling
+    // thread is never used by two calls at once.
+    private static float[] Activation(int k)
+    {
+        var xs = t_activation;
+        if (xs is null || xs.Length < k) t_activation = xs = GC.AllocateUninitializedArray<float>(Math.Max(k, 1024), pinned: true);
+        return xs;
     }
 
     /// <summary>c[j0..j1] = sum_p x[p] B[p, j0..j1] for a row-major B.</summary>
@@ -134,31 +146,13 @@ internal static unsafe class Gemv
             }
     }
 
+    // One column at a time: B is then read as one sequential stream (column j + 1 follows column j in memory), which
+    // the hardware prefetchers follow; four columns at a time read four streams a row apart that restart every group.
+    // Measured on the Zen 4 dev machine (1 thread, 96 distinct 768 x 768 bf16 weights): 17.5 vs 10 GB/s (f32, in
+    // DotGemm: 31 vs 15).
     private static void Dots512<L>(void* b, long cs, float* x, int k, int j0, int j1, float* c) where L : ILoad
     {
-        int j = j0;
-        for (; j + 4 <= j1; j += 4)
-        {
-            long o0 = j * cs, o1 = o0 + cs, o2 = o1 + cs, o3 = o2 + cs;
-            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            int p = 0;
-            for (; p + 16 <= k; p += 16)
-            {
-                var xv = Vector512.Load(x + p);
-                s0 = Vector512.FusedMultiplyAdd(xv, L.Load(b, o0 + p), s0);
-                s1 = Vector512.FusedMultiplyAdd(xv, L.Load(b, o1 + p), s1);
-                s2 = Vector512.FusedMultiplyAdd(xv, L.Load(b, o2 + p), s2);
-                s3 = Vector512.FusedMultiplyAdd(xv, L.Load(b, o3 + p), s3);
-            }
-            float d0 = Vector512.Sum(s0), d1 = Vector512.Sum(s1), d2 = Vector512.Sum(s2), d3 = Vector512.Sum(s3);
-            for (; p < k; p++)
-            {
-                d0 += x[p] * L.Scalar(b, o0 + p); d1 += x[p] * L.Scalar(b, o1 + p);
-                d2 += x[p] * L.Scalar(b, o2 + p); d3 += x[p] * L.Scalar(b, o3 + p);
-            }
-            c[j] = d0; c[j + 1] = d1; c[j + 2] = d2; c[j + 3] = d3;
-        }
-        for (; j < j1; j++)
+        for (int j = j0; j < j1; j++)
         {
             long o = j * cs;
             Vector512<float> s = default;
