@@ -17,9 +17,10 @@ namespace Tessera.Cpu.Attention;
 internal static unsafe class DecodeAttention
 {
     /// <summary>Units with at most this many query rows (Group x Sq) take this path; more go to the tiled kernel.</summary>
-    // Measured on the 2-core Zen 4 (bench/Tessera.Bench `probe decode-attention`, D = 64, Skv 160 and 1000): this path
-    // is several times faster than packing + tiles at 1-8 rows and still ahead at 16 rows; at 32 rows the tile kernel
-    // (whose 8 x 32 register tile amortises each loaded key over 32 queries) wins at Skv = 1000.
+    // Measured on the 2-core Zen 4 under heavy load (`peer decode-attention --threads 1 --rounds 31`: 12 units, D = 64,
+    // causal, the fastest of 31 samples; tiled time / this path's time): Skv = 160: 11x at 1 row, 4.1x at 4, 2.0x at 8,
+    // 1.07x at 16, 0.73x at 24; Skv = 1000: 50x, 16x, 3.7x, 2.3x at 16, 0.93x at 24, 0.86x at 32. Past ~16 rows the
+    // tile kernel's 8 x 32 register tile, which reuses each loaded key for 32 queries, wins despite its packing.
     public const int MaxRows = 16;
 
     /// <summary>Keys per softmax round: the score buffer (MaxRows x Chunk f32 = 16 KB) stays in L1.</summary>
