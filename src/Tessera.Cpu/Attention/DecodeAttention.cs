@@ -121,6 +121,7 @@ internal static unsafe class DecodeAttention
                 float* k0 = kv.K(u, j), k1 = kv.K(u, j + 1), k2 = kv.K(u, j + 2), k3 = kv.K(u, j + 3);
                 for (int r = 0; r < rows; r++) Dot4(q + r * ld, k0, k1, k2, k3, d, s + r * Chunk + j - c0);
             }
+        float* one = stackalloc float[4];
         for (; j < jb; j++)
         {
             float* k = kv.K(u, j);
@@ -128,42 +129,21 @@ internal static unsafe class DecodeAttention
             {
                 float* qr = q + r * ld;
                 float dot;
-                if (sd == 1) dot = Dot(qr, k, d);
+                if (sd == 1) { Dot4(qr, k, k, k, k, d, one); dot = one[0]; }
                 else { dot = 0f; for (int c = 0; c < d; c++) dot = MathF.FusedMultiplyAdd(qr[c], k[c * sd], dot); }
                 s[r * Chunk + j - c0] = dot;
             }
         }
     }
 
-    /// <summary>q . k for contiguous rows: 16-wide FMAs, then 8-wide, then scalar; the same steps as each lane of
-    /// <see cref="Dot4"/>, so a key's score does not depend on which group it fell in.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(float* q, float* k, int d)
-    {
-        int c = 0;
-        float sum = 0f;
-        if (Vector512.IsHardwareAccelerated && d >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            for (; c + 16 <= d; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(q + c), Vector512.Load(k + c), acc);
-            sum = Vector512.Sum(acc);
-        }
-        if (Vector256.IsHardwareAccelerated && c + 8 <= d)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; c + 8 <= d; c += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(q + c), Vector256.Load(k + c), acc);
-            sum += Vector256.Sum(acc);
-        }
-        for (; c < d; c++) sum = MathF.FusedMultiplyAdd(q[c], k[c], sum);
-        return sum;
-    }
-
-    /// <summary>out[i] = q . k_i for four contiguous key rows.</summary>
+    /// <summary>dst[i] = q . k_i for four contiguous key rows: 16-wide FMAs, then 8-wide, then the four accumulators
+    /// reduced together (two horizontal adds instead of four full reductions), then the scalar tail. A single key is
+    /// the same call with its row four times, so a key's score does not depend on the group it fell in.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot4(float* q, float* k0, float* k1, float* k2, float* k3, int d, float* dst)
     {
         int c = 0;
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         if (Vector512.IsHardwareAccelerated && d >= 16)
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -175,21 +155,27 @@ internal static unsafe class DecodeAttention
                 a2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(k2 + c), a2);
                 a3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(k3 + c), a3);
             }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+            h0 = a0.GetLower() + a0.GetUpper(); h1 = a1.GetLower() + a1.GetUpper();
+            h2 = a2.GetLower() + a2.GetUpper(); h3 = a3.GetLower() + a3.GetUpper();
         }
-        if (Vector256.IsHardwareAccelerated && c + 8 <= d)
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        if (Vector256.IsHardwareAccelerated)
             for (; c + 8 <= d; c += 8)
             {
                 var x = Vector256.Load(q + c);
-                a0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k0 + c), a0);
-                a1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k1 + c), a1);
-                a2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k2 + c), a2);
-                a3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k3 + c), a3);
+                h0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k0 + c), h0);
+                h1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k1 + c), h1);
+                h2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k2 + c), h2);
+                h3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k3 + c), h3);
             }
-            s0 += Vector256.Sum(a0); s1 += Vector256.Sum(a1); s2 += Vector256.Sum(a2); s3 += Vector256.Sum(a3);
+        float s0, s1, s2, s3;
+        if (Avx.IsSupported)
+        {
+            // [h0 lo4, h1 lo4, h2 lo4, h3 lo4 | the same of the high four lanes], then the halves added: one sum a key.
+            var p = Avx.HorizontalAdd(Avx.HorizontalAdd(h0, h1), Avx.HorizontalAdd(h2, h3));
+            var r = p.GetLower() + p.GetUpper();
+            s0 = r.GetElement(0); s1 = r.GetElement(1); s2 = r.GetElement(2); s3 = r.GetElement(3);
         }
+        else { s0 = Vector256.Sum(h0); s1 = Vector256.Sum(h1); s2 = Vector256.Sum(h2); s3 = Vector256.Sum(h3); }
         for (; c < d; c++)
         {
             s0 = MathF.FusedMultiplyAdd(q[c], k0[c], s0); s1 = MathF.FusedMultiplyAdd(q[c], k1[c], s1);
