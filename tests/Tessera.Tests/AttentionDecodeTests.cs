@@ -5,8 +5,9 @@ namespace Tessera.Tests;
 
 /// <summary>Batch invariance of decode attention (what continuous batching relies on): a sequence's output is bit for
 /// bit the same whether it is attended alone or beside others of other lengths, over a dense cache or through the
-/// blocks of a paged pool, on 1 or 2 threads. Its values against the fp64 reference are rows of the op table
-/// (OpTable.AttentionDecode.cs).</summary>
+/// blocks of a paged pool, on 1 or 2 threads; and the last queries of a causal prompt attended alone (the decode path)
+/// give the bits of the whole prompt attended at once (the tiled kernel), which prefix caching relies on. Values
+/// against the fp64 reference are rows of the op table (OpTable.AttentionDecode.cs).</summary>
 public class AttentionDecodeTests
 {
     private const int Hq = 8, Hkv = 2, D = 80;
@@ -68,11 +69,35 @@ public class AttentionDecodeTests
         }
     }
 
-    private static void AssertSame(float[] want, float[] got, string what)
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(3, 80)]
+    [InlineData(8, 40)]
+    public void The_last_queries_alone_give_the_bits_of_the_whole_prompt_at_once(int last, int d)
+    {
+        // A prompt continued from a cached prefix (few query rows: K and V read in place) must give the logits of the
+        // whole prompt computed at once (161 x 2 rows a unit: the tiled kernel), bit for bit.
+        const int hq = 4, hkv = 2, s = 161;
+        var rng = new Random(5);
+        var causal = new AttentionOptions { Causal = true };
+        var q = Randn(rng, hq * s * d, 1.5);
+        using var be = new CpuBackend(new CpuBackendOptions(Threads: 2));
+        using var qt = Tensor.FromArray(be, q, 1, hq, s, d);
+        using var kt = Tensor.FromArray(be, Randn(rng, hkv * s * d, 1.5), 1, hkv, s, d);
+        using var vt = Tensor.FromArray(be, Randn(rng, hkv * s * d), 1, hkv, s, d);
+        using var whole = qt.Attention(kt, vt, causal);
+        using var wholeLast = whole.Narrow(2, s - last, last);
+        using var qLast = qt.Narrow(2, s - last, last);
+        using var tail = qLast.Attention(kt, vt, causal);
+        using var want = wholeLast.Contiguous();
+        AssertSame(want.ToArray<float>(), tail.ToArray<float>(), $"the last {last} queries of {s}, head dim {d}", d);
+    }
+
+    private static void AssertSame(float[] want, float[] got, string what, int d = D)
     {
         Assert.Equal(want.Length, got.Length);
         for (int i = 0; i < want.Length; i++)
             if (BitConverter.SingleToInt32Bits(want[i]) != BitConverter.SingleToInt32Bits(got[i]))
-                Assert.Fail($"{what}: element {i} (head {i / D % Hq}) is {got[i]:R}, {want[i]:R} in the batch of four");
+                Assert.Fail($"{what}: element {i} (row {i / d}) is {got[i]:R}, {want[i]:R} in the reference call");
     }
 }

@@ -6,28 +6,30 @@ namespace Tessera.Cpu.Attention;
 
 /// <summary>Attention for units with few query rows (decode: Sq = 1, or the Group query heads of a GQA kv head, or a
 /// handful of speculative tokens), reading K and V rows where they lie (<see cref="KvRows"/>: strided dense views and
-/// paged blocks alike) instead of packing them into the tile kernel's panels, which copies and transposes the whole
-/// cache on every call. Per unit: scores q_r . k_j by SIMD dot products over D (four keys at a time, each key loaded
-/// once for all rows), the causal/window limits and the mask, a two-pass softmax (max, then 2^(s - max) and sum) per
-/// chunk of <see cref="Chunk"/> keys with the running max and sum carried between chunks, and o_r += p_rj v_j with
-/// every value row streamed once for all rows.
-/// A row's result depends only on its own query, its visible keys and the absolute key positions: chunks and the
-/// vector lanes of the sums are aligned to absolute key indices, hidden keys weigh exactly 0 and a chunk it cannot see
-/// changes nothing. So it does not depend on the other rows, the other units or the thread count (batch invariance).</summary>
+/// paged blocks alike) instead of packing the whole cache into the tile kernel's panels on every call. Per chunk of
+/// <see cref="FlashAttention.Bc"/> keys: 32 keys at a time are turned into a small [D][32] panel in L1 and scored
+/// against every row (keys in the vector lanes), the causal/window limits and the mask are applied, the online softmax
+/// updates each row's running max and sum, and the value rows, read in place once for all rows, are accumulated.
+/// Every step rounds as the tiled kernel does (the same sequential FMA chain over D per score, the same exponential,
+/// the same even/odd partial sums, the same chunk boundaries, a chunk's P V summed from zero and then added), so for
+/// causal or unlimited attention a query's output is bit for bit what the tiled kernel gives: a prompt continued from
+/// a cached prefix gets the logits of the whole prompt computed at once. A row's result depends only on its own query,
+/// its visible keys and the chunk boundaries (from the unit's first visible key; 0 unless a left window is set), never
+/// on the other units or the thread count.</summary>
 internal static unsafe class DecodeAttention
 {
     /// <summary>Units with at most this many query rows (Group x Sq) take this path; more go to the tiled kernel.</summary>
     // Measured on the 2-core Zen 4 under heavy load (`peer decode-attention --threads 1 --rounds 31`: 12 units, D = 64,
-    // causal, the fastest of 31 samples; tiled time / this path's time): Skv = 160: 11x at 1 row, 4.1x at 4, 2.0x at 8,
-    // 1.07x at 16, 0.73x at 24; Skv = 1000: 50x, 16x, 3.7x, 2.3x at 16, 0.93x at 24, 0.86x at 32. Past ~16 rows the
-    // tile kernel's 8 x 32 register tile, which reuses each loaded key for 32 queries, wins despite its packing.
+    // causal, the fastest of 31 samples; tiled time / this path's time): Skv = 160: RATIOS160; Skv = 1000: RATIOS1000.
+    // Past that the tile kernel's 8 x 32 register tile, which reuses each loaded key for 32 queries, wins despite its packing.
     public const int MaxRows = 16;
 
-    /// <summary>Keys per softmax round: the score buffer (MaxRows x Chunk f32 = 16 KB) stays in L1.</summary>
-    private const int Chunk = 256;
+    private const int Bc = FlashAttention.Bc, Panel = 32;
     private const float Log2E = 1.4426950408889634f, Ln2 = 0.6931471805599453f;
 
     private static int Round16(int n) => (n + 15) & ~15;
+
+    private static bool Wide => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     /// <summary>True when the unit's Group x Sq query rows are few enough for this path.</summary>
     public static bool Takes(FlashPlan plan, in AttnUnit u) => (long)plan.Group * u.Sq <= MaxRows;
@@ -37,15 +39,16 @@ internal static unsafe class DecodeAttention
     public static void Run(FlashPlan plan, KvRows kv, AttnUnit[] units, int threads)
     {
         int ld = Round16(plan.D);
-        long scratchBytes = (long)MaxRows * (2L * ld + Chunk + 4) * sizeof(float);
-        FlashAttention.Dynamic(units.Length, threads, scratchBytes, (t, scratch) => Unit(plan, kv, units[t], (float*)scratch));
+        long scratchFloats = (long)MaxRows * (3L * ld + Bc + 4) + (long)ld * Panel;
+        FlashAttention.Dynamic(units.Length, threads, scratchFloats * sizeof(float), (t, scratch) => Unit(plan, kv, units[t], (float*)scratch));
     }
 
     private static void Unit(FlashPlan plan, KvRows kv, in AttnUnit u, float* scratch)
     {
         int d = plan.D, ld = Round16(d), rows = plan.Group * u.Sq;
         if (rows == 0) return; // a sequence without new queries (paged attention's queryLens 0)
-        float* q = scratch, o = q + MaxRows * ld, s = o + MaxRows * ld, m = s + MaxRows * Chunk, l = m + MaxRows;
+        float* q = scratch, o = q + MaxRows * ld, part = o + MaxRows * ld, s = part + MaxRows * ld, kt = s + MaxRows * Bc;
+        float* m = kt + ld * Panel, l = m + MaxRows;
         int* lo = (int*)(l + MaxRows), hi = lo + MaxRows;
         int headBase = u.KvHead * plan.Group;
 
@@ -73,28 +76,31 @@ internal static unsafe class DecodeAttention
         }
         new Span<float>(o, rows * ld).Clear();
 
-        for (int c0 = keyStart < keyEnd ? keyStart / Chunk * Chunk : keyEnd; c0 < keyEnd; c0 += Chunk)
+        for (int j0 = keyStart < keyEnd ? keyStart & ~7 : keyEnd; j0 < keyEnd; j0 += Bc)
         {
-            // Keys [ja, jb) are computed; the scores span [a, b), widened to whole 16-key vectors with -inf.
-            int ja = Math.Max(c0, keyStart), jb = Math.Min(c0 + Chunk, keyEnd);
-            int a = Math.Max(c0, keyStart & ~15), b = Math.Min(c0 + Chunk, Round16(keyEnd));
-            Scores(kv, u, q, rows, ld, d, s, c0, ja, jb);
+            int n = Math.Min(Bc, keyEnd - j0), n16 = Round16(n);
+            for (int p0 = 0; p0 < n; p0 += Panel)
+            {
+                PackKeys(kv, u, j0 + p0, Math.Min(Panel, n - p0), d, kt);
+                Scores(q, rows, ld, d, kt, s + p0);
+            }
             for (int r = 0; r < rows; r++)
             {
-                float* sr = s + r * Chunk - c0;
-                for (int j = a; j < b; j++)
-                    if (j < lo[r] || j > hi[r]) sr[j] = float.NegativeInfinity;
+                float* sr = s + r * Bc;
+                for (int j = 0; j < n; j++)
+                    if (j0 + j < lo[r] || j0 + j > hi[r]) sr[j] = float.NegativeInfinity;
+                for (int j = n; j < n16; j++) sr[j] = float.NegativeInfinity;
                 if (plan.Mask is { } mask)
                 {
-                    float* mrow = mask.At(u.Batch, headBase + r / u.Sq, r % u.Sq);
+                    float* mrow = mask.At(u.Batch, headBase + r / u.Sq, r % u.Sq) + (long)j0 * mask.SX;
                     long msx = mask.SX;
-                    for (int j = Math.Max(ja, lo[r]), end = Math.Min(jb - 1, hi[r]); j <= end; j++) sr[j] += mrow[j * msx] * Log2E;
+                    for (int j = 0; j < n; j++) sr[j] += mrow[j * msx] * Log2E;
                 }
-                float alpha = Softmax(sr + a, b - a, m + r, l + r);
+                float alpha = Softmax(sr, n16, m + r, l + r);
                 if (alpha != 1f)
                     for (int c = 0; c < d; c++) o[r * ld + c] *= alpha;
             }
-            Values(kv, u, s, rows, o, ld, d, c0, ja, jb);
+            Values(kv, u, s, rows, part, o, ld, d, j0, n);
         }
 
         var ov = plan.O;
@@ -110,158 +116,147 @@ internal static unsafe class DecodeAttention
         }
     }
 
-    /// <summary>s[r * Chunk + j - c0] = q_r . k_j for keys [ja, jb): four keys at a time, each loaded once for all rows.</summary>
-    private static void Scores(KvRows kv, in AttnUnit u, float* q, int rows, int ld, int d, float* s, int c0, int ja, int jb)
+    /// <summary>kt[c * 32 + i] = k_(j + i)[c] for the <paramref name="count"/> keys from j (zeros past them): the keys
+    /// of one panel in the vector lanes, 8 rows a gather where they are contiguous and close enough.</summary>
+    private static void PackKeys(KvRows kv, in AttnUnit u, int j, int count, int d, float* kt)
     {
         long sd = kv.KStrideD;
-        int j = ja;
-        if (sd == 1)
-            for (; j + 4 <= jb; j += 4)
-            {
-                float* k0 = kv.K(u, j), k1 = kv.K(u, j + 1), k2 = kv.K(u, j + 2), k3 = kv.K(u, j + 3);
-                for (int r = 0; r < rows; r++) Dot4(q + r * ld, k0, k1, k2, k3, d, s + r * Chunk + j - c0);
-            }
-        float* one = stackalloc float[4];
-        for (; j < jb; j++)
+        float** rows = stackalloc float*[8];
+        for (int i0 = 0; i0 < Panel; i0 += 8)
         {
-            float* k = kv.K(u, j);
-            for (int r = 0; r < rows; r++)
+            if (sd == 1 && i0 + 8 <= count)
             {
-                float* qr = q + r * ld;
-                float dot;
-                if (sd == 1) { Dot4(qr, k, k, k, k, d, one); dot = one[0]; }
-                else { dot = 0f; for (int c = 0; c < d; c++) dot = MathF.FusedMultiplyAdd(qr[c], k[c * sd], dot); }
-                s[r * Chunk + j - c0] = dot;
+                for (int i = 0; i < 8; i++) rows[i] = kv.K(u, j + i0 + i);
+                if (Transpose8.TryRows(rows, d, kt + i0, Panel, 1f)) continue;
+            }
+            for (int i = i0; i < i0 + 8; i++)
+            {
+                float* col = kt + i;
+                if (i >= count) { for (int c = 0; c < d; c++) col[c * Panel] = 0f; continue; }
+                float* row = kv.K(u, j + i);
+                for (int c = 0; c < d; c++) col[c * Panel] = row[c * sd];
             }
         }
     }
 
-    /// <summary>dst[i] = q . k_i for four contiguous key rows: 16-wide FMAs, then 8-wide, then the four accumulators
-    /// reduced together (two horizontal adds instead of four full reductions), then the scalar tail. A single key is
-    /// the same call with its row four times, so a key's score does not depend on the group it fell in.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4(float* q, float* k0, float* k1, float* k2, float* k3, int d, float* dst)
+    /// <summary>s[r * Bc + i] = q_r . k_i for the 32 keys of a panel: per score the FMA chain over D in order, as the
+    /// tiled kernel's, so the two paths agree bit for bit. Four rows at a time share each loaded panel row.</summary>
+    private static void Scores(float* q, int rows, int ld, int d, float* kt, float* s)
     {
-        int c = 0;
-        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
-        if (Vector512.IsHardwareAccelerated && d >= 16)
+        if (Wide)
         {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; c + 16 <= d; c += 16)
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
             {
-                var x = Vector512.Load(q + c);
-                a0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(k0 + c), a0);
-                a1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(k1 + c), a1);
-                a2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(k2 + c), a2);
-                a3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(k3 + c), a3);
+                Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+                float* q0 = q + r * ld, q1 = q0 + ld, q2 = q1 + ld, q3 = q2 + ld;
+                for (int c = 0; c < d; c++)
+                {
+                    var k0 = Vector512.Load(kt + c * Panel);
+                    var k1 = Vector512.Load(kt + c * Panel + 16);
+                    var x = Vector512.Create(q0[c]); a0 = Avx512F.FusedMultiplyAdd(x, k0, a0); b0 = Avx512F.FusedMultiplyAdd(x, k1, b0);
+                    x = Vector512.Create(q1[c]); a1 = Avx512F.FusedMultiplyAdd(x, k0, a1); b1 = Avx512F.FusedMultiplyAdd(x, k1, b1);
+                    x = Vector512.Create(q2[c]); a2 = Avx512F.FusedMultiplyAdd(x, k0, a2); b2 = Avx512F.FusedMultiplyAdd(x, k1, b2);
+                    x = Vector512.Create(q3[c]); a3 = Avx512F.FusedMultiplyAdd(x, k0, a3); b3 = Avx512F.FusedMultiplyAdd(x, k1, b3);
+                }
+                a0.Store(s + r * Bc); b0.Store(s + r * Bc + 16); a1.Store(s + (r + 1) * Bc); b1.Store(s + (r + 1) * Bc + 16);
+                a2.Store(s + (r + 2) * Bc); b2.Store(s + (r + 2) * Bc + 16); a3.Store(s + (r + 3) * Bc); b3.Store(s + (r + 3) * Bc + 16);
             }
-            h0 = a0.GetLower() + a0.GetUpper(); h1 = a1.GetLower() + a1.GetUpper();
-            h2 = a2.GetLower() + a2.GetUpper(); h3 = a3.GetLower() + a3.GetUpper();
-        }
-        if (Vector256.IsHardwareAccelerated)
-            for (; c + 8 <= d; c += 8)
+            for (; r < rows; r++)
             {
-                var x = Vector256.Load(q + c);
-                h0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k0 + c), h0);
-                h1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k1 + c), h1);
-                h2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k2 + c), h2);
-                h3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(k3 + c), h3);
+                Vector512<float> a0 = default, b0 = default;
+                float* q0 = q + r * ld;
+                for (int c = 0; c < d; c++)
+                {
+                    var x = Vector512.Create(q0[c]);
+                    a0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(kt + c * Panel), a0);
+                    b0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(kt + c * Panel + 16), b0);
+                }
+                a0.Store(s + r * Bc); b0.Store(s + r * Bc + 16);
             }
-        float s0, s1, s2, s3;
-        if (Avx.IsSupported)
-        {
-            // [h0 lo4, h1 lo4, h2 lo4, h3 lo4 | the same of the high four lanes], then the halves added: one sum a key.
-            var p = Avx.HorizontalAdd(Avx.HorizontalAdd(h0, h1), Avx.HorizontalAdd(h2, h3));
-            var r = p.GetLower() + p.GetUpper();
-            s0 = r.GetElement(0); s1 = r.GetElement(1); s2 = r.GetElement(2); s3 = r.GetElement(3);
+            return;
         }
-        else { s0 = Vector256.Sum(h0); s1 = Vector256.Sum(h1); s2 = Vector256.Sum(h2); s3 = Vector256.Sum(h3); }
-        for (; c < d; c++)
+        for (int r = 0; r < rows; r++)
         {
-            s0 = MathF.FusedMultiplyAdd(q[c], k0[c], s0); s1 = MathF.FusedMultiplyAdd(q[c], k1[c], s1);
-            s2 = MathF.FusedMultiplyAdd(q[c], k2[c], s2); s3 = MathF.FusedMultiplyAdd(q[c], k3[c], s3);
+            float* q0 = q + r * ld;
+            for (int i = 0; i < Panel; i++)
+            {
+                float acc = 0f;
+                for (int c = 0; c < d; c++) acc = MathF.FusedMultiplyAdd(q0[c], kt[c * Panel + i], acc);
+                s[r * Bc + i] = acc;
+            }
         }
-        dst[0] = s0; dst[1] = s1; dst[2] = s2; dst[3] = s3;
     }
 
-    /// <summary>Turns n (a multiple of 16) scores into p = 2^(s - m_new) in place, updates the row's running max m and
-    /// sum l, and returns alpha = 2^(m_old - m_new), what the row's accumulator must be scaled by. A row that has seen
-    /// no visible key keeps m = -inf and l = 0.</summary>
-    private static float Softmax(float* s, int n, float* m, float* l)
+    /// <summary>Turns n16 scores (a multiple of 16, -inf past the chunk) into p = 2^(s - m_new) in place, updates the
+    /// row's running max m and sum l, and returns alpha = 2^(m_old - m_new), what the row's accumulator must be scaled
+    /// by. The same exponential and the same order of additions as the tiled kernel's online softmax (even and odd keys
+    /// in two sums on AVX-512, one sum otherwise). A row that has seen no visible key keeps m = -inf and l = 0.</summary>
+    private static float Softmax(float* s, int n16, float* m, float* l)
     {
         float mx = float.NegativeInfinity;
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        if (Wide)
         {
             var vmx = Vector512.Create(float.NegativeInfinity);
-            for (; j < n; j += 16) vmx = Avx512F.Max(vmx, Vector512.Load(s + j)); // bare vmaxps (see FastExp2)
+            for (int j = 0; j < n16; j += 16) vmx = Avx512F.Max(vmx, Vector512.Load(s + j)); // bare vmaxps (see FastExp2)
             for (int i = 0; i < 16; i++) mx = MathF.Max(mx, vmx[i]);
-        }
-        else
-            for (; j < n; j++) mx = MathF.Max(mx, s[j]);
-        float mNew = MathF.Max(*m, mx), mSafe = float.IsNegativeInfinity(mNew) ? 0f : mNew;
-        float alpha = FastExp2.Exp2(*m - mSafe), sum;
-        j = 0;
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
-        {
+            float mNew = MathF.Max(*m, mx), mSafe = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+            float alpha = FastExp2.Exp2(Vector512.Create(*m - mSafe)).ToScalar();
             var vm = Vector512.Create(mSafe);
-            var acc = Vector512<float>.Zero;
-            for (; j < n; j += 16)
-            {
-                var p = FastExp2.Exp2(Vector512.Load(s + j) - vm);
-                p.Store(s + j); acc += p;
-            }
-            sum = Vector512.Sum(acc);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            var vm = Vector256.Create(mSafe);
-            var acc = Vector256<float>.Zero;
-            for (; j < n; j += 8)
-            {
-                var p = FastExp2.Exp2(Vector256.Load(s + j) - vm);
-                p.Store(s + j); acc += p;
-            }
-            sum = Vector256.Sum(acc);
+            for (int j = 0; j < n16; j += 16) FastExp2.Exp2(Vector512.Load(s + j) - vm).Store(s + j);
+            float sum0 = 0f, sum1 = 0f;
+            for (int j = 0; j < n16; j += 2) { sum0 += s[j]; sum1 += s[j + 1]; }
+            *l = MathF.FusedMultiplyAdd(*l, alpha, sum0 + sum1);
+            *m = mNew;
+            return alpha;
         }
         else
         {
-            sum = 0f;
-            for (; j < n; j++) { float p = FastExp2.Exp2(s[j] - mSafe); s[j] = p; sum += p; }
+            for (int j = 0; j < n16; j++) mx = MathF.Max(mx, s[j]);
+            float mNew = MathF.Max(*m, mx), mSafe = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+            float alpha = FastExp2.Exp2(*m - mSafe), sum = 0f;
+            for (int j = 0; j < n16; j++) { float p = FastExp2.Exp2(s[j] - mSafe); s[j] = p; sum += p; }
+            *l = *l * alpha + sum;
+            *m = mNew;
+            return alpha;
         }
-        *l = *l * alpha + sum;
-        *m = mNew;
-        return alpha;
     }
 
-    /// <summary>o_r += sum_j p_rj v_j over keys [ja, jb), four value rows at a time, each loaded once for all rows;
-    /// every row adds its keys in ascending order whatever the grouping, and skips keys it gives weight 0.</summary>
-    private static void Values(KvRows kv, in AttnUnit u, float* s, int rows, float* o, int ld, int d, int c0, int ja, int jb)
+    /// <summary>o_r += sum_j p_rj v_j over the chunk's keys, the sum formed from zero in key order and then added (as the
+    /// tiled kernel does); value rows are read in place, four at a time, once for all rows, and keys a row gives
+    /// weight 0 are skipped (adding 0 p v changes nothing).</summary>
+    private static void Values(KvRows kv, in AttnUnit u, float* s, int rows, float* part, float* o, int ld, int d, int j0, int n)
     {
         long sd = kv.VStrideD;
-        int j = ja;
+        new Span<float>(part, rows * ld).Clear();
+        int j = 0;
         if (sd == 1)
-            for (; j + 4 <= jb; j += 4)
+            for (; j + 4 <= n; j += 4)
             {
-                float* v0 = kv.V(u, j), v1 = kv.V(u, j + 1), v2 = kv.V(u, j + 2), v3 = kv.V(u, j + 3);
+                float* v0 = kv.V(u, j0 + j), v1 = kv.V(u, j0 + j + 1), v2 = kv.V(u, j0 + j + 2), v3 = kv.V(u, j0 + j + 3);
                 for (int r = 0; r < rows; r++)
                 {
-                    float* p = s + r * Chunk + j - c0;
+                    float* p = s + r * Bc + j;
                     if (p[0] == 0f && p[1] == 0f && p[2] == 0f && p[3] == 0f) continue;
-                    Axpy4(p[0], p[1], p[2], p[3], v0, v1, v2, v3, o + r * ld, d);
+                    Axpy4(p[0], p[1], p[2], p[3], v0, v1, v2, v3, part + r * ld, d);
                 }
             }
-        for (; j < jb; j++)
+        for (; j < n; j++)
         {
-            float* v = kv.V(u, j);
+            float* v = kv.V(u, j0 + j);
             for (int r = 0; r < rows; r++)
             {
-                float p = s[r * Chunk + j - c0];
+                float p = s[r * Bc + j];
                 if (p == 0f) continue;
-                float* orow = o + r * ld;
-                if (sd == 1) Axpy4(p, 0f, 0f, 0f, v, v, v, v, orow, d);
-                else for (int c = 0; c < d; c++) orow[c] = MathF.FusedMultiplyAdd(p, v[c * sd], orow[c]);
+                float* pr = part + r * ld;
+                if (sd == 1) Axpy4(p, 0f, 0f, 0f, v, v, v, v, pr, d);
+                else for (int c = 0; c < d; c++) pr[c] = MathF.FusedMultiplyAdd(p, v[c * sd], pr[c]);
             }
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* pr = part + r * ld, or0 = o + r * ld;
+            for (int c = 0; c < d; c++) or0[c] = pr[c] + or0[c];
         }
     }
 
