@@ -19,9 +19,11 @@ namespace Tessera.Cpu.Attention;
 internal static unsafe class DecodeAttention
 {
     /// <summary>Units with at most this many query rows (Group x Sq) take this path; more go to the tiled kernel.</summary>
-    // Measured on the 2-core Zen 4 under heavy load (`peer decode-attention --threads 1 --rounds 31`: 12 units, D = 64,
-    // causal, the fastest of 31 samples; tiled time / this path's time): Skv = 160: RATIOS160; Skv = 1000: RATIOS1000.
-    // Past that the tile kernel's 8 x 32 register tile, which reuses each loaded key for 32 queries, wins despite its packing.
+    // Measured on the 2-core Zen 4 under heavy load (load average ~40; `peer decode-attention --threads 1 --rounds 31`:
+    // 12 units, D = 64, causal; tiled time / this path's time, fastest of 31 samples each): Skv = 160: 4.0x at 1 row,
+    // 2.3x at 4, 1.6x at 8, 1.03x at 16, 0.69x at 24, 0.09-0.38x at 32-48; Skv = 1000: 2.6x, 2.1x, 1.6x, 1.27x at 16,
+    // 0.87x at 24, 0.66x at 32. Past 16 rows the tile kernel's 8 x 32 register tile, which reuses each loaded key for
+    // 32 queries, wins despite its packing.
     public const int MaxRows = 16;
 
     private const int Bc = FlashAttention.Bc, Panel = 32;
