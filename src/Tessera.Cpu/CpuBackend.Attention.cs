@@ -2,8 +2,10 @@ using Tessera.Cpu.Attention;
 
 namespace Tessera.Cpu;
 
-// Attention: contiguous (flash) and paged; both run the same tiled kernel (Attention/FlashAttention*.cs) and
-// differ only in where K and V rows are read from.
+// Attention: contiguous (flash) and paged; both run the same kernels (Attention/FlashAttention*.cs: tiles over packed
+// K/V; Attention/DecodeAttention.cs: few query rows over K/V in place) and differ only in where K and V rows are read from.
+// The KV caches the models use (ContiguousKvCache, PagedKvCache, KvBlockPool) are f32 by default, so F32View copies
+// nothing on the decode path; an f16/bf16 cache would be converted whole on every call.
 public sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>

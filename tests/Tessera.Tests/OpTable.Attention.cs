@@ -83,5 +83,8 @@ public static partial class OpTable
         yield return new("Attention [1, 2/2, 20x40, 64] bf16", [In.Normal(BF16, 1.5, 1, 2, 20, 64), In.Normal(BF16, 1.5, 1, 2, 40, 64), In.Normal(BF16, 1, 1, 2, 40, 64)],
             t => t[0].Attention(t[1], t[2]), r => { var p = Problem(r[0], r[1], r[2], null, AttentionOptions.Default); return OutNd(p, NaiveAttention.Run(p).Out); },
             Check.Close, BF16, 2e-2);
+
+        // Decode: few query rows a unit (OpTable.AttentionDecode.cs).
+        foreach (var row in DecodeAttention()) yield return row;
     }
 }

@@ -70,5 +70,12 @@ public static partial class OpTable
         yield return Paged(4, 4, 5, 32, 16, [33, 17], [5, 2], AttentionOptions.Default);
         // Decode over long caches: the split-K (flash-decoding) path where a backend has one.
         yield return Paged(8, 8, 1, 64, 16, [700, 1, 1300], null, causal);
+        // Decode over K/V read in place (few query rows a unit): blocks of odd sizes, groups 1 to 8, head dims 40 to 128.
+        yield return Paged(8, 1, 1, 40, 5, [1, 7, 33, 161], null, causal);
+        yield return Paged(4, 2, 1, 80, 3, [161, 1, 33], null, causal with { WindowLeft = 20 });
+        yield return Paged(2, 2, 1, 128, 7, [7, 300], null, AttentionOptions.Default);
+        yield return Paged(8, 2, 2, 64, 13, [33, 161, 2], [1, 2, 2], causal);
+        // One call with both paths: 8 x 3 = 24 rows go to the tiles, 8 x 1 rows run in place.
+        yield return Paged(16, 2, 3, 64, 9, [40, 90], [3, 1], causal);
     }
 }

@@ -53,7 +53,8 @@ internal sealed unsafe class FlashPlan
 /// buffer rescaled by 2^(m_old - m_new). K and V are packed once per (batch, kv head) into the kernel's A panels
 /// (K: [Skv/8][D][8], V^T: [D/8][Skv][8]); the packed copy is the only buffer that grows with S, and heads are
 /// processed in groups so that it stays under <see cref="PackBudgetBytes"/>. Tiles that the causal/window limits
-/// hide completely are skipped; tiles they hide partly are masked per element.</summary>
+/// hide completely are skipped; tiles they hide partly are masked per element. Units with few query rows (decode) skip
+/// the packing and take <see cref="DecodeAttention"/>.</summary>
 internal static unsafe partial class FlashAttention
 {
     // Bc = 256 measured faster than 64 and 128 at S = 1024 (fewer softmax/rescale rounds per key); the score tile
@@ -126,8 +127,18 @@ internal static unsafe partial class FlashAttention
 
     private static int Round8(int n) => (n + 7) & ~7;
 
-    /// <summary>Runs every unit; rows of a unit past its Sq are left untouched.</summary>
+    /// <summary>Runs every unit; rows of a unit past its Sq are left untouched. Units with few query rows (decode)
+    /// read K and V in place (<see cref="DecodeAttention"/>); the others are packed and tiled. Which path a unit takes
+    /// depends on that unit alone, so its result does not depend on the rest of the call.</summary>
     public static void Run(FlashPlan plan, KvRows kv, AttnUnit[] units, int threads)
+    {
+        var few = Array.FindAll(units, u => DecodeAttention.Takes(plan, u));
+        if (few.Length > 0) DecodeAttention.Run(plan, kv, few, threads);
+        if (few.Length < units.Length) RunTiled(plan, kv, Array.FindAll(units, u => !DecodeAttention.Takes(plan, u)), threads);
+    }
+
+    /// <summary>Runs every unit through the packed, tiled kernel.</summary>
+    internal static void RunTiled(FlashPlan plan, KvRows kv, AttnUnit[] units, int threads)
     {
         int d = plan.D, dp = Round8(d);
         int start = 0;
