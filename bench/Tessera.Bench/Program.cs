@@ -23,6 +23,7 @@ public static class Program
         ["constrained-decode"] = ConstrainedDecode.Run,
         ["batch-decode"] = BatchDecode.Run,
         ["vit"] = PeerVit.Run,
+        ["dit"] = PeerDit.Run,
     };
 
     public static int Main(string[] args)
