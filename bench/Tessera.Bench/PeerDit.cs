@@ -17,8 +17,27 @@ public static class PeerDit
 {
     public static int Run(Args args)
     {
-        var parts = args.Str("parts", "dit").Split(',');
-        if (!parts.Contains("dit")) return 0;
+        foreach (var part in args.Str("parts", "dit").Split(','))
+        {
+            int rc = part switch
+            {
+                "dit" => RunDit(args),
+                _ => Unknown(part),
+            };
+            if (rc != 0) return rc;
+        }
+        return 0;
+    }
+
+    private static int Unknown(string part)
+    {
+        Console.Error.WriteLine($"peer dit: unknown part '{part}' (parts: dit)");
+        return 2;
+    }
+
+    // The transformer step, per model and thread count.
+    private static int RunDit(Args args)
+    {
         var models = args.Str("models", "xl,b").Split(',');
         var threadCounts = args.Str("threads", "1,2").Split(',').Select(int.Parse).ToArray();
         int batch = args.Int("batch", 2), rounds = args.Int("rounds", 5), settle = args.Int("settle-ms", 200), profile = args.Int("profile", 0);
