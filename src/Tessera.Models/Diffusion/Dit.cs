@@ -108,8 +108,9 @@ public sealed class Dit : IDisposable
                 // the final layer reads the first block's.
                 if (i == 0 || !ReferenceEquals(_blocks[i].Embedder, _blocks[i - 1].Embedder))
                 {
-                    using var old = c;
-                    c = _blocks[i].Conditioning(timesteps, classLabels);
+                    var next = _blocks[i].Conditioning(timesteps, classLabels);
+                    c?.Dispose();
+                    c = next;
                 }
                 using var prev = x;
                 x = _blocks[i].Forward(prev, c!);

@@ -83,7 +83,17 @@ public sealed class DitBlock
         using (var onePlus = m.ScaleMlp.Affine(1, 1))
         using (var scaled = n2 * onePlus)
         using (var n = scaled + m.ShiftMlp)
-        using (var f = FeedForward.Forward(n))
+        using (var f = FlatFeedForward(FeedForward, n))
             return AdaLayerNorm.GatedAdd(h, m.GateMlp, f);
+    }
+
+    /// <summary>ff(x) for x [B, N, D] run as one [B*N, D] GEMM per layer: the weight is streamed once for the whole batch
+    /// instead of once per sample (the batched matmul runs a GEMM per batch entry).</summary>
+    internal static Tensor FlatFeedForward(Mlp ff, Tensor x)
+    {
+        int b = x.Dim(0), s = x.Dim(1), d = x.Dim(2);
+        using var flat = x.Reshape(b * s, d);
+        using var y = ff.Forward(flat);
+        return y.Reshape(b, s, y.Dim(1));
     }
 }

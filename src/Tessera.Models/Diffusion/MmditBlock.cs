@@ -69,7 +69,7 @@ public sealed class MmditBlock
         using var onePlus = m.ScaleMlp.Affine(1, 1);
         using var scaled = n2 * onePlus;
         using var n = scaled + m.ShiftMlp;
-        using var f = ff.Forward(n);
+        using var f = DitBlock.FlatFeedForward(ff, n);
         return AdaLayerNorm.GatedAdd(h, m.GateMlp, f);
     }
 }
