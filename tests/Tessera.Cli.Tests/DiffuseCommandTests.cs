@@ -133,6 +133,10 @@ public sealed class DiffuseCommandTests
             var other = TesseraProcess.Run("diffuse", "--model", model, "--class", "3", "--steps", "3", "--size", "32x48", "--seed", "8", "--threads", "2", "-o", Path.Combine(dir, "c.png"));
             Assert.True(other.ExitCode == 0, other.Stderr);
             Assert.NotEqual(first, Latent(Path.Combine(dir, "c.safetensors"), out _));
+            var karras = TesseraProcess.Run("diffuse", "--model", model, "--class", "3", "--steps", "3", "--size", "32x48", "--threads", "2",
+                "--sampler", "dpmpp_2m", "--schedule", "karras", "-o", Path.Combine(dir, "d.png"));
+            Assert.True(karras.ExitCode == 0, karras.Stderr);
+            Assert.All(Latent(Path.Combine(dir, "d.safetensors"), out _), v => Assert.True(float.IsFinite(v)));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -210,6 +214,9 @@ public sealed class DiffuseCommandTests
             var noClass = TesseraProcess.Run("diffuse", "--model", model, "--steps", "2", "--size", "32x32", "-o", o);
             Assert.Equal(1, noClass.ExitCode);
             Assert.Contains("--class", noClass.Stderr);
+            var flow = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "--size", "32x32", "--schedule", "flow", "-o", o);
+            Assert.Equal(1, flow.ExitCode);
+            Assert.Contains("MMDiT", flow.Stderr);
             Assert.False(File.Exists(Path.ChangeExtension(o, ".safetensors")));
         }
         finally { Directory.Delete(dir, recursive: true); }

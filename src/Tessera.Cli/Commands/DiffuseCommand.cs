@@ -25,12 +25,12 @@ internal static class DiffuseCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "a DiT (original .pt checkpoint or diffusers folder) or an SD3 transformer folder", Required = true };
-        var vae = new Option<string?>("--vae") { Description = "the latent decoder (a TAESD-family decoder file); without it the latents are written to OUT.safetensors" };
+        var vae = new Option<string?>("--vae") { Description = "the latent decoder (any autoencoder decoder the runtime opens: a TAESD-family file, ...); without it the latents are written to OUT.safetensors (tensor 'latent', the model's latent space)" };
         var cls = new Option<int?>("--class") { Description = "DiT: the class id (ImageNet for the published DiTs)" };
         var text = new Option<string?>("--text-embeddings") { Description = "MMDiT: safetensors with encoder_hidden_states [1|N, T, D] and pooled_projections [1|N, P] (negative_* too for --cfg > 1)" };
         var steps = new Option<int?>("--steps") { Description = "sampling steps (default: DiT 50, MMDiT 28)" };
         var sampler = new Option<string?>("--sampler") { Description = $"{string.Join(", ", SamplerCatalog.Names)}, or dit (= ddpm, the DiT paper's); default: DiT ddim, MMDiT flow_euler" };
-        var schedule = new Option<string?>("--schedule") { Description = "DiT: dit (linear 1e-4..0.02, its training schedule; default), linear, scaled_linear, squaredcos_cap_v2; MMDiT: flow" };
+        var schedule = new Option<string?>("--schedule") { Description = "DiT: dit (linear 1e-4..0.02, its training schedule; default), karras (Karras sigmas over it), linear, scaled_linear, squaredcos_cap_v2; MMDiT: flow" };
         var cfg = new Option<double?>("--cfg") { Description = "classifier-free guidance scale, 1 for none (default: DiT 4, MMDiT 7)" };
         var seed = new Option<ulong>("--seed") { Description = "noise seed (the same seed gives the same image on the same backend)", DefaultValueFactory = _ => 0 };
         var size = new Option<string?>("--size") { Description = "WxH in pixels, multiples of the latent factor x patch (default: the model's trained size)" };
@@ -58,7 +58,7 @@ internal static class DiffuseCommand
     internal static DiffuseReport Run(IBackend backend, string modelPath, string? vaePath, DiffuseOptions options, string output, bool progress, CancellationToken ct)
     {
         if (options.Steps is <= 0) throw new TesseraException($"--steps must be at least 1, got {options.Steps}");
-        if (options.Batch < 1) throw new TesseraException($"--batch must be at least 1, got {options.Batch}");
+        if (options.Batch is < 1 or > 64) throw new TesseraException($"--batch must be 1 to 64, got {options.Batch}");
         if (!double.IsNaN(options.Cfg) && !(double.IsFinite(options.Cfg) && options.Cfg >= 0)) throw new TesseraException($"--cfg must be a finite number >= 0, got {options.Cfg}");
         if (vaePath is not null && !File.Exists(vaePath)) throw new TesseraException($"--vae {vaePath}: no such file");
         var total = Stopwatch.StartNew();

@@ -64,10 +64,12 @@ internal abstract class DiffuseModel : IDisposable
     }
 
     /// <summary>A discrete-time schedule named by --schedule: "dit" (DiT's training schedule: linear betas 1e-4..0.02 over
-    /// 1000 steps, timesteps spread evenly as DiT's respacing does), "linear", "scaled_linear", "squaredcos_cap_v2".</summary>
+    /// 1000 steps, timesteps spread evenly as DiT's respacing does; "karras": Karras sigmas between its ends), "linear",
+    /// "scaled_linear", "squaredcos_cap_v2".</summary>
     internal static (DiscreteNoiseSchedule Schedule, TimestepSpacing Spacing) Discrete(string? name) => (name ?? "dit").ToLowerInvariant() switch
     {
-        "dit" => (DiscreteNoiseSchedule.Create(BetaScheduleKind.Linear), TimestepSpacing.Linspace),
+        "dit" or "karras" => (DiscreteNoiseSchedule.Create(BetaScheduleKind.Linear), TimestepSpacing.Linspace),
+        "flow" => throw new TesseraException("--schedule flow is for an MMDiT (rectified flow); a DiT takes dit, karras, linear, scaled_linear or squaredcos_cap_v2"),
         var n => (DiscreteNoiseSchedule.Create(BetaSchedule.Parse(n), 1000, n.Contains("scaled") ? 0.00085 : 1e-4, n.Contains("scaled") ? 0.012 : 0.02), TimestepSpacing.Leading),
     };
 
@@ -98,7 +100,7 @@ internal abstract class DiffuseModel : IDisposable
         public override SamplingSchedule Schedule(DiffuseOptions o, int steps, bool karras)
         {
             var (schedule, spacing) = Discrete(o.Schedule);
-            return karras ? schedule.KarrasSchedule(steps) : schedule.Schedule(steps, spacing);
+            return karras || o.Schedule?.ToLowerInvariant() == "karras" ? schedule.KarrasSchedule(steps) : schedule.Schedule(steps, spacing);
         }
 
         public override void Dispose() => dit.Dispose();
