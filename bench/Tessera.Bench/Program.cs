@@ -24,6 +24,7 @@ public static class Program
         ["batch-decode"] = BatchDecode.Run,
         ["vit"] = PeerVit.Run,
         ["decode-attention"] = DecodeAttentionProbe.Run,
+        ["dit"] = PeerDit.Run,
     };
 
     public static int Main(string[] args)

@@ -13,6 +13,7 @@ var root = new RootCommand("tessera: a .NET multimodal inference runtime")
     ConvertCommand.Create(),
     ChatCommand.Create(),
     VaeCommand.Create(),
+    DiffuseCommand.Create(),
     EmbedCommand.Create(),
     ClassifyCommand.Create(),
     IndexCommand.Create(),

@@ -4,24 +4,28 @@ using Tessera.Models.Nn;
 
 namespace Tessera.Models.Diffusion;
 
-/// <summary>The class-conditional diffusion transformer of Peebles and Xie (DiT, adaLN-Zero), in diffusers'
-/// <c>DiTTransformer2DModel</c> layout: pos_embed.proj (patchify conv) plus fixed 2-D sin-cos positions,
-/// transformer_blocks.{i} (<see cref="DitBlock"/>), then a final adaLN (proj_out_1 on the first block's conditioning:
-/// shift, scale), proj_out_2 and unpatchify. Latents [B, C, H, W] with H and W multiples of the patch; the output is
-/// [B, out_channels, H, W], whose second half is the learned variance when out_channels = 2 in_channels
-/// (<see cref="SplitLearnedSigma"/>).</summary>
+/// <summary>The class-conditional diffusion transformer of Peebles and Xie (DiT, adaLN-Zero), from diffusers'
+/// <c>DiTTransformer2DModel</c> layout (pos_embed.proj, transformer_blocks.{i}, proj_out_1/2) or from the original
+/// facebookresearch checkpoints (x_embedder.proj, t_embedder, y_embedder, pos_embed, blocks.{i}, final_layer: see
+/// <see cref="DitOriginal"/>): patchify conv plus fixed 2-D sin-cos positions, the blocks (<see cref="DitBlock"/>),
+/// a final adaLN (shift, scale) on the conditioning, a linear and unpatchify. Latents [B, C, H, W] with H and W
+/// multiples of the patch; the output is [B, out_channels, H, W], whose second half is the learned variance when
+/// out_channels = 2 in_channels (<see cref="SplitLearnedSigma"/>).</summary>
 public sealed class Dit : IDisposable
 {
     private readonly WeightSet _weights;
     private readonly Tensor _patchWeight;
     private readonly Tensor? _patchBias;
+    private readonly Tensor? _storedPositions;
     private readonly DitBlock[] _blocks;
     private readonly AdaLayerNorm _final;
     private readonly Linear _proj;
 
-    private Dit(DitConfig config, WeightSet weights, Tensor patchWeight, Tensor? patchBias, DitBlock[] blocks, AdaLayerNorm final, Linear proj)
+    internal Dit(DitConfig config, WeightSet weights, Tensor patchWeight, Tensor? patchBias, Tensor? storedPositions, DitBlock[] blocks,
+        AdaLayerNorm final, Linear proj)
     {
-        (Config, _weights, _patchWeight, _patchBias, _blocks, _final, _proj) = (config, weights, patchWeight, patchBias, blocks, final, proj);
+        (Config, _weights, _patchWeight, _patchBias, _storedPositions, _blocks, _final, _proj) =
+            (config, weights, patchWeight, patchBias, storedPositions, blocks, final, proj);
     }
 
     /// <summary>The sizes.</summary>
@@ -33,11 +37,16 @@ public sealed class Dit : IDisposable
     /// <summary>The null (unconditional) class id used for classifier-free guidance: num_embeds_ada_norm.</summary>
     public int NullClass => Config.NumEmbedsAdaNorm;
 
-    /// <summary>Opens a diffusers folder (config.json plus diffusion_pytorch_model.safetensors, or a <c>transformer/</c>
-    /// folder inside a pipeline folder).</summary>
-    public static Dit Open(IBackend backend, string folder)
+    /// <summary>Opens a DiT in either published layout: a diffusers folder (config.json plus
+    /// diffusion_pytorch_model.safetensors, or a <c>transformer/</c> folder inside a pipeline folder), or an original
+    /// checkpoint file (<c>DiT-XL-2-256x256.pt</c>, read as data by the safe .pth reader; or the same state dict as
+    /// safetensors), whose sizes follow from its tensor shapes.</summary>
+    public static Dit Open(IBackend backend, string path)
     {
-        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(path);
+        if (File.Exists(path)) return DitOriginal.Open(backend, path);
+        string folder = path;
+        if (!Directory.Exists(folder)) throw new TesseraException($"DiT: {path} is neither a checkpoint file nor a diffusers folder");
         if (!File.Exists(Path.Combine(folder, "config.json")) && Directory.Exists(Path.Combine(folder, "transformer")))
             folder = Path.Combine(folder, "transformer");
         var config = DitConfig.Load(folder);
@@ -47,12 +56,14 @@ public sealed class Dit : IDisposable
         return Load(wb, config);
     }
 
-    /// <summary>Loads from a builder at the model's root, checking every tensor's shape against <paramref name="config"/>.</summary>
+    /// <summary>Loads diffusers' layout from a builder at the model's root, checking every tensor's shape against
+    /// <paramref name="config"/>.</summary>
     public static Dit Load(WeightBuilder wb, DitConfig config)
     {
         ArgumentNullException.ThrowIfNull(wb);
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
+        if (config.Layout != DitLayout.Diffusers) return DitOriginal.Load(wb, config);
         int d = config.InnerDim, p = config.PatchSize;
         var proj = wb.Pp("pos_embed").Pp("proj");
         var pw = proj.GetAs("weight", DType.F32, d, config.InChannels, p, p);
@@ -61,7 +72,7 @@ public sealed class Dit : IDisposable
         for (int i = 0; i < blocks.Length; i++) blocks[i] = DitBlock.Load(wb.Pp("transformer_blocks").Pp(i), config);
         var final = AdaLayerNorm.Load(wb, d, d, chunks: 2, eps: 1e-6f, linear: "proj_out_1");
         var output = Linear.Load(wb.Pp("proj_out_2"), d, p * p * config.OutputChannels);
-        return new Dit(config, wb.Commit(), pw, pb, blocks, final, output);
+        return new Dit(config, wb.Commit(), pw, pb, null, blocks, final, output);
     }
 
     /// <summary>The model output [B, out_channels, H, W] for latents [B, in_channels, H, W], timesteps [B] (f32, the
@@ -86,18 +97,24 @@ public sealed class Dit : IDisposable
 
         Tensor x;
         using (var patches = latents.PatchEmbed(_patchWeight, _patchBias))            // [B, N, D]
-        using (var pos = DitPositions.SinCos2d(latents.Backend, cfg.InnerDim, rows, cols, cfg.SampleSize / p))
+        using (var pos = PositionsFor(latents.Backend, rows, cols))
             x = patches + pos;
-        Tensor? first = null;
+        Tensor? first = null, c = null;
         try
         {
             for (int i = 0; i < _blocks.Length; i++)
             {
-                // Every diffusers block embeds its own conditioning; the final layer reuses the first block's.
-                using var c = _blocks[i].Conditioning(timesteps, classLabels);
+                // Every diffusers block embeds its own conditioning (the original's blocks share one, embedded once);
+                // the final layer reads the first block's.
+                if (i == 0 || !ReferenceEquals(_blocks[i].Embedder, _blocks[i - 1].Embedder))
+                {
+                    var next = _blocks[i].Conditioning(timesteps, classLabels);
+                    c?.Dispose();
+                    c = next;
+                }
                 using var prev = x;
-                x = _blocks[i].Forward(prev, c);
-                if (i == 0) first = c.Share();
+                x = _blocks[i].Forward(prev, c!);
+                if (i == 0) first = c!.Share();
             }
             using var m = _final.Forward(first!);
             using var n = _final.Modulate(x, m[0], m[1]);
@@ -108,7 +125,22 @@ public sealed class Dit : IDisposable
         {
             x.Dispose();
             first?.Dispose();
+            c?.Dispose();
         }
+    }
+
+    // diffusers rescales the sin-cos table to the trained grid; an original checkpoint carries its table (used at its
+    // own grid only) or, without one, builds it over the patch indices as the original code does.
+    private Tensor PositionsFor(IBackend backend, int rows, int cols)
+    {
+        var cfg = Config;
+        if (cfg.Layout == DitLayout.Diffusers) return DitPositions.SinCos2d(backend, cfg.InnerDim, rows, cols, cfg.SampleSize / cfg.PatchSize);
+        if (_storedPositions is null) return DitPositions.SinCos2dIndices(backend, cfg.InnerDim, rows, cols);
+        int grid = cfg.SampleSize / cfg.PatchSize;
+        if (rows != grid || cols != grid)
+            throw new TesseraException($"DiT: this checkpoint's pos_embed covers a {grid}x{grid} patch grid (latents {cfg.SampleSize}x{cfg.SampleSize}), "
+                + $"the latents give {rows}x{cols} (latents {rows * cfg.PatchSize}x{cols * cfg.PatchSize})");
+        return _storedPositions.Share();
     }
 
     /// <summary>Splits an output whose channels are 2 x in_channels into the prediction (epsilon) and the learned
@@ -149,7 +181,7 @@ public sealed class Dit : IDisposable
     }
 
     // [B, h*w, p*p*C] (each token's values ordered p, q, c) -> [B, C, h*p, w*p].
-    private static Tensor Unpatchify(Tensor y, int rows, int cols, int p, int channels)
+    internal static Tensor Unpatchify(Tensor y, int rows, int cols, int p, int channels)
     {
         int b = y.Dim(0);
         using var grid = y.Reshape(b * rows, cols, p, p, channels);

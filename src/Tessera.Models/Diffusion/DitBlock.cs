@@ -3,70 +3,71 @@ using Tessera.Models.Nn;
 
 namespace Tessera.Models.Diffusion;
 
-/// <summary>One DiT block as diffusers stores it (BasicTransformerBlock with norm_type "ada_norm_zero"): its own
-/// conditioning embedder (norm1.emb: timestep MLP + label table), the adaLN-Zero modulation (norm1.linear, 6 chunks),
-/// self-attention (attn1.to_q/k/v, to_out.0) and a tanh-GELU feed-forward (ff.net.0.proj, ff.net.2).</summary>
+/// <summary>One DiT block (adaLN-Zero): the modulation (6 chunks: shift, scale, gate for attention, then for the MLP,
+/// in that order in both layouts), self-attention and a tanh-GELU feed-forward. Stored as diffusers does
+/// (BasicTransformerBlock with norm_type "ada_norm_zero": norm1.emb, norm1.linear, attn1.to_q/k/v, to_out.0,
+/// ff.net.0.proj, ff.net.2) or as the original checkpoints do (adaLN_modulation.1, attn.qkv packed, attn.proj,
+/// mlp.fc1, mlp.fc2; the conditioning embedders live outside the blocks).</summary>
 public sealed class DitBlock
 {
-    /// <summary>The timestep embedder (diffusers' CombinedTimestepLabelEmbeddings: 256 frequencies, cos first,
-    /// downscale_freq_shift 1).</summary>
-    public TimestepEmbedding Timestep { get; }
+    /// <summary>The conditioning embedders this block reads c from: its own (diffusers) or the model's shared one.</summary>
+    public DitConditioning Embedder { get; }
+
+    /// <summary>The timestep embedder.</summary>
+    public TimestepEmbedding Timestep => Embedder.Timestep;
 
     /// <summary>The label table [classes (+ 1 null class), D], f32.</summary>
-    public Embedding Labels { get; }
+    public Embedding Labels => Embedder.Labels;
 
-    /// <summary>norm1: the adaLN-Zero modulation (shift, scale, gate for attention, then for the MLP).</summary>
+    /// <summary>The adaLN-Zero modulation (shift, scale, gate for attention, then for the MLP).</summary>
     public AdaLayerNorm Modulation { get; }
 
-    /// <summary>attn1.</summary>
+    /// <summary>The self-attention.</summary>
     public MultiHeadAttention Attention { get; }
 
-    /// <summary>ff: net.0.proj (GELU tanh), net.2.</summary>
+    /// <summary>The feed-forward: fc1 (GELU tanh), fc2.</summary>
     public Mlp FeedForward { get; }
 
-    /// <summary>Epsilon of norm2 (config norm_eps); norm1's is 1e-6.</summary>
+    /// <summary>Epsilon of the second LayerNorm (diffusers: config norm_eps; original: 1e-6); the first's is 1e-6.</summary>
     public float Norm2Eps { get; }
 
-    private DitBlock(TimestepEmbedding timestep, Embedding labels, AdaLayerNorm modulation, MultiHeadAttention attention, Mlp ff, float norm2Eps) =>
-        (Timestep, Labels, Modulation, Attention, FeedForward, Norm2Eps) = (timestep, labels, modulation, attention, ff, norm2Eps);
+    private DitBlock(DitConditioning embedder, AdaLayerNorm modulation, MultiHeadAttention attention, Mlp ff, float norm2Eps) =>
+        (Embedder, Modulation, Attention, FeedForward, Norm2Eps) = (embedder, modulation, attention, ff, norm2Eps);
 
     /// <summary>diffusers' attention names (to_q, to_k, to_v, to_out.0).</summary>
     public static AttentionNames Names { get; } = new("to_q", "to_k", "to_v", "to_out.0");
 
-    /// <summary>Loads transformer_blocks.{i} from a builder at that prefix.</summary>
+    /// <summary>Loads transformer_blocks.{i} (diffusers' layout) from a builder at that prefix.</summary>
     public static DitBlock Load(WeightBuilder wb, DitConfig config)
     {
         ArgumentNullException.ThrowIfNull(wb);
         ArgumentNullException.ThrowIfNull(config);
         int d = config.InnerDim;
-        var emb = wb.Pp("norm1").Pp("emb");
-        var timestep = TimestepEmbedding.Load(emb.Pp("timestep_embedder"), 256, d, flipSinToCos: true, downscaleFreqShift: 1);
-        var labels = LoadLabels(emb.Pp("class_embedder"), config);
+        var embedder = DitConditioning.Load(wb.Pp("norm1").Pp("emb"), config, "timestep_embedder", "class_embedder");
         var modulation = AdaLayerNorm.Load(wb.Pp("norm1"), d, d, chunks: 6, eps: 1e-6f, linear: "linear");
         var attention = MultiHeadAttention.Load(wb.Pp("attn1"),
             new AttentionConfig(d, config.NumAttentionHeads) { HeadDim = config.AttentionHeadDim, Names = Names });
         var ff = Mlp.Load(wb.Pp("ff").Pp("net"), d, 4 * d, Activation.GeluTanh, fc1: "0.proj", fc2: "2");
-        return new DitBlock(timestep, labels, modulation, attention, ff, (float)config.NormEps);
+        return new DitBlock(embedder, modulation, attention, ff, (float)config.NormEps);
     }
 
-    // The table has num_classes rows, plus the null class's row when trained with label dropout (every DiT checkpoint).
-    private static Embedding LoadLabels(WeightBuilder wb, DitConfig config)
+    /// <summary>Loads blocks.{i} of an original (facebookresearch) checkpoint from a builder at that prefix; the block
+    /// reads c from the model's <paramref name="shared"/> embedders.</summary>
+    public static DitBlock LoadOriginal(WeightBuilder wb, DitConfig config, DitConditioning shared)
     {
-        const string name = "embedding_table.weight";
-        var dims = wb.Info(name).Dims;
-        int rows = dims.Count == 2 ? (int)dims[0] : -1;
-        if (rows != config.NumEmbedsAdaNorm && rows != config.NumEmbedsAdaNorm + 1)
-            throw new TesseraException($"{wb.FullName(name)}: [{string.Join(", ", dims)}] should have num_embeds_ada_norm {config.NumEmbedsAdaNorm} (+ 1 null class) rows of {config.InnerDim}");
-        return new Embedding(wb.GetAs(name, DType.F32, rows, config.InnerDim));
+        ArgumentNullException.ThrowIfNull(wb);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(shared);
+        int d = config.InnerDim;
+        var modulation = AdaLayerNorm.Load(wb, d, d, chunks: 6, eps: 1e-6f);
+        var attention = MultiHeadAttention.Load(wb.Pp("attn"),
+            new AttentionConfig(d, config.NumAttentionHeads) { HeadDim = config.AttentionHeadDim, Names = AttentionNames.Timm });
+        var ff = Mlp.Load(wb.Pp("mlp"), d, 4 * d, Activation.GeluTanh);
+        return new DitBlock(shared, modulation, attention, ff, (float)config.NormEps);
     }
 
     /// <summary>The block's conditioning c [B, D] = timestep embedding + label embedding.</summary>
-    public Tensor Conditioning(Tensor timesteps, ReadOnlySpan<int> classLabels)
-    {
-        using var t = Timestep.Forward(timesteps);
-        using var y = Labels.Forward(classLabels);
-        return t + y;
-    }
+    public Tensor Conditioning(Tensor timesteps, ReadOnlySpan<int> classLabels) => Embedder.Forward(timesteps, classLabels);
 
     /// <summary>x [B, N, D] -> x + gate_msa attn(mod(norm1 x)) then + gate_mlp ff(mod(norm2 x)), conditioned on c [B, D].</summary>
     public Tensor Forward(Tensor x, Tensor c)
@@ -82,7 +83,17 @@ public sealed class DitBlock
         using (var onePlus = m.ScaleMlp.Affine(1, 1))
         using (var scaled = n2 * onePlus)
         using (var n = scaled + m.ShiftMlp)
-        using (var f = FeedForward.Forward(n))
+        using (var f = FlatFeedForward(FeedForward, n))
             return AdaLayerNorm.GatedAdd(h, m.GateMlp, f);
+    }
+
+    /// <summary>ff(x) for x [B, N, D] run as one [B*N, D] GEMM per layer: the weight is streamed once for the whole batch
+    /// instead of once per sample (the batched matmul runs a GEMM per batch entry).</summary>
+    internal static Tensor FlatFeedForward(Mlp ff, Tensor x)
+    {
+        int b = x.Dim(0), s = x.Dim(1), d = x.Dim(2);
+        using var flat = x.Reshape(b * s, d);
+        using var y = ff.Forward(flat);
+        return y.Reshape(b, s, y.Dim(1));
     }
 }

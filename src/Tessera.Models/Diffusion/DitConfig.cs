@@ -17,6 +17,9 @@ namespace Tessera.Models.Diffusion;
 public sealed record DitConfig(int NumAttentionHeads = 16, int AttentionHeadDim = 72, int InChannels = 4, int? OutChannels = null,
     int NumLayers = 28, int SampleSize = 32, int PatchSize = 2, int NumEmbedsAdaNorm = 1000, double NormEps = 1e-5)
 {
+    /// <summary>How the checkpoint names and arranges its tensors (diffusers unless read from an original checkpoint).</summary>
+    public DitLayout Layout { get; init; } = DitLayout.Diffusers;
+
     /// <summary>The model width.</summary>
     public int InnerDim => NumAttentionHeads * AttentionHeadDim;
 
@@ -63,4 +66,13 @@ public sealed record DitConfig(int NumAttentionHeads = 16, int AttentionHeadDim 
         if (SampleSize % PatchSize != 0)
             throw new TesseraException($"{source}: sample_size {SampleSize} is not a multiple of patch_size {PatchSize}");
     }
+}
+
+/// <summary>The two published DiT checkpoint layouts.</summary>
+public enum DitLayout
+{
+    /// <summary>diffusers' DiTTransformer2DModel (config.json + diffusion_pytorch_model.safetensors).</summary>
+    Diffusers,
+    /// <summary>facebookresearch/DiT's state dict (DiT-XL-2-256x256.pt): no config, sizes from the tensor shapes.</summary>
+    Original,
 }

@@ -1,0 +1,224 @@
+using System.Text.Json;
+using Tessera.Formats;
+using Tessera.Formats.Safetensors;
+using Tessera.Imaging;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary><c>tessera diffuse</c> as a user runs it: a tiny random DiT in the original checkpoint layout (written
+/// here as safetensors under facebookresearch's names) and a tiny random SD3 MMDiT folder. The --json object, the
+/// latent file without --vae (its shape, the same seed giving the same latent, another seed another), PNGs through
+/// FLUX.2's real TAEF2 decoder with --batch 2, and clear errors for a size off the latent factor x patch, a class id
+/// past num_classes, 0 steps and an MMDiT without its text embeddings.</summary>
+public sealed class DiffuseCommandTests
+{
+    private static readonly string Taef2Decoder = Path.GetFullPath(Path.Combine(TesseraProcess.RepoRoot, "..", "shared", "models", "vae", "taef2", "taef2_decoder.pth"));
+
+    private sealed class Writer(int seed)
+    {
+        private readonly Random _rng = new(seed);
+        public List<WeightTensor> Tensors { get; } = [];
+
+        public void Add(string name, float bound, params int[] shape)
+        {
+            var v = new float[shape.Aggregate(1, (a, b) => a * b)];
+            for (int i = 0; i < v.Length; i++) v[i] = (float)((_rng.NextDouble() * 2 - 1) * bound);
+            Tensors.Add(WeightTensor.FromValues(name, shape.Select(d => (long)d).ToArray(), v));
+        }
+
+        public void Linear(string name, int i, int o)
+        {
+            Add(name + ".weight", 1 / MathF.Sqrt(i), o, i);
+            Add(name + ".bias", 0.02f, o);
+        }
+    }
+
+    // Width 64 (one head of 64), 2 blocks, patch 2, learned sigma, 5 classes + the null class, no pos_embed.
+    private static string TinyDit(string dir, int channels)
+    {
+        const int d = 64, p = 2;
+        var w = new Writer(11);
+        w.Add("x_embedder.proj.weight", 0.3f, d, channels, p, p);
+        w.Add("x_embedder.proj.bias", 0.02f, d);
+        w.Linear("t_embedder.mlp.0", 256, d);
+        w.Linear("t_embedder.mlp.2", d, d);
+        w.Add("y_embedder.embedding_table.weight", 1f, 6, d);
+        for (int i = 0; i < 2; i++)
+        {
+            w.Linear($"blocks.{i}.attn.qkv", d, 3 * d);
+            w.Linear($"blocks.{i}.attn.proj", d, d);
+            w.Linear($"blocks.{i}.mlp.fc1", d, 4 * d);
+            w.Linear($"blocks.{i}.mlp.fc2", 4 * d, d);
+            w.Linear($"blocks.{i}.adaLN_modulation.1", d, 6 * d);
+        }
+        w.Linear("final_layer.linear", d, p * p * 2 * channels);
+        w.Linear("final_layer.adaLN_modulation.1", d, 2 * d);
+        string path = Path.Combine(dir, $"dit{channels}.safetensors");
+        SafetensorsWriter.Write(path, w.Tensors);
+        return path;
+    }
+
+    // 2 heads of 16, 2 blocks, joint dim 24, pooled 20, pos_embed_max_size 8.
+    private static string TinyMmdit(string dir)
+    {
+        const int d = 32, c = 4, p = 2;
+        var w = new Writer(12);
+        w.Add("pos_embed.proj.weight", 0.3f, d, c, p, p);
+        w.Add("pos_embed.proj.bias", 0.02f, d);
+        w.Linear("time_text_embed.timestep_embedder.linear_1", 256, d);
+        w.Linear("time_text_embed.timestep_embedder.linear_2", d, d);
+        w.Linear("time_text_embed.text_embedder.linear_1", 20, d);
+        w.Linear("time_text_embed.text_embedder.linear_2", d, d);
+        w.Linear("context_embedder", 24, d);
+        for (int i = 0; i < 2; i++)
+        {
+            string b = $"transformer_blocks.{i}.";
+            w.Linear(b + "norm1.linear", d, 6 * d);
+            w.Linear(b + "norm1_context.linear", d, (i == 1 ? 2 : 6) * d);
+            foreach (var n in new[] { "to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_out.0" }) w.Linear(b + "attn." + n, d, d);
+            if (i == 0) w.Linear(b + "attn.to_add_out", d, d);
+            w.Linear(b + "ff.net.0.proj", d, 4 * d);
+            w.Linear(b + "ff.net.2", 4 * d, d);
+            if (i == 0)
+            {
+                w.Linear(b + "ff_context.net.0.proj", d, 4 * d);
+                w.Linear(b + "ff_context.net.2", 4 * d, d);
+            }
+        }
+        w.Linear("norm_out.linear", d, 2 * d);
+        w.Linear("proj_out", d, p * p * c);
+        string folder = Path.Combine(dir, "sd3");
+        Directory.CreateDirectory(folder);
+        SafetensorsWriter.Write(Path.Combine(folder, "diffusion_pytorch_model.safetensors"), w.Tensors);
+        File.WriteAllText(Path.Combine(folder, "config.json"), """
+            {"_class_name": "SD3Transformer2DModel", "sample_size": 8, "patch_size": 2, "in_channels": 4, "num_layers": 2,
+             "attention_head_dim": 16, "num_attention_heads": 2, "joint_attention_dim": 24, "caption_projection_dim": 32,
+             "pooled_projection_dim": 20, "out_channels": 4, "pos_embed_max_size": 8}
+            """);
+        return folder;
+    }
+
+    private static float[] Latent(string file, out int[] shape)
+    {
+        using var f = SafetensorsFile.Open(file);
+        using var cpu = new Tessera.Cpu.CpuBackend(new Tessera.Cpu.CpuBackendOptions(Threads: 1));
+        using var t = f.Load("latent", cpu);
+        shape = t.Shape.Dims.ToArray();
+        return t.ToFloatArray();
+    }
+
+    [Fact]
+    public void Dit_without_vae_writes_the_latent_and_json_and_the_seed_repeats()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            string model = TinyDit(dir, 4), outPng = Path.Combine(dir, "a.png");
+            var r = TesseraProcess.Run("diffuse", "--model", model, "--class", "3", "--steps", "3", "--size", "32x48", "--seed", "7", "--threads", "2", "-o", outPng, "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using (var doc = JsonDocument.Parse(r.Stdout))
+            {
+                var root = doc.RootElement;
+                Assert.Equal([Path.Combine(dir, "a.safetensors")], root.GetProperty("files").EnumerateArray().Select(e => e.GetString()));
+                Assert.Equal(3, root.GetProperty("steps").GetInt32());
+                Assert.True(root.GetProperty("ms_per_step").GetDouble() > 0);
+                Assert.True(root.GetProperty("total_ms").GetDouble() >= root.GetProperty("ms_per_step").GetDouble() * 3);
+            }
+            var first = Latent(Path.Combine(dir, "a.safetensors"), out var shape);
+            Assert.Equal([1, 4, 6, 4], shape);
+            Assert.All(first, v => Assert.True(float.IsFinite(v)));
+            var again = TesseraProcess.Run("diffuse", "--model", model, "--class", "3", "--steps", "3", "--size", "32x48", "--seed", "7", "--threads", "2", "-o", Path.Combine(dir, "b.png"));
+            Assert.True(again.ExitCode == 0, again.Stderr);
+            Assert.Equal(first, Latent(Path.Combine(dir, "b.safetensors"), out _));
+            var other = TesseraProcess.Run("diffuse", "--model", model, "--class", "3", "--steps", "3", "--size", "32x48", "--seed", "8", "--threads", "2", "-o", Path.Combine(dir, "c.png"));
+            Assert.True(other.ExitCode == 0, other.Stderr);
+            Assert.NotEqual(first, Latent(Path.Combine(dir, "c.safetensors"), out _));
+            var karras = TesseraProcess.Run("diffuse", "--model", model, "--class", "3", "--steps", "3", "--size", "32x48", "--threads", "2",
+                "--sampler", "dpmpp_2m", "--schedule", "karras", "-o", Path.Combine(dir, "d.png"));
+            Assert.True(karras.ExitCode == 0, karras.Stderr);
+            Assert.All(Latent(Path.Combine(dir, "d.safetensors"), out _), v => Assert.True(float.IsFinite(v)));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [SkippableFact]
+    public void Dit_with_a_taef2_decoder_writes_one_png_per_image()
+    {
+        Skip.IfNot(File.Exists(Taef2Decoder), $"taef2 is absent ({Taef2Decoder})");
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            string model = TinyDit(dir, 32), outPng = Path.Combine(dir, "img.png");
+            var r = TesseraProcess.Run("diffuse", "--model", model, "--vae", Taef2Decoder, "--class", "1", "--steps", "2", "--size", "64x32",
+                "--batch", "2", "--sampler", "euler", "--cfg", "3", "--threads", "2", "-o", outPng, "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using var doc = JsonDocument.Parse(r.Stdout);
+            var files = doc.RootElement.GetProperty("files").EnumerateArray().Select(e => e.GetString()!).ToArray();
+            Assert.Equal([Path.Combine(dir, "img-0.png"), Path.Combine(dir, "img-1.png")], files);
+            foreach (var f in files)
+            {
+                var image = ImageDecoder.DecodeFile(f);
+                Assert.Equal((64, 32), (image.Width, image.Height));
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Mmdit_samples_from_text_embeddings_with_guidance()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            string model = TinyMmdit(dir), emb = Path.Combine(dir, "text.safetensors");
+            var w = new Writer(13);
+            w.Add("encoder_hidden_states", 1f, 1, 5, 24);
+            w.Add("pooled_projections", 1f, 1, 20);
+            SafetensorsWriter.Write(Path.Combine(dir, "cond-only.safetensors"), w.Tensors);
+            w.Add("negative_encoder_hidden_states", 1f, 1, 5, 24);
+            w.Add("negative_pooled_projections", 1f, 1, 20);
+            SafetensorsWriter.Write(emb, w.Tensors);
+            var r = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", emb, "--steps", "4", "--cfg", "5", "--size", "48x48",
+                "--batch", "2", "--threads", "2", "-o", Path.Combine(dir, "m.png"), "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            var latent = Latent(Path.Combine(dir, "m.safetensors"), out var shape);
+            Assert.Equal([2, 4, 6, 6], shape);
+            Assert.All(latent, v => Assert.True(float.IsFinite(v)));
+            var noNegative = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", Path.Combine(dir, "cond-only.safetensors"), "--steps", "2",
+                "--size", "16x16", "-o", Path.Combine(dir, "n.png"));
+            Assert.Equal(1, noNegative.ExitCode);
+            Assert.Contains("negative_encoder_hidden_states", noNegative.Stderr);
+            var noText = TesseraProcess.Run("diffuse", "--model", model, "--steps", "2", "-o", Path.Combine(dir, "n.png"));
+            Assert.Equal(1, noText.ExitCode);
+            Assert.Contains("--text-embeddings", noText.Stderr);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Bad_input_exits_1_naming_the_problem()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            string model = TinyDit(dir, 4), o = Path.Combine(dir, "x.png");
+            var size = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--size", "40x32", "-o", o);
+            Assert.Equal(1, size.ExitCode);
+            Assert.Contains("latent factor 8 x patch 2 = 16", size.Stderr);
+            var cls = TesseraProcess.Run("diffuse", "--model", model, "--class", "5", "--steps", "2", "--size", "32x32", "-o", o);
+            Assert.Equal(1, cls.ExitCode);
+            Assert.Contains("num_classes is 5", cls.Stderr);
+            var steps = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "0", "-o", o);
+            Assert.Equal(1, steps.ExitCode);
+            Assert.Contains("--steps must be at least 1", steps.Stderr);
+            var noClass = TesseraProcess.Run("diffuse", "--model", model, "--steps", "2", "--size", "32x32", "-o", o);
+            Assert.Equal(1, noClass.ExitCode);
+            Assert.Contains("--class", noClass.Stderr);
+            var flow = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "--size", "32x32", "--schedule", "flow", "-o", o);
+            Assert.Equal(1, flow.ExitCode);
+            Assert.Contains("MMDiT", flow.Stderr);
+            Assert.False(File.Exists(Path.ChangeExtension(o, ".safetensors")));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
