@@ -23,6 +23,7 @@ public static class Program
         ["constrained-decode"] = ConstrainedDecode.Run,
         ["batch-decode"] = BatchDecode.Run,
         ["vit"] = PeerVit.Run,
+        ["vae-decode"] = PeerVaeDecoder.Run,
     };
 
     public static int Main(string[] args)
