@@ -22,6 +22,9 @@ public sealed class AutoencoderKlTorchTests(AutoencoderKlTorchTests.Cases cases)
                 [2, 3, 16, 24], [1, 4, 20, 14], 8),
             ["flux"] = (new AutoencoderKlConfig([16, 32, 32], LayersPerBlock: 2, LatentChannels: 8, NormNumGroups: 4, ScalingFactor: 0.3611,
                 ShiftFactor: 0.1159, UseQuantConv: false, UsePostQuantConv: false, SampleSize: 16), [1, 3, 20, 28], [1, 8, 10, 11], 4),
+            // A mid block wider than the fused attention's head limit (SD's is 512): the attention runs unfused.
+            ["wide"] = (new AutoencoderKlConfig([32, 288], LayersPerBlock: 1, LatentChannels: 4, NormNumGroups: 16, SampleSize: 16),
+                [1, 3, 8, 12], [1, 4, 6, 5], 4),
         };
 
         public Cases()
@@ -74,6 +77,7 @@ public sealed class AutoencoderKlTorchTests(AutoencoderKlTorchTests.Cases cases)
     [SkippableTheory]
     [InlineData("sd")]
     [InlineData("flux")]
+    [InlineData("wide")]
     public void EncoderDecoderAndTiledDecodeMatchDiffusersArchitecture(string name)
     {
         Skip.If(TorchReference.Unavailable is not null, TorchReference.Unavailable);

@@ -48,6 +48,9 @@ internal sealed record KlAttention(GroupNorm Norm, MultiHeadAttention Attention)
         return new(GroupNorm.Load(wb.Pp("group_norm"), groups, channels, KlResnet.Eps), attn);
     }
 
+    // The fused attention op takes heads up to 256 wide; SD's VAE attends with one head of 512.
+    private const int MaxFusedHeadDim = 256;
+
     public Tensor Forward(Tensor x)
     {
         int b = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
@@ -55,11 +58,24 @@ internal sealed record KlAttention(GroupNorm Norm, MultiHeadAttention Attention)
         using var flat = n.Reshape(b, c, h * w);
         using var tv = flat.Transpose(1, 2);
         using var tokens = tv.Contiguous();                 // [B, hw, C]
-        using var o = Attention.Forward(tokens);
+        using var o = c <= MaxFusedHeadDim ? Attention.Forward(tokens) : Unfused(tokens, c);
         using var ov = o.Transpose(1, 2);
         using var oc = ov.Contiguous();
         using var back = oc.Reshape(b, c, h, w);
         return x + back;
+    }
+
+    // softmax(q k^T / sqrt(C)) v with the scores materialised ([B, hw, hw]: 64 MB at a 64 x 64 latent), then to_out.
+    private Tensor Unfused(Tensor tokens, int c)
+    {
+        using var q = Attention.Q!.Forward(tokens);
+        using var k = Attention.K!.Forward(tokens);
+        using var v = Attention.V!.Forward(tokens);
+        using var kt = k.Transpose(1, 2);
+        using var scores = q.MatMul(kt);
+        using var p = scores.Softmax(null, 1 / MathF.Sqrt(c));
+        using var a = p.MatMul(v);
+        return Attention.Out.Forward(a);
     }
 }
 
