@@ -111,6 +111,10 @@ public sealed class OpProfiler(CpuBackend inner) : IBackend
     public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) => Time($"rmsnorm {S(dst)}", () => inner.RmsNorm(x, weight, eps, dst));
 
     /// <inheritdoc/>
+    public void GroupNorm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, Tensor dst) =>
+        Time($"groupnorm g{groups} {S(dst)}", () => inner.GroupNorm(x, groups, weight, bias, eps, dst));
+
+    /// <inheritdoc/>
     public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst) => Time($"rope {S(dst)}", () => inner.Rope(x, cos, sin, mode, dst));
 
     /// <inheritdoc/>

@@ -25,6 +25,8 @@ public static class Program
         ["vit"] = PeerVit.Run,
         ["decode-attention"] = DecodeAttentionProbe.Run,
         ["dit"] = PeerDit.Run,
+
+        ["vae-decode"] = PeerVaeDecoder.Run,
     };
 
     public static int Main(string[] args)

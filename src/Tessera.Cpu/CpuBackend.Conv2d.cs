@@ -186,7 +186,7 @@ public sealed unsafe partial class CpuBackend
         // The im2col matrix is built a band of output rows at a time, each band's product written into its columns of
         // the output: a whole-image matrix (44 MB for the DB head's 3x3 96->24 conv on 64x200) would be written to and
         // read back from memory, a band of about 1 MB stays in L2 for the GEMM to pack.
-        int band = pointwise ? oh : (int)Math.Clamp(Im2ColBandFloats / ((long)k * ow), 1, oh);
+        int band = pointwise ? oh : Im2ColBandRows(k, ow, oh);
         using var cols = pointwise ? default : new Scratch((long)k * band * ow);
         for (int bi = 0; bi < b; bi++)
             for (int gi = 0; gi < g; gi++)
@@ -233,6 +233,20 @@ public sealed unsafe partial class CpuBackend
 
     // Floats of im2col matrix built at once (1 MB).
     private const long Im2ColBandFloats = 1L << 18;
+
+    // A band spans at least this many output pixels (the GEMM's N), within MaxBandFloats: with wide kernels over many
+    // channels (the SD VAE's 3x3 convs at 128-512 channels, K = 1152-4608) a 1 MB band was one output row, so a
+    // 256x256 conv ran 256 im2col + GEMM rounds, each a fork-join of the thread pool with a thin GEMM (N = 256);
+    // profiled on the VAE decoder, its 128-channel convs ran at a third of the 512-channel ones' GFLOP/s.
+    private const long MinBandColumns = 2048, MaxBandFloats = 1L << 22;
+
+    // Output rows per im2col band for K = channels x kh x kw.
+    private static int Im2ColBandRows(int k, int ow, int oh)
+    {
+        long rows = Math.Max(Im2ColBandFloats / ((long)k * ow), (MinBandColumns + ow - 1) / ow);
+        rows = Math.Min(rows, MaxBandFloats / ((long)k * ow));
+        return (int)Math.Clamp(rows, 1, oh);
+    }
 
     // Output rows [oy0, oy0 + rows) of one (batch, group): outp[og, rows * ow] (row stride ldc) = W_g @ cols + bias.
     private void GemmBand(float* input, float* cols, float* wg, float* bias, float* outp, int ldc, int og, int cg, int h, int w,

@@ -1,12 +1,15 @@
 using System.Text.Json;
 using StbImageWriteSharp;
 using Tessera.Imaging;
+using Tessera.Models.Diffusion.Vae;
+using Tessera.Models.Tests.Diffusion;
 
 namespace Tessera.Cli.Tests;
 
 /// <summary><c>tessera vae encode|decode</c> as a user runs them, with FLUX.2's real TAEF2 (../shared/models/vae/taef2)
 /// on a 64x64 crop of scikit-image's astronaut: the --json object, the latent file's tensor, the decoded PNG close to
-/// the input, and clear errors for a size off the latent factor, the wrong half, and an AutoencoderKL folder.</summary>
+/// the input, and clear errors for a size off the latent factor and the wrong half; and a random-weight AutoencoderKL
+/// in diffusers' folder layout (the pipeline folder, the vae/ folder, the weight file): encode, decode, --tile.</summary>
 public sealed class VaeCommandTests
 {
     private static readonly string Dir = Path.GetFullPath(Path.Combine(TesseraProcess.RepoRoot, "..", "shared", "models", "vae", "taef2"));
@@ -72,7 +75,56 @@ public sealed class VaeCommandTests
             Assert.Contains("decoder", wrongHalf.Stderr);
             var folder = TesseraProcess.Run("vae", "decode", "--model", dir, latent, "-o", Path.Combine(dir, "x.png"));
             Assert.Equal(1, folder.ExitCode);
-            Assert.Contains("AutoencoderKL", folder.Stderr);
+            Assert.Contains("config.json", folder.Stderr);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    // SD-like AutoencoderKL, small: factor 4, 4 latent channels, tiles of 32 pixels.
+    private static string WriteAutoencoderKl(string dir)
+    {
+        var rng = new Random(9);
+        var ckpt = new AutoencoderKlCheckpoint(new AutoencoderKlConfig([16, 16, 32], LayersPerBlock: 1, LatentChannels: 4, NormNumGroups: 4, SampleSize: 32),
+            (_, scale, shape) => [.. Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale))]);
+        string root = Path.Combine(dir, "pipeline");
+        ckpt.WriteFolder(Path.Combine(root, "vae"));
+        return root;
+    }
+
+    [SkippableFact]
+    public void AutoencoderKl_folders_encode_and_decode_with_and_without_tiles()
+    {
+        Skip.IfNot(File.Exists(Astronaut), $"{Astronaut} is absent (apt-get install python3-skimage)");
+        string dir = Directory.CreateTempSubdirectory("tessera-vae-").FullName;
+        try
+        {
+            string root = WriteAutoencoderKl(dir), image = Crop(dir, 64, 48), latent = Path.Combine(dir, "latent.safetensors");
+            var enc = TesseraProcess.Run("vae", "encode", "--model", root, image, "-o", latent, "--threads", "2", "--json");
+            Assert.True(enc.ExitCode == 0, enc.Stderr);
+            using (var doc = JsonDocument.Parse(enc.Stdout))
+                Assert.Equal([1, 4, 12, 16], doc.RootElement.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+            string whole = Path.Combine(dir, "whole.png"), tiled = Path.Combine(dir, "tiled.png"), again = Path.Combine(dir, "again.png");
+            var dec = TesseraProcess.Run("vae", "decode", "--model", Path.Combine(root, "vae"), latent, "-o", whole, "--tile", "0", "--json");
+            Assert.True(dec.ExitCode == 0, dec.Stderr);
+            using (var doc = JsonDocument.Parse(dec.Stdout))
+                Assert.Equal([1, 3, 48, 64], doc.RootElement.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+            var t = TesseraProcess.Run("vae", "decode", "--model", Path.Combine(root, "vae", "diffusion_pytorch_model.safetensors"), latent, "-o", tiled, "--tile", "32");
+            Assert.True(t.ExitCode == 0, t.Stderr);
+            // Below the automatic threshold (1024 x 1024 pixels) the default decodes whole.
+            var auto = TesseraProcess.Run("vae", "decode", "--model", root, latent, "-o", again);
+            Assert.True(auto.ExitCode == 0, auto.Stderr);
+            var a = ImageDecoder.DecodeFile(whole).AsRgb().Pixels;
+            Assert.Equal(a, ImageDecoder.DecodeFile(again).AsRgb().Pixels);
+            var b = ImageDecoder.DecodeFile(tiled).AsRgb();
+            Assert.Equal((64, 48), (b.Width, b.Height));
+            Assert.NotEqual(a, b.Pixels);
+
+            var odd = TesseraProcess.Run("vae", "encode", "--model", root, Crop(dir, 64, 42), "-o", latent);
+            Assert.Equal(1, odd.ExitCode);
+            Assert.Contains("latent factor 4", odd.Stderr);
+            var badTile = TesseraProcess.Run("vae", "decode", "--model", root, latent, "-o", tiled, "--tile", "30");
+            Assert.Equal(1, badTile.ExitCode);
+            Assert.Contains("spatial factor 4", badTile.Stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -40,6 +40,10 @@ public static partial class OpTable
         yield return Conv("1x1 [2, 17, 5, 7] * [9, 17, 1, 1]", In.Of(F32, 2, 17, 5, 7), In.Of(F32, 9, 17, 1, 1), sq(1, 0, 1, 1));
         yield return Conv("full [1, 3, 5, 5] * [7, 3, 5, 5]", In.Of(F32, 1, 3, 5, 5), In.Of(F32, 7, 3, 5, 5), sq(1, 0, 1, 1));
         yield return Conv("[1, 16, 33, 33] * [32, 16, 3, 3]", In.Of(F32, 1, 16, 33, 33), In.Of(F32, 32, 16, 3, 3), sq(1, 1, 1, 1));
+        // im2col in several bands, the last one partial: 86-row bands of at least 2048 output pixels (K = 576), and
+        // 56-row bands held under the 16 MB band limit (K = 4608).
+        yield return Conv("bands [1, 64, 100, 24] * [8, 64, 3, 3]", In.Of(F32, 1, 64, 100, 24), In.Of(F32, 8, 64, 3, 3), sq(1, 1, 1, 1));
+        yield return Conv("capped bands [1, 512, 64, 16] * [2, 512, 3, 3]", In.Of(F32, 1, 512, 64, 16), In.Of(F32, 2, 512, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("NHWC perm [1, 3, 7, 9] * [4, 3, 3, 3]", In.Of(F32, 1, 7, 9, 3).Viewed(t => t.Permute(0, 3, 1, 2)), In.Of(F32, 4, 3, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F16, 1, 3, 7, 7), In.Of(F16, 4, 3, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("[2, 4, 9, 11] * [6, 2, 3, 3]", In.Of(BF16, 2, 4, 9, 11), In.Of(BF16, 6, 2, 3, 3), sq(2, 1, 1, 2));
