@@ -5,13 +5,14 @@ using Tessera.Models.Diffusion;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer dit [--models xl,b] [--batch 2] [--threads 1,2] [--rounds N] [--settle-ms MS] [--parts dit]
+/// <summary>`peer dit [--models xl,b] [--batch 2] [--threads 1,2] [--rounds N] [--settle-ms MS] [--parts dit,vae]
 /// [--profile RUNS]`: one denoising step of a DiT (XL/2 or B/2 at 256x256: 256 tokens; batch 2, the conditional and
 /// null-class halves of classifier-free guidance), random weights, fp32: Tessera (the original checkpoint layout read
 /// by DitOriginal) against ONNX Runtime on an ONNX graph of the same network, same process, same thread count,
 /// interleaved rounds with a settle pause and warm-up by time. One JSON line per engine (ms per step), then a summary
 /// whose ratio is ORT's time over Tessera's (>= 1: Tessera faster) with the largest output difference.
-/// `--parts` names the parts to run (dit; the VAE decoder part is added beside it). `--profile RUNS` prints instead
+/// `--parts` names the parts to run: dit (the default) and vae (SD's AutoencoderKL decoder: <see cref="PeerVaeDecoder"/>,
+/// with its own options such as --sizes). `--profile RUNS` prints instead
 /// Tessera's per-op times (OpProfiler) beside ONNX Runtime's per-node profile.</summary>
 public static class PeerDit
 {
@@ -22,6 +23,7 @@ public static class PeerDit
             int rc = part switch
             {
                 "dit" => RunDit(args),
+                "vae" => PeerVaeDecoder.Run(args),
                 _ => Unknown(part),
             };
             if (rc != 0) return rc;
@@ -31,7 +33,7 @@ public static class PeerDit
 
     private static int Unknown(string part)
     {
-        Console.Error.WriteLine($"peer dit: unknown part '{part}' (parts: dit)");
+        Console.Error.WriteLine($"peer dit: unknown part '{part}' (parts: dit, vae)");
         return 2;
     }
 
