@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Tessera.Bench.Onnx;
+using static Tessera.Bench.Onnx.OnnxAttributes;
 using Tessera.Formats;
 using Tessera.Formats.Safetensors;
 
@@ -201,22 +202,5 @@ internal sealed class PeerDitNetwork
         foreach (var x in dims) shape.Msg(1, new OnnxModelBuilder.Proto().Varint(1, x));
         var tensor = new OnnxModelBuilder.Proto().Varint(1, elemType).Msg(2, shape);
         return new OnnxModelBuilder.Proto().Str(1, name).Msg(2, new OnnxModelBuilder.Proto().Msg(1, tensor));
-    }
-
-    // AttributeProto: name = 1, f = 2 (fixed32), i = 3, ints = 8, type = 20 (FLOAT 1, INT 2, INTS 7).
-    private static byte[] IntAttr(string name, long v) => new OnnxModelBuilder.Proto().Str(1, name).Varint(3, v).Varint(20, 2).ToArray();
-
-    private static byte[] IntsAttr(string name, params long[] v)
-    {
-        var p = new OnnxModelBuilder.Proto().Str(1, name);
-        foreach (var x in v) p.Varint(8, x);
-        return p.Varint(20, 7).ToArray();
-    }
-
-    private static byte[] FloatAttr(string name, float v)
-    {
-        var head = new OnnxModelBuilder.Proto().Str(1, name).ToArray();
-        var tail = new OnnxModelBuilder.Proto().Varint(20, 1).ToArray();
-        return [.. head, 0x15, .. BitConverter.GetBytes(v), .. tail];
     }
 }

@@ -72,9 +72,9 @@ public static class PeerLlama
             for (int i = 0; i < decode; i++)
             {
                 t0 = Stopwatch.GetTimestamp();
-                double c0 = ThreadCpuTime.Ms();
+                double c0 = ThreadCpuClock.NowMsOrNaN();
                 using (var y = model.Forward([next], cache, lastOnly: true)) { y.CopyTo<float>(logits); next = ArgMax(logits); }
-                t.DecodeCpuMs.Add(ThreadCpuTime.Ms() - c0);
+                t.DecodeCpuMs.Add(ThreadCpuClock.NowMsOrNaN() - c0);
                 t.DecodeMs.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             }
             allocated = (GC.GetAllocatedBytesForCurrentThread() - a0) / Math.Max(decode, 1);
@@ -101,9 +101,9 @@ public static class PeerLlama
                     for (int i = 0; i < decode; i++)
                     {
                         t0 = Stopwatch.GetTimestamp();
-                        double c0 = ThreadCpuTime.Ms();
+                        double c0 = ThreadCpuClock.NowMsOrNaN();
                         next = peer.Step([next], ids.Length + i);
-                        t.DecodeCpuMs.Add(ThreadCpuTime.Ms() - c0);
+                        t.DecodeCpuMs.Add(ThreadCpuClock.NowMsOrNaN() - c0);
                         t.DecodeMs.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                     }
                     return t;

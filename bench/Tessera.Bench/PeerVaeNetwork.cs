@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Tessera.Bench.Onnx;
+using static Tessera.Bench.Onnx.OnnxAttributes;
 using Tessera.Formats;
 using Tessera.Formats.Safetensors;
 
@@ -79,12 +80,12 @@ internal sealed class PeerVaeNetwork
         string ConvNode(string x, string n)
         {
             int k = _w[n + ".weight"].Shape[2], pad = k / 2;
-            return Node("Conv", [x, Get(n + ".weight"), Get(n + ".bias")], Ints("kernel_shape", k, k), Ints("pads", pad, pad, pad, pad));
+            return Node("Conv", [x, Get(n + ".weight"), Get(n + ".bias")], IntsAttr("kernel_shape", k, k), IntsAttr("pads", pad, pad, pad, pad));
         }
         string GroupNorm(string x, string n, int c, int hh, int ww)
         {
             string grouped = Node("Reshape", [x, Longs($"{n}.shape_g", 1, Groups, -1)]);
-            string normed = Node("InstanceNormalization", [grouped, Floats($"{n}.ones", Fill(Groups, 1), Groups), Floats($"{n}.zeros", Fill(Groups, 0), Groups)], Float("epsilon", Eps));
+            string normed = Node("InstanceNormalization", [grouped, Floats($"{n}.ones", Fill(Groups, 1), Groups), Floats($"{n}.zeros", Fill(Groups, 0), Groups)], FloatAttr("epsilon", Eps));
             string back = Node("Reshape", [normed, Longs($"{n}.shape_c", 1, c, hh, ww)]);
             string scaled = Node("Mul", [back, Floats(n + ".w3", _w[n + ".weight"].Values, c, 1, 1)]);
             return Node("Add", [scaled, Floats(n + ".b3", _w[n + ".bias"].Values, c, 1, 1)]);
@@ -101,11 +102,11 @@ internal sealed class PeerVaeNetwork
         string Attention(string x, string n, int c, int hh, int ww)
         {
             string normed = GroupNorm(x, n + ".group_norm", c, hh, ww);
-            string tokens = Node("Transpose", [Node("Reshape", [normed, Longs(n + ".shape_flat", 1, c, hh * ww)])], Ints("perm", 0, 2, 1));
+            string tokens = Node("Transpose", [Node("Reshape", [normed, Longs(n + ".shape_flat", 1, c, hh * ww)])], IntsAttr("perm", 0, 2, 1));
             string q = Linear(tokens, n + ".to_q", c), k = Linear(tokens, n + ".to_k", c), v = Linear(tokens, n + ".to_v", c);
-            string scores = Node("Mul", [Node("MatMul", [q, Node("Transpose", [k], Ints("perm", 0, 2, 1))]), Floats(n + ".scale", [1 / MathF.Sqrt(c)])]);
-            string o = Linear(Node("MatMul", [Node("Softmax", [scores], Int("axis", -1)), v]), n + ".to_out.0", c);
-            string back = Node("Reshape", [Node("Transpose", [o], Ints("perm", 0, 2, 1)), Longs(n + ".shape_img", 1, c, hh, ww)]);
+            string scores = Node("Mul", [Node("MatMul", [q, Node("Transpose", [k], IntsAttr("perm", 0, 2, 1))]), Floats(n + ".scale", [1 / MathF.Sqrt(c)])]);
+            string o = Linear(Node("MatMul", [Node("Softmax", [scores], IntAttr("axis", -1)), v]), n + ".to_out.0", c);
+            string back = Node("Reshape", [Node("Transpose", [o], IntsAttr("perm", 0, 2, 1)), Longs(n + ".shape_img", 1, c, hh, ww)]);
             return Node("Add", [x, back]);
         }
 
@@ -120,8 +121,8 @@ internal sealed class PeerVaeNetwork
             for (int j = 0; j <= LayersPerBlock; j++, width = up[i]) y = Resnet(y, $"decoder.up_blocks.{i}.resnets.{j}", width, up[i], ch, cw);
             if (i < up.Length - 1)
             {
-                y = Node("Resize", [y, "", Floats($"scales{i}", [1, 1, 2, 2], 4)], Str("mode", "nearest"),
-                    Str("coordinate_transformation_mode", "asymmetric"), Str("nearest_mode", "floor"));
+                y = Node("Resize", [y, "", Floats($"scales{i}", [1, 1, 2, 2], 4)], StrAttr("mode", "nearest"),
+                    StrAttr("coordinate_transformation_mode", "asymmetric"), StrAttr("nearest_mode", "floor"));
                 (ch, cw) = (2 * ch, 2 * cw);
                 y = ConvNode(y, $"decoder.up_blocks.{i}.upsamplers.0.conv");
             }
@@ -190,24 +191,5 @@ internal sealed class PeerVaeNetwork
         var b = new byte[v.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()];
         Buffer.BlockCopy(v, 0, b, 0, b.Length);
         return b;
-    }
-
-    // AttributeProto: name = 1, f = 2 (fixed32), i = 3, s = 4, ints = 8, type = 20 (FLOAT 1, INT 2, STRING 3, INTS 7).
-    private static byte[] Int(string name, long v) => new OnnxModelBuilder.Proto().Str(1, name).Varint(3, v).Varint(20, 2).ToArray();
-
-    private static byte[] Str(string name, string v) => new OnnxModelBuilder.Proto().Str(1, name).Str(4, v).Varint(20, 3).ToArray();
-
-    private static byte[] Ints(string name, params long[] v)
-    {
-        var p = new OnnxModelBuilder.Proto().Str(1, name);
-        foreach (var x in v) p.Varint(8, x);
-        return p.Varint(20, 7).ToArray();
-    }
-
-    private static byte[] Float(string name, float v)
-    {
-        var head = new OnnxModelBuilder.Proto().Str(1, name).ToArray();
-        var tail = new OnnxModelBuilder.Proto().Varint(20, 1).ToArray();
-        return [.. head, 0x15, .. BitConverter.GetBytes(v), .. tail];   // field 2, wire type 5 (fixed32)
     }
 }

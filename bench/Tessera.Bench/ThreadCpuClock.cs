@@ -22,6 +22,9 @@ internal static partial class ThreadCpuClock
     /// <summary>Whether the clock can be read here (Linux).</summary>
     public static bool Available => OperatingSystem.IsLinux();
 
+    /// <summary>This thread's CPU time so far in milliseconds, or NaN where the clock cannot be read.</summary>
+    public static double NowMsOrNaN() => Available && ClockGetTime(ClockThreadCpuTimeId, out var ts) == 0 ? ts.Seconds * 1e3 + ts.Nanoseconds * 1e-6 : double.NaN;
+
     /// <summary>This thread's CPU time so far, in milliseconds.</summary>
     public static double NowMs()
     {
