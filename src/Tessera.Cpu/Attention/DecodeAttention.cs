@@ -45,6 +45,10 @@ internal static unsafe class DecodeAttention
         FlashAttention.Dynamic(units.Length, threads, scratchFloats * sizeof(float), (t, scratch) => Unit(plan, kv, units[t], (float*)scratch));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // AggressiveOptimization here and below: these loops run a few microseconds per call, so tiered compilation kept
+    // them in tier-0/OSR code for a long time (`peer decode-attention`, Skv 160, one row: 161-275 us per 12-unit call
+    // tiered, 34.5 us with DOTNET_TieredCompilation=0).
     private static void Unit(FlashPlan plan, KvRows kv, in AttnUnit u, float* scratch)
     {
         int d = plan.D, ld = Round16(d), rows = plan.Group * u.Sq;
@@ -120,6 +124,7 @@ internal static unsafe class DecodeAttention
 
     /// <summary>kt[c * 32 + i] = k_(j + i)[c] for the <paramref name="count"/> keys from j (zeros past them): the keys
     /// of one panel in the vector lanes, 8 rows a gather where they are contiguous and close enough.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackKeys(KvRows kv, in AttnUnit u, int j, int count, int d, float* kt)
     {
         long sd = kv.KStrideD;
@@ -145,6 +150,7 @@ internal static unsafe class DecodeAttention
 
     /// <summary>s[r * Bc + i] = q_r . k_i for the 32 keys of a panel: per score the FMA chain over D in order, as the
     /// tiled kernel's, so the two paths agree bit for bit. Four rows at a time share each loaded panel row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scores(float* q, int rows, int ld, int d, float* kt, float* s)
     {
         if (Wide)
@@ -196,6 +202,7 @@ internal static unsafe class DecodeAttention
     /// row's running max m and sum l, and returns alpha = 2^(m_old - m_new), what the row's accumulator must be scaled
     /// by. The same exponential and the same order of additions as the tiled kernel's online softmax (even and odd keys
     /// in two sums on AVX-512, one sum otherwise). A row that has seen no visible key keeps m = -inf and l = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Softmax(float* s, int n16, float* m, float* l)
     {
         float mx = float.NegativeInfinity;
@@ -229,6 +236,7 @@ internal static unsafe class DecodeAttention
     /// <summary>o_r += sum_j p_rj v_j over the chunk's keys, the sum formed from zero in key order and then added (as the
     /// tiled kernel does); value rows are read in place, four at a time, once for all rows, and keys a row gives
     /// weight 0 are skipped (adding 0 p v changes nothing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Values(KvRows kv, in AttnUnit u, float* s, int rows, float* part, float* o, int ld, int d, int j0, int n)
     {
         long sd = kv.VStrideD;
