@@ -2,6 +2,8 @@ using Tessera.Formats;
 using Tessera.Formats.Gguf;
 using Tessera.Quant;
 
+using Tessera.Models.Tests.Llama;
+
 namespace Tessera.Bench;
 
 /// <summary>A decoder shape of the `peer llama` bench, LLaMA-style with a SentencePiece vocabulary.</summary>
@@ -69,7 +71,7 @@ internal static class PeerLlamaGguf
             .Add($"{arch}.rope.dimension_count", GgufValue.From((uint)s.HeadDim))
             .Add($"{arch}.rope.freq_base", GgufValue.From(10000f))
             .Add($"{arch}.attention.layer_norm_rms_epsilon", GgufValue.From(1e-5f));
-        AddVocab(w, s.Vocab);
+        RandomLlamaVocab.Add(w, s.Vocab);
         ulong seed = 1;
         void Add(string name, DType dtype, params int[] shape)
         {
@@ -118,31 +120,5 @@ internal static class PeerLlamaGguf
             return row;
         }, _ => { });
         return bytes;
-    }
-
-    // SentencePiece ("llama") vocabulary: <unk>, <s>, </s>, <0x00>..<0xFF>, then "▁w{i}" words.
-    private static void AddVocab(GgufWriter w, int count)
-    {
-        var tokens = new string[count];
-        var scores = new float[count];
-        var types = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            (tokens[i], types[i]) = i switch
-            {
-                0 => ("<unk>", 2),
-                1 => ("<s>", 3),
-                2 => ("</s>", 3),
-                < 259 => ($"<0x{i - 3:X2}>", 6),
-                _ => ($"\u2581w{i}", 1),
-            };
-            scores[i] = -i;
-        }
-        w.Add("tokenizer.ggml.model", GgufValue.From("llama"))
-            .Add("tokenizer.ggml.tokens", GgufValue.Array(tokens))
-            .Add("tokenizer.ggml.scores", GgufValue.Array(scores))
-            .Add("tokenizer.ggml.token_type", GgufValue.Array(types))
-            .Add("tokenizer.ggml.bos_token_id", GgufValue.From(1u))
-            .Add("tokenizer.ggml.eos_token_id", GgufValue.From(2u));
     }
 }

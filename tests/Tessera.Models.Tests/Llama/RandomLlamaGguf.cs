@@ -56,7 +56,7 @@ public static class RandomLlamaGguf
             .Add($"{s.Arch}.rope.dimension_count", GgufValue.From((uint)hd))
             .Add($"{s.Arch}.rope.freq_base", GgufValue.From(10000f))
             .Add($"{s.Arch}.attention.layer_norm_rms_epsilon", GgufValue.From(1e-5f));
-        AddVocab(w, vocabTokens ?? s.Vocab);
+        RandomLlamaVocab.Add(w, vocabTokens ?? s.Vocab);
 
         void Add(string name, DType dtype, params int[] shape)
         {
@@ -104,31 +104,5 @@ public static class RandomLlamaGguf
         var bytes = new byte[q.DType.ByteCount(q.ElementCount)];
         cpu.CopyToHost(q.Storage, q.DType.ByteCount(q.Offset), bytes);
         return WeightTensor.FromBytes(name, dtype, dims, bytes);
-    }
-
-    // SentencePiece ("llama") vocabulary: <unk>, <s>, </s>, <0x00>..<0xFF>, then "▁w{i}" words.
-    private static void AddVocab(GgufWriter w, int count)
-    {
-        var tokens = new string[count];
-        var scores = new float[count];
-        var types = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            (tokens[i], types[i]) = i switch
-            {
-                0 => ("<unk>", 2),
-                1 => ("<s>", 3),
-                2 => ("</s>", 3),
-                < 259 => ($"<0x{i - 3:X2}>", 6),
-                _ => ($"\u2581w{i}", 1),
-            };
-            scores[i] = -i;
-        }
-        w.Add("tokenizer.ggml.model", GgufValue.From("llama"))
-            .Add("tokenizer.ggml.tokens", GgufValue.Array(tokens))
-            .Add("tokenizer.ggml.scores", GgufValue.Array(scores))
-            .Add("tokenizer.ggml.token_type", GgufValue.Array(types))
-            .Add("tokenizer.ggml.bos_token_id", GgufValue.From(1u))
-            .Add("tokenizer.ggml.eos_token_id", GgufValue.From(2u));
     }
 }
