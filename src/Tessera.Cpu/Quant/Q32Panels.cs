@@ -160,3 +160,35 @@ internal static unsafe class Q32PanelReference
         ? e < 16 ? q[64 * (e / 4) + 4 * j + e % 4] & 15 : q[64 * ((e - 16) / 4) + 4 * j + e % 4] >> 4
         : q[64 * (e / 4) + 4 * j + e % 4];
 }
+
+/// <summary>A panel kernel for one format and activation row count: run-time emitted native code (vpdpbusd, which
+/// .NET 10 cannot name on this hardware) where <see cref="PanelKernelSource.Emitted"/> gives one, else the managed
+/// kernel. Both compute <see cref="Q32PanelReference"/>'s arithmetic.</summary>
+internal readonly unsafe struct PanelKernel
+{
+    private readonly delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void> _native;
+    private readonly delegate*<QPanelArgs*, void> _managed;
+
+    public PanelKernel(delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void> native) => _native = native;
+
+    public PanelKernel(delegate*<QPanelArgs*, void> managed) => _managed = managed;
+
+    public bool IsNative => _native != null;
+
+    /// <summary>Runs the kernel on one call's arguments. Native calls skip the GC transition, so the runner keeps each
+    /// call short (a few panels of one row tile).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void Invoke(QPanelArgs* a)
+    {
+        if (_native != null) _native(a);
+        else _managed(a);
+    }
+}
+
+/// <summary>Where emitted panel kernels come from: the x86 emitter (src/Tessera.Cpu/Jit) sets <see cref="Emitted"/>
+/// to a function that returns the entry point of its kernel for (format, rows 1..8), emitting it on first request, or
+/// 0 where it has none (no AVX512-VNNI, emission switched off, a platform without executable memory).</summary>
+internal static class PanelKernelSource
+{
+    public static Func<DType, int, nint>? Emitted;
+}
