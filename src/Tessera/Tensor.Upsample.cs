@@ -38,7 +38,8 @@ public sealed partial class Tensor
     internal static void UpsampleNearestByViews(IBackend backend, Tensor x, Tensor? addend, int scaleH, int scaleW, Tensor dst)
     {
         int b = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
-        using var rows = x.Unsqueeze(3).Unsqueeze(5);
+        using var tall = x.Unsqueeze(3);   // each view holds a reference on x's storage: dispose both
+        using var rows = tall.Unsqueeze(5);
         using var wide = rows.BroadcastTo(new Shape(b, c, h, scaleH, w, scaleW));
         using var dst6 = dst.Reshape(b, c, h, scaleH, w, scaleW);   // a view: dst is contiguous
         backend.Copy(wide, dst6);
