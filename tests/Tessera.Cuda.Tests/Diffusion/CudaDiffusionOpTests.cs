@@ -1,8 +1,8 @@
 namespace Tessera.Cuda.Tests.Diffusion;
 
 /// <summary>The op rows of the diffusion audit that the other CUDA op tests do not reach, each against the CPU backend
-/// at odd shapes (skipped with the reason without a driver): nearest upsampling through IBackend's default body
-/// (a stride-0 Copy plus an in-place Binary), the conv epilogue CUDA runs as in-place element-wise passes, attention
+/// at odd shapes (skipped with the reason without a driver): nearest upsampling (a stride-0 strided copy plus an
+/// in-place add, freeing its input), the conv epilogue CUDA runs as in-place element-wise passes, attention
 /// at the head dims diffusion models use (the tiny and DiT-XL heads, and a VAE mid block's single wide head over
 /// enough keys to take the split-K path), LayerNorm without affine at a DiT width and GroupNorm at the VAE's and
 /// TAEF2's shapes.</summary>
@@ -24,6 +24,16 @@ public sealed class CudaDiffusionOpTests : CudaOpTestBase
             Assert.Equal(yc.Shape, yg.Shape);
             Assert.Equal(yc.ToArray<float>(), yg.ToArray<float>()); // a copy and one add: exact
         }
+    }
+
+    [SkippableFact]
+    public void UpsampleNearest_leaves_no_reference_on_its_input()
+    {
+        var x = Tensor.FromArray(Gpu, Values(2 * 3 * 4 * 5, 61), 2, 3, 4, 5);
+        var storage = x.Storage;
+        using (var y = x.UpsampleNearest(2)) Assert.Equal(new Shape(2, 3, 8, 10), y.Shape);
+        x.Dispose();
+        Assert.True(storage.IsFreed, "the input's device memory is still referenced after the upsample");
     }
 
     [SkippableTheory]

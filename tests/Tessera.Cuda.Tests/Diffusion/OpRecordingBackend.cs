@@ -7,7 +7,10 @@ namespace Tessera.Cuda.Tests.Diffusion;
 /// IBackend method and the dtypes, layouts and parameters that decide which CUDA kernel (or which refusal) the same
 /// call would meet on <see cref="CudaBackend"/>. Tensors made on it carry it as their backend, so every front-end op a
 /// model issues passes through; ops the CPU backend runs inside an op are not recorded twice (outermost call only).
-/// This is how the diffusion audit learns the op surface by running the models rather than by reading them.</summary>
+/// This is how the diffusion audit learns the op surface by running the models rather than by reading them. For the ops
+/// CUDA runs through its strided kernels it also builds the layouts CudaBackend would (StridedLayoutArg.For, the same
+/// host code, which needs no driver) and keeps each refusal (more than six unmergeable dimensions) in
+/// <see cref="CudaRefusals"/>.</summary>
 internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
 {
     private readonly SortedDictionary<string, int> _calls = new(StringComparer.Ordinal);
@@ -15,6 +18,9 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
 
     /// <summary>Calls by key ("Conv2d f32 k3x3 s1 p1 g1 bias" ...), with counts.</summary>
     public IReadOnlyDictionary<string, int> Calls => _calls;
+
+    /// <summary>The calls CudaBackend's host code would refuse before launching anything, with its message.</summary>
+    public List<string> CudaRefusals { get; } = [];
 
     /// <summary>The IBackend methods called (the first word of each key).</summary>
     public IEnumerable<string> Methods => _calls.Keys.Select(k => k.Split(' ')[0]).Distinct();
@@ -30,6 +36,18 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
         try { run(); }
         finally { _depth--; }
     }
+
+    // The strided layouts CudaBackend builds for these operands (CudaBackend.Elementwise, RowOps, Gemm, GatherReduce).
+    private void Admit(string op, Shape shape, params Tensor[] operands)
+    {
+        if (_depth > 0) return;
+        try { StridedLayoutArg.For(op, shape, operands); }
+        catch (TesseraException e) { CudaRefusals.Add(e.Message); }
+    }
+
+    private static bool F32Contiguous(params Tensor[] ts) => ts.All(t => t.DType == DType.F32 && t.IsContiguous);
+
+    private static Shape Leading(Tensor x) => new(x.Shape.Dims[..^1]);
 
     private static string D(Tensor t) => t.DType.Name();
 
@@ -49,17 +67,41 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
     public void CopyFromHost(ReadOnlySpan<byte> source, Storage destination, long destinationByteOffset) => inner.CopyFromHost(source, destination, destinationByteOffset);
     public void CopyToHost(Storage source, long sourceByteOffset, Span<byte> destination) => inner.CopyToHost(source, sourceByteOffset, destination);
 
-    public void Copy(Tensor src, Tensor dst) => Record($"Copy {D(src)}->{D(dst)} {L(src)}->{L(dst)}", () => inner.Copy(src, dst));
-    public void Fill(Tensor dst, double value) => Record($"Fill {D(dst)} {L(dst)}", () => inner.Fill(dst, value));
-    public void Unary(UnaryOp op, Tensor x, Tensor dst) => Record($"Unary {op} {D(x)} {L(x)}", () => inner.Unary(op, x, dst));
-    public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor dst) =>
+    public void Copy(Tensor src, Tensor dst)
+    {
+        if (src.DType != dst.DType || !src.IsContiguous || !dst.IsContiguous) Admit("copy", src.Shape, src, dst);
+        Record($"Copy {D(src)}->{D(dst)} {L(src)}->{L(dst)}", () => inner.Copy(src, dst));
+    }
+    public void Fill(Tensor dst, double value)
+    {
+        if (!F32Contiguous(dst)) Admit("fill", dst.Shape, dst);
+        Record($"Fill {D(dst)} {L(dst)}", () => inner.Fill(dst, value));
+    }
+    public void Unary(UnaryOp op, Tensor x, Tensor dst)
+    {
+        if (!F32Contiguous(x, dst)) Admit(op.ToString(), dst.Shape, x, dst);
+        Record($"Unary {op} {D(x)} {L(x)}", () => inner.Unary(op, x, dst));
+    }
+    public void Binary(BinaryOp op, Tensor a, Tensor b, Tensor dst)
+    {
+        if (!F32Contiguous(a, b, dst)) Admit(op.ToString(), dst.Shape, a, b, dst);
         Record($"Binary {op} {D(a)} {L(a)},{L(b)}", () => inner.Binary(op, a, b, dst));
-    public void Affine(Tensor x, Tensor dst, double mul, double add) => Record($"Affine {D(x)} {L(x)}", () => inner.Affine(x, dst, mul, add));
+    }
+    public void Affine(Tensor x, Tensor dst, double mul, double add)
+    {
+        if (!F32Contiguous(x, dst)) Admit("affine", dst.Shape, x, dst);
+        Record($"Affine {D(x)} {L(x)}", () => inner.Affine(x, dst, mul, add));
+    }
 
-    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue e) => Record(
+    public void MatMul(Tensor a, Tensor b, Tensor dst, MatMulEpilogue e)
+    {
+        Tensor[] operands = [a, b, dst, .. e.Residual is null ? [] : new[] { e.Residual }, .. e.Multiplier is null ? [] : new[] { e.Multiplier }];
+        Admit("matmul", new Shape(dst.Shape.Dims[..^2]), operands);
+        Record(
         $"MatMul {D(a)}x{D(b)} rank{I(dst.Rank)} b:{(b.Strides[^2] == 1 && b.Shape[-2] > 1 ? "transposed" : L(b))}"
         + (e.Activation == Activation.None ? "" : " " + e.Activation) + Opt(e.Bias, "bias") + Opt(e.Residual, "residual") + Opt(e.Multiplier, "multiplier"),
         () => inner.MatMul(a, b, dst, e));
+    }
 
     public void QuantizedMatMul(Tensor x, Tensor w, Tensor? scales, Tensor dst, MatMulEpilogue e) =>
         Record($"QuantizedMatMul {D(x)}x{D(w)}", () => inner.QuantizedMatMul(x, w, scales, dst, e));
@@ -71,14 +113,24 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
     public void PagedAttention(Tensor q, Tensor kPool, Tensor vPool, Tensor blockTables, Tensor seqLens, Tensor? queryLens, AttentionOptions o, Tensor dst) =>
         Record($"PagedAttention {D(q)}", () => inner.PagedAttention(q, kPool, vPool, blockTables, seqLens, queryLens, o, dst));
 
-    public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst) => Record($"Softmax {D(x)}{Opt(mask, "mask")}", () => inner.Softmax(x, mask, scale, dst));
+    public void Softmax(Tensor x, Tensor? mask, float scale, Tensor dst)
+    {
+        Admit("softmax", Leading(x), x, mask ?? x, dst);
+        Record($"Softmax {D(x)}{Opt(mask, "mask")}", () => inner.Softmax(x, mask, scale, dst));
+    }
 
-    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst) =>
+    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps, Tensor dst)
+    {
+        Admit("layer_norm", Leading(x), x, dst);
         Record($"LayerNorm {D(x)} {L(x)}{(weight is null && bias is null ? " no-affine" : Opt(weight, "weight") + Opt(bias, "bias"))}",
             () => inner.LayerNorm(x, weight, bias, eps, dst));
+    }
 
-    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst) =>
+    public void RmsNorm(Tensor x, Tensor? weight, float eps, Tensor dst)
+    {
+        Admit("rms_norm", Leading(x), x, dst);
         Record($"RmsNorm {D(x)} {L(x)}{Opt(weight, "weight")}", () => inner.RmsNorm(x, weight, eps, dst));
+    }
 
     public void Rope(Tensor x, Tensor cos, Tensor sin, RopeMode mode, Tensor dst) => Record($"Rope {D(x)} {mode}", () => inner.Rope(x, cos, sin, mode, dst));
     public void Gather(Tensor table, Tensor ids, Tensor dst) => Record($"Gather {D(table)} ids:{D(ids)}", () => inner.Gather(table, ids, dst));
@@ -87,8 +139,11 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
     public void IndexSelect(Tensor x, Tensor ids, int axis, Tensor dst) => Record($"IndexSelect {D(x)} axis{I(axis)}", () => inner.IndexSelect(x, ids, axis, dst));
     public void TopK(Tensor x, int k, bool largest, Tensor values, Tensor indices) => Record($"TopK {D(x)}", () => inner.TopK(x, k, largest, values, indices));
 
-    public void GroupNorm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, Tensor dst) =>
+    public void GroupNorm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, Tensor dst)
+    {
+        Admit("group_norm", x.Shape, x, dst);
         Record($"GroupNorm {D(x)} rank{I(x.Rank)} {L(x)}{Opt(weight, "weight")}{Opt(bias, "bias")}", () => inner.GroupNorm(x, groups, weight, bias, eps, dst));
+    }
 
     public void Reduce(ReduceOp op, Tensor x, int axis, Tensor dst) =>
         Record($"Reduce {op} {D(x)} {(axis == x.Rank - 1 ? "last-axis" : "inner-axis")}", () => inner.Reduce(op, x, axis, dst));
@@ -110,8 +165,15 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
         LstmOptions options, Tensor y, Tensor yH, Tensor yC) =>
         Record($"Lstm {D(x)}", () => inner.Lstm(x, w, r, b, seqLens, initialH, initialC, p, options, y, yH, yC));
 
-    public void UpsampleNearest(Tensor x, Tensor? addend, int scaleH, int scaleW, Tensor dst) =>
+    public void UpsampleNearest(Tensor x, Tensor? addend, int scaleH, int scaleW, Tensor dst)
+    {
+        // CudaBackend.UpsampleNearest: x [B, C, H, 1, W, 1] broadcast to [B, C, H, sH, W, sW], one strided copy.
+        using (var rows = x.Unsqueeze(3).Unsqueeze(5))
+        using (var wide = rows.BroadcastTo(new Shape(x.Shape[0], x.Shape[1], x.Shape[2], scaleH, x.Shape[3], scaleW)))
+        using (var dst6 = dst.Reshape(wide.Shape.Dims.ToArray()))
+            Admit("upsample_nearest", wide.Shape, wide, dst6);
         Record($"UpsampleNearest {D(x)} x{I(scaleH)}x{I(scaleW)}{Opt(addend, "addend")}", () => inner.UpsampleNearest(x, addend, scaleH, scaleW, dst));
+    }
 
     public void InterpolateBicubic(Tensor x, bool alignCorners, Tensor dst) => Record($"InterpolateBicubic {D(x)}", () => inner.InterpolateBicubic(x, alignCorners, dst));
 
