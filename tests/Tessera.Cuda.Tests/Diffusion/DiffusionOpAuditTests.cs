@@ -7,11 +7,12 @@ namespace Tessera.Cuda.Tests.Diffusion;
 /// <summary>The op audit of the diffusion networks for the CUDA backend, run without a GPU: each workload of
 /// <see cref="DiffusionWorkloads"/> runs on the CPU through <see cref="OpRecordingBackend"/>, which lists every IBackend
 /// call with the dtypes, layouts and parameters that pick a CUDA kernel (the list is written to the test output: the
-/// audit table's rows). Each IBackend method the networks call must be implemented by <see cref="CudaBackend"/> itself
-/// rather than left to IBackend's default body (which refuses, or for UpsampleNearest leaks a reference to its input),
-/// must be within the CUDA kernels' limits (the fused attention's head dim of 256), and must get past the host code
-/// CudaBackend runs before a launch (the strided layouts, built here by the same code). A network that starts calling
-/// an op CUDA lacks fails here, on every machine.</summary>
+/// audit table's rows) and keeps the storages the run made. Each IBackend method the networks call must be implemented
+/// by <see cref="CudaBackend"/> itself rather than left to IBackend's default body (which refuses, or for
+/// UpsampleNearest leaks a reference to its input), must be within the CUDA kernels' limits (the fused attention's head
+/// dim of 256), and must get past the host code CudaBackend runs before a launch (the strided layouts, built here by the
+/// same code); no storage may still be referenced when the run is over (on a device, memory never freed). A network
+/// that starts calling an op CUDA lacks fails here, on every machine.</summary>
 public sealed class DiffusionOpAuditTests(TinyDiffusionCheckpoints files, ITestOutputHelper output) : IClassFixture<TinyDiffusionCheckpoints>
 {
     public static TheoryData<string> Workloads => [.. DiffusionWorkloads.All.Keys];
@@ -29,6 +30,8 @@ public sealed class DiffusionOpAuditTests(TinyDiffusionCheckpoints files, ITestO
         Assert.Equal(plain, recorded);
         Assert.All(plain, v => Assert.True(float.IsFinite(v), $"{workload}: a non-finite output"));
         Assert.True(plain.Max(MathF.Abs) > 1e-2f, $"{workload}: the output is too small to compare anything with");
+        // Every tensor the run made is gone with the run: on a device, a storage still referenced is memory never freed.
+        Assert.True(!recorder.Live.Any(), $"{workload}: {recorder.Live.Count()} storages ({recorder.Live.Sum(st => st.ByteLength)} bytes) still referenced after the run");
 
         output.WriteLine($"{workload}: {recorder.Calls.Count} distinct calls");
         foreach (var (key, count) in recorder.Calls) output.WriteLine($"{count,6}  {key}");

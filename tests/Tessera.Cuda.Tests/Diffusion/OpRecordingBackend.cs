@@ -63,7 +63,17 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
-    public Storage Allocate(long byteLength) => HostStorage.Allocate(this, byteLength);
+    private readonly List<Storage> _allocated = [];
+
+    /// <summary>Storage made through this backend and not yet freed: on a device, memory still held.</summary>
+    public IEnumerable<Storage> Live => _allocated.Where(s => !s.IsFreed);
+
+    public Storage Allocate(long byteLength)
+    {
+        var s = HostStorage.Allocate(this, byteLength);
+        _allocated.Add(s);
+        return s;
+    }
     public void CopyFromHost(ReadOnlySpan<byte> source, Storage destination, long destinationByteOffset) => inner.CopyFromHost(source, destination, destinationByteOffset);
     public void CopyToHost(Storage source, long sourceByteOffset, Span<byte> destination) => inner.CopyToHost(source, sourceByteOffset, destination);
 
@@ -168,7 +178,8 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
     public void UpsampleNearest(Tensor x, Tensor? addend, int scaleH, int scaleW, Tensor dst)
     {
         // CudaBackend.UpsampleNearest: x [B, C, H, 1, W, 1] broadcast to [B, C, H, sH, W, sW], one strided copy.
-        using (var rows = x.Unsqueeze(3).Unsqueeze(5))
+        using (var h1 = x.Unsqueeze(3))
+        using (var rows = h1.Unsqueeze(5))
         using (var wide = rows.BroadcastTo(new Shape(x.Shape[0], x.Shape[1], x.Shape[2], scaleH, x.Shape[3], scaleW)))
         using (var dst6 = dst.Reshape(wide.Shape.Dims.ToArray()))
             Admit("upsample_nearest", wide.Shape, wide, dst6);
