@@ -14,6 +14,7 @@ namespace Tessera.Cuda.Tests.Diffusion;
 internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
 {
     private readonly SortedDictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private readonly List<Storage> _allocated = [];
     private int _depth;
 
     /// <summary>Calls by key ("Conv2d f32 k3x3 s1 p1 g1 bias" ...), with counts.</summary>
@@ -21,6 +22,9 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
 
     /// <summary>The calls CudaBackend's host code would refuse before launching anything, with its message.</summary>
     public List<string> CudaRefusals { get; } = [];
+
+    /// <summary>Storage made through this backend and not yet freed: on a device, memory still held.</summary>
+    public IEnumerable<Storage> Live => _allocated.Where(s => !s.IsFreed);
 
     /// <summary>The IBackend methods called (the first word of each key).</summary>
     public IEnumerable<string> Methods => _calls.Keys.Select(k => k.Split(' ')[0]).Distinct();
@@ -62,11 +66,6 @@ internal sealed class OpRecordingBackend(CpuBackend inner) : IBackend
     private static string Opt(Tensor? t, string name) => t is null ? "" : " " + name;
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private readonly List<Storage> _allocated = [];
-
-    /// <summary>Storage made through this backend and not yet freed: on a device, memory still held.</summary>
-    public IEnumerable<Storage> Live => _allocated.Where(s => !s.IsFreed);
 
     public Storage Allocate(long byteLength)
     {
