@@ -95,6 +95,8 @@ public sealed class AttentionKernelTests : IDisposable
         [1, 2, 2, 5, 21, 128, true, -1, -1, -1, true],    // the D <= 128 configuration
         [1, 2, 1, 3, 19, 256, false, 6, -1, -1, false],   // the D <= 256 configuration
         [1, 1, 1, 4, 33, 200, false, -1, -1, -1, false],  // D 200: 16 accumulators, lanes past D idle
+        [2, 2, 2, 12, 12, 8, false, -1, -1, -1, false],   // diffusion self-attention at a tiny head (the CUDA audit's DiT, MMDiT)
+        [1, 3, 3, 35, 35, 72, false, -1, -1, -1, false],  // DiT-XL/2's head of 72 (1152 / 16): two row tiles, lanes past D idle
     ];
 
     [Theory]

@@ -44,6 +44,7 @@ public sealed class ConvKernelTests : IDisposable
     [InlineData(1, 4, 8, 8, 8, 3, 3, 2, 2, 1, 1, 4)]        // depthwise with channel multiplier 2
     [InlineData(1, 5, 11, 30, 70, 1, 1, 1, 1, 0, 1, 1)]     // 1x1: N = 330 and M = 70, past one tile each way
     [InlineData(1, 8, 7, 7, 3, 5, 5, 1, 1, 2, 1, 1)]        // K = 200 (13 k-tiles)
+    [InlineData(2, 9, 7, 11, 67, 3, 3, 1, 1, 1, 1, 1)]      // the VAE decoders' "same" 3x3 (stride 1, padding 1), O past one tile
     public void Conv2d_matches_the_reference(int b, int c, int h, int w, int o, int kh, int kw, int sh, int sw, int pad, int dil, int groups)
     {
         var p = new Conv2dParams(sh, sw, pad, pad, dil, dil, groups);

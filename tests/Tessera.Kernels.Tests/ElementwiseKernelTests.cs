@@ -176,6 +176,23 @@ public sealed class ElementwiseKernelTests : IDisposable
     }
 
     [Fact]
+    public void CopyStrided_expands_stride_0_axes_as_nearest_upsampling_does()
+    {
+        // IBackend.UpsampleNearest's default body (what CUDA runs for the VAE decoders): x [B, C, H, 1, W, 1] broadcast
+        // to [B, C, H, sH, W, sW] (stride 0 on the repeat axes) and copied into the contiguous output, here by 2 x 3.
+        const int b = 2, c = 3, h = 3, w = 5, sh = 2, sw = 3;
+        var x = Values(b * c * h * w, -3f, 3f, 11);
+        using var bx = Bytes(x); using var bd = _h.Zeros<byte>(x.Length * sh * sw * 4);
+        int[] dims = [b, c, h, sh, w, sw];
+        _h.Launch(K, nameof(ElementwiseKernels.CopyStrided), grid: 2, group: 32,
+            bx.View, Layout(ElementCodes.F32, 0, dims, [c * h * w, h * w, w, 0, 1, 0]),
+            bd.View, Layout(ElementCodes.F32, 0, dims, [c * h * sh * w * sw, h * sh * w * sw, sh * w * sw, w * sw, sw, 1]), (long)x.Length * sh * sw);
+        var got = MemoryMarshal.Cast<byte, float>(_h.Download(bd)).ToArray();
+        for (int p = 0; p < b * c; p++) for (int y = 0; y < h * sh; y++) for (int i = 0; i < w * sw; i++)
+            Assert.Equal(x[(p * h + y / sh) * w + i / sw], got[(p * h * sh + y) * w * sw + i]);
+    }
+
+    [Fact]
     public void FillStrided_writes_only_the_view()
     {
         // every other column of a [4, 6] f16 buffer

@@ -17,6 +17,7 @@ public sealed class GroupNormRopeKernelTests : IDisposable
     [Theory]
     [InlineData(2, 6, 3, 3, 5, true, 32)] [InlineData(1, 4, 1, 1, 7, false, 32)] [InlineData(3, 8, 8, 2, 2, true, 64)]
     [InlineData(2, 6, 2, 1, 1, true, 32)] [InlineData(1, 33, 3, 3, 3, true, 256)]
+    [InlineData(1, 64, 4, 5, 7, true, 32)] // TAEF2's pooling branch: 4 groups, 560 elements a group (17 per thread)
     public void GroupNorm_of_an_nhwc_buffer_read_as_nchw(int batch, int c, int groups, int h, int w, bool affine, int group)
     {
         int s = h * w;
