@@ -177,6 +177,36 @@ public sealed class DiffuseCommandTests
     }
 
     [Fact]
+    public void Dit_with_an_autoencoder_kl_folder_writes_pngs_of_its_factor()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            // A random AutoencoderKL pipeline folder (vae/ inside): factor 4, 4 latent channels.
+            var rng = new Random(3);
+            var ckpt = new Tessera.Models.Tests.Diffusion.AutoencoderKlCheckpoint(
+                new Tessera.Models.Diffusion.Vae.AutoencoderKlConfig([16, 16, 32], LayersPerBlock: 1, LatentChannels: 4, NormNumGroups: 4, SampleSize: 32),
+                (_, scale, shape) => [.. Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale))]);
+            string pipeline = Path.Combine(dir, "pipeline");
+            ckpt.WriteFolder(Path.Combine(pipeline, "vae"));
+            string model = TinyDit(dir, 4), png = Path.Combine(dir, "kl.png");
+            var r = TesseraProcess.Run("diffuse", "--model", model, "--vae", pipeline, "--class", "0", "--steps", "2", "--size", "24x16",
+                "--sampler", "ddpm", "--threads", "2", "-o", png, "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            var image = ImageDecoder.DecodeFile(png);
+            Assert.Equal((24, 16), (image.Width, image.Height));
+            // Its factor is 4, so with patch 2 a side must be a multiple of 8, not 16.
+            var odd = TesseraProcess.Run("diffuse", "--model", model, "--vae", pipeline, "--class", "0", "--steps", "2", "--size", "20x16", "-o", png);
+            Assert.Equal(1, odd.ExitCode);
+            Assert.Contains("latent factor 4 x patch 2 = 8", odd.Stderr);
+            var none = TesseraProcess.Run("diffuse", "--model", model, "--vae", Path.Combine(dir, "absent"), "--class", "0", "-o", png);
+            Assert.Equal(1, none.ExitCode);
+            Assert.Contains("no such file or folder", none.Stderr);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void Mmdit_samples_from_text_embeddings_with_guidance()
     {
         string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
