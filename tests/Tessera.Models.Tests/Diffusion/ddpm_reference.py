@@ -4,7 +4,7 @@
 Usage: ddpm_reference.py IN.safetensors OUT.safetensors, as nn_reference.py (whose reader, writer and case loop it
 uses). Written from facebookresearch/DiT's diffusion/respace.py (space_timesteps, SpacedDiffusion's respaced betas) and
 diffusion/gaussian_diffusion.py (the posterior tables, p_mean_variance with ModelVarType.LEARNED_RANGE and
-ModelMeanType.EPSILON, clip_denoised=False as sample.py calls it, p_sample), in float64."""
+ModelMeanType.EPSILON, clip_denoised=False as sample.py calls it, p_sample, p_sample_loop), in float64."""
 import os
 import sys
 
@@ -66,7 +66,37 @@ def case_dit_p_sample(c):
             "timesteps": torch.tensor(use, dtype=torch.float64)}
 
 
+def case_dit_ddpm_loop(c):
+    """DiT's sample.py loop with a learned-sigma DiT from the paper's models.py (dit_original_reference.py): respaced
+    p_sample_loop from the given x_T with the given per-step noise, classifier-free guidance on the epsilon half (all
+    channels: the standard form that forward_with_cfg's comment offers), the variance from the conditional half; also
+    saves the model with torch.save as the original checkpoints are (spec "pt")."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import dit_original_reference as dor
+    model = base.load(dor.DiT(c.spec, False), c, "model")
+    torch.save({k: v.float() for k, v in model.state_dict().items()}, c["pt"])
+    train = c["train_steps"]
+    use = respaced_timesteps(train, c["steps"])
+    spaced = respaced_betas(np.linspace(1e-4, 0.02, train, dtype=np.float64), use)
+    x, z = c.t("x").numpy(), c.t("z").numpy()
+    ch = x.shape[1]
+    y = torch.tensor(c["y"], dtype=torch.long)
+    null = torch.full_like(y, c["null"])
+    scale = c["cfg"]
+    for k, i in enumerate(reversed(range(len(use)))):
+        t = torch.full((x.shape[0],), float(use[i]), dtype=torch.float64)
+        xt = torch.from_numpy(x)
+        out = model(xt, t, y)
+        if scale != 1:
+            uncond = model(xt, t, null)
+            eps = uncond[:, :ch] + scale * (out[:, :ch] - uncond[:, :ch])
+            out = torch.cat([eps, out[:, ch:]], dim=1)
+        x = p_sample(spaced, i, x, out.numpy(), z[k])[3]
+    return {"sample": torch.from_numpy(x)}
+
+
 base.case_dit_p_sample = case_dit_p_sample
+base.case_dit_ddpm_loop = case_dit_ddpm_loop
 
 if __name__ == "__main__":
     base.main()
