@@ -275,6 +275,9 @@ public sealed class DiffuseCommandTests
             var cls = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "-o", o);
             Assert.Equal(1, cls.ExitCode);
             Assert.Contains("--class is for a class-conditional DiT", cls.Stderr);
+            var shift = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", misnamed, "--shift", "0", "--steps", "2", "-o", o);
+            Assert.Equal(1, shift.ExitCode);
+            Assert.Contains("--shift must be a finite number > 0, got 0", shift.Stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -60,6 +60,7 @@ internal static class DiffuseCommand
         if (options.Steps is <= 0) throw new TesseraException($"--steps must be at least 1, got {options.Steps}");
         if (options.Batch is < 1 or > 64) throw new TesseraException($"--batch must be 1 to 64, got {options.Batch}");
         if (!double.IsNaN(options.Cfg) && !(double.IsFinite(options.Cfg) && options.Cfg >= 0)) throw new TesseraException($"--cfg must be a finite number >= 0, got {options.Cfg}");
+        if (!(options.Shift > 0 && double.IsFinite(options.Shift))) throw new TesseraException($"--shift must be a finite number > 0, got {options.Shift}");
         if (vaePath is not null && !File.Exists(vaePath) && !Directory.Exists(vaePath)) throw new TesseraException($"--vae {vaePath}: no such file or folder");
         // A misspelt sampler is refused before any weights load.
         if (options.Sampler is { Length: > 0 } named && !named.Equals("dit", StringComparison.OrdinalIgnoreCase)) SamplerCatalog.Create(named);
