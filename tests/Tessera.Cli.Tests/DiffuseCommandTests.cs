@@ -8,8 +8,10 @@ namespace Tessera.Cli.Tests;
 /// <summary><c>tessera diffuse</c> as a user runs it: a tiny random DiT in the original checkpoint layout (written
 /// here as safetensors under facebookresearch's names) and a tiny random SD3 MMDiT folder. The --json object, the
 /// latent file without --vae (its shape, the same seed giving the same latent, another seed another), PNGs through
-/// FLUX.2's real TAEF2 decoder with --batch 2, and clear errors for a size off the latent factor x patch, a class id
-/// past num_classes, 0 steps and an MMDiT without its text embeddings.</summary>
+/// FLUX.2's real TAEF2 decoder with --batch 2, DDPM with the DiT's learned variance, and clear errors (exit 1, the
+/// message on stderr, stdout empty even with --json) for a size off the latent factor x patch, a class id past
+/// num_classes, 0 steps, --batch 0, an unknown sampler or schedule (the valid names listed), an MMDiT without its text
+/// embeddings or with wrongly named or shaped ones.</summary>
 public sealed class DiffuseCommandTests
 {
     private static readonly string Taef2Decoder = Path.GetFullPath(Path.Combine(TesseraProcess.RepoRoot, "..", "shared", "models", "vae", "taef2", "taef2_decoder.pth"));
@@ -137,6 +139,16 @@ public sealed class DiffuseCommandTests
                 "--sampler", "dpmpp_2m", "--schedule", "karras", "-o", Path.Combine(dir, "d.png"));
             Assert.True(karras.ExitCode == 0, karras.Stderr);
             Assert.All(Latent(Path.Combine(dir, "d.safetensors"), out _), v => Assert.True(float.IsFinite(v)));
+            // DDPM on this learned-sigma DiT draws each step with the model's variance; the seed still repeats it.
+            string[] ddpm = ["diffuse", "--model", model, "--class", "2", "--steps", "4", "--size", "32x32", "--threads", "2", "--sampler", "ddpm", "--cfg", "2"];
+            var e1 = TesseraProcess.Run([.. ddpm, "-o", Path.Combine(dir, "e.png")]);
+            Assert.True(e1.ExitCode == 0, e1.Stderr);
+            var e2 = TesseraProcess.Run([.. ddpm, "-o", Path.Combine(dir, "f.png")]);
+            Assert.True(e2.ExitCode == 0, e2.Stderr);
+            var ddpmLatent = Latent(Path.Combine(dir, "e.safetensors"), out var ddpmShape);
+            Assert.Equal([1, 4, 4, 4], ddpmShape);
+            Assert.All(ddpmLatent, v => Assert.True(float.IsFinite(v)));
+            Assert.Equal(ddpmLatent, Latent(Path.Combine(dir, "f.safetensors"), out _));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -160,6 +172,36 @@ public sealed class DiffuseCommandTests
                 var image = ImageDecoder.DecodeFile(f);
                 Assert.Equal((64, 32), (image.Width, image.Height));
             }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Dit_with_an_autoencoder_kl_folder_writes_pngs_of_its_factor()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            // A random AutoencoderKL pipeline folder (vae/ inside): factor 4, 4 latent channels.
+            var rng = new Random(3);
+            var ckpt = new Tessera.Models.Tests.Diffusion.AutoencoderKlCheckpoint(
+                new Tessera.Models.Diffusion.Vae.AutoencoderKlConfig([16, 16, 32], LayersPerBlock: 1, LatentChannels: 4, NormNumGroups: 4, SampleSize: 32),
+                (_, scale, shape) => [.. Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale))]);
+            string pipeline = Path.Combine(dir, "pipeline");
+            ckpt.WriteFolder(Path.Combine(pipeline, "vae"));
+            string model = TinyDit(dir, 4), png = Path.Combine(dir, "kl.png");
+            var r = TesseraProcess.Run("diffuse", "--model", model, "--vae", pipeline, "--class", "0", "--steps", "2", "--size", "24x16",
+                "--sampler", "ddpm", "--threads", "2", "-o", png, "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            var image = ImageDecoder.DecodeFile(png);
+            Assert.Equal((24, 16), (image.Width, image.Height));
+            // Its factor is 4, so with patch 2 a side must be a multiple of 8, not 16.
+            var odd = TesseraProcess.Run("diffuse", "--model", model, "--vae", pipeline, "--class", "0", "--steps", "2", "--size", "20x16", "-o", png);
+            Assert.Equal(1, odd.ExitCode);
+            Assert.Contains("latent factor 4 x patch 2 = 8", odd.Stderr);
+            var none = TesseraProcess.Run("diffuse", "--model", model, "--vae", Path.Combine(dir, "absent"), "--class", "0", "-o", png);
+            Assert.Equal(1, none.ExitCode);
+            Assert.Contains("no such file or folder", none.Stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -196,6 +238,51 @@ public sealed class DiffuseCommandTests
     }
 
     [Fact]
+    public void Mmdit_text_embeddings_with_wrong_names_or_shapes_are_refused_by_name()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
+        try
+        {
+            string model = TinyMmdit(dir), o = Path.Combine(dir, "m.png");
+            string File(string name, params (string Name, int[] Shape)[] tensors)
+            {
+                var w = new Writer(14);
+                foreach (var (n, shape) in tensors) w.Add(n, 1f, shape);
+                string path = Path.Combine(dir, name);
+                SafetensorsWriter.Write(path, w.Tensors);
+                return path;
+            }
+            string misnamed = File("misnamed.safetensors", ("prompt_embeds", [1, 5, 24]), ("pooled_prompt_embeds", [1, 20]));
+            var r = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", misnamed, "--steps", "2", "--cfg", "1", "--size", "16x16", "-o", o);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("must hold encoder_hidden_states [B, T, 24] and pooled_projections [B, 20]", r.Stderr);
+            string narrow = File("narrow.safetensors", ("encoder_hidden_states", [1, 5, 16]), ("pooled_projections", [1, 20]));
+            r = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", narrow, "--steps", "2", "--cfg", "1", "--size", "16x16", "-o", o, "--json");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Contains("encoder_hidden_states [1, 5, 16]", r.Stderr);
+            Assert.Contains("[1 or 1, T, 24]", r.Stderr);
+            string batch = File("batch3.safetensors", ("encoder_hidden_states", [3, 5, 24]), ("pooled_projections", [3, 20]));
+            r = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", batch, "--steps", "2", "--cfg", "1", "--size", "16x16", "--batch", "2", "-o", o);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("[1 or 2, T, 24]", r.Stderr);
+            var absent = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", Path.Combine(dir, "none.safetensors"), "--steps", "2", "-o", o);
+            Assert.Equal(1, absent.ExitCode);
+            Assert.Contains("no such file", absent.Stderr);
+            var schedule = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", misnamed, "--schedule", "karras", "--steps", "2", "-o", o);
+            Assert.Equal(1, schedule.ExitCode);
+            Assert.Contains("takes only 'flow'", schedule.Stderr);
+            var cls = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "-o", o);
+            Assert.Equal(1, cls.ExitCode);
+            Assert.Contains("--class is for a class-conditional DiT", cls.Stderr);
+            var shift = TesseraProcess.Run("diffuse", "--model", model, "--text-embeddings", misnamed, "--shift", "0", "--steps", "2", "-o", o);
+            Assert.Equal(1, shift.ExitCode);
+            Assert.Contains("--shift must be a finite number > 0, got 0", shift.Stderr);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void Bad_input_exits_1_naming_the_problem()
     {
         string dir = Directory.CreateTempSubdirectory("tessera-diffuse-").FullName;
@@ -217,6 +304,25 @@ public sealed class DiffuseCommandTests
             var flow = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "--size", "32x32", "--schedule", "flow", "-o", o);
             Assert.Equal(1, flow.ExitCode);
             Assert.Contains("MMDiT", flow.Stderr);
+            var batch = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--batch", "0", "-o", o);
+            Assert.Equal(1, batch.ExitCode);
+            Assert.Contains("--batch must be 1 to 64, got 0", batch.Stderr);
+            var sampler = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "--size", "32x32", "--sampler", "dpm3", "-o", o);
+            Assert.Equal(1, sampler.ExitCode);
+            Assert.Contains("unknown sampler 'dpm3'", sampler.Stderr);
+            Assert.Contains("ddpm, ddim, euler, euler_a, heun, dpmpp_2m, dpmpp_2m_karras, dpmpp_2s_a, lcm, flow_euler", sampler.Stderr);
+            var schedule = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--steps", "2", "--size", "32x32", "--schedule", "cosine2", "-o", o);
+            Assert.Equal(1, schedule.ExitCode);
+            Assert.Contains("unknown --schedule 'cosine2'", schedule.Stderr);
+            Assert.Contains("dit, karras, linear, scaled_linear, squaredcos_cap_v2", schedule.Stderr);
+            var mmditFlag = TesseraProcess.Run("diffuse", "--model", model, "--class", "1", "--text-embeddings", o, "--steps", "2", "-o", o);
+            Assert.Equal(1, mmditFlag.ExitCode);
+            Assert.Contains("--text-embeddings is for an MMDiT", mmditFlag.Stderr);
+            // With --json an error still leaves stdout empty (every command's convention: the message goes to stderr).
+            var json = TesseraProcess.Run("diffuse", "--model", model, "--class", "9", "--steps", "2", "--size", "32x32", "-o", o, "--json");
+            Assert.Equal(1, json.ExitCode);
+            Assert.Equal("", json.Stdout);
+            Assert.Contains("num_classes is 5", json.Stderr);
             Assert.False(File.Exists(Path.ChangeExtension(o, ".safetensors")));
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -9,7 +9,8 @@ namespace Tessera.Cli.Tests;
 /// <summary><c>tessera vae encode|decode</c> as a user runs them, with FLUX.2's real TAEF2 (../shared/models/vae/taef2)
 /// on a 64x64 crop of scikit-image's astronaut: the --json object, the latent file's tensor, the decoded PNG close to
 /// the input, and clear errors for a size off the latent factor and the wrong half; and a random-weight AutoencoderKL
-/// in diffusers' folder layout (the pipeline folder, the vae/ folder, the weight file): encode, decode, --tile.</summary>
+/// in diffusers' folder layout (the pipeline folder, the vae/ folder, the weight file): encode, decode, --tile for both
+/// (the tiled encode equal to the library's EncodeTiled), and errors that leave stdout empty even with --json.</summary>
 public sealed class VaeCommandTests
 {
     private static readonly string Dir = Path.GetFullPath(Path.Combine(TesseraProcess.RepoRoot, "..", "shared", "models", "vae", "taef2"));
@@ -76,8 +77,20 @@ public sealed class VaeCommandTests
             var folder = TesseraProcess.Run("vae", "decode", "--model", dir, latent, "-o", Path.Combine(dir, "x.png"));
             Assert.Equal(1, folder.ExitCode);
             Assert.Contains("config.json", folder.Stderr);
+            var tile = TesseraProcess.Run("vae", "encode", "--model", Encoder, Crop(dir, 64, 64), "-o", latent, "--tile", "32", "--json");
+            Assert.Equal(1, tile.ExitCode);
+            Assert.Equal("", tile.Stdout);
+            Assert.Contains("--tile is for AutoencoderKL", tile.Stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static float[] ReadLatent(string file)
+    {
+        using var f = Tessera.Formats.Safetensors.SafetensorsFile.Open(file);
+        using var cpu = new Tessera.Cpu.CpuBackend(new Tessera.Cpu.CpuBackendOptions(Threads: 1));
+        using var t = f.Load("latent", cpu);
+        return t.ToFloatArray();
     }
 
     // SD-like AutoencoderKL, small: factor 4, 4 latent channels, tiles of 32 pixels.
@@ -125,6 +138,36 @@ public sealed class VaeCommandTests
             var badTile = TesseraProcess.Run("vae", "decode", "--model", root, latent, "-o", tiled, "--tile", "30");
             Assert.Equal(1, badTile.ExitCode);
             Assert.Contains("spatial factor 4", badTile.Stderr);
+
+            // Encoding in tiles of 32 pixels (8 latent positions, 2 blended): the library's tiled encode, not the whole one.
+            string tiledLatent = Path.Combine(dir, "tiled-latent.safetensors");
+            var te = TesseraProcess.Run("vae", "encode", "--model", root, image, "-o", tiledLatent, "--tile", "32", "--json");
+            Assert.True(te.ExitCode == 0, te.Stderr);
+            using (var doc = JsonDocument.Parse(te.Stdout))
+                Assert.Equal([1, 4, 12, 16], doc.RootElement.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+            using (var cpu = new Tessera.Cpu.CpuBackend(new Tessera.Cpu.CpuBackendOptions(Threads: 2)))
+            using (var vae = AutoencoderKl.Open(cpu, root, new AutoencoderKlOptions { TileSize = 0 }))
+            using (var x = ImageTensors.ToTensor(cpu, ImageDecoder.DecodeFile(image), -1f, 1f))
+            using (var want = vae.EncodeTiled(x, 8))
+            using (var untiled = vae.Encode(x))
+            {
+                var got = ReadLatent(tiledLatent);
+                Assert.Equal(want.Mean.ToFloatArray(), got);
+                Assert.NotEqual(untiled.Mean.ToFloatArray(), got);
+                Assert.Equal(untiled.Mean.ToFloatArray(), ReadLatent(latent));
+            }
+            var badEncodeTile = TesseraProcess.Run("vae", "encode", "--model", root, image, "-o", tiledLatent, "--tile", "6", "--json");
+            Assert.Equal(1, badEncodeTile.ExitCode);
+            Assert.Equal("", badEncodeTile.Stdout);
+            Assert.Contains("spatial factor 4", badEncodeTile.Stderr);
+
+            // A latent of the wrong channel count names both shapes.
+            string wrong = Path.Combine(dir, "wrong.safetensors");
+            Tessera.Formats.Safetensors.SafetensorsWriter.Write(wrong, [Tessera.Formats.WeightTensor.FromValues("latent", [1, 3, 4, 4], new float[48])]);
+            var wrongLatent = TesseraProcess.Run("vae", "decode", "--model", root, wrong, "-o", tiled, "--json");
+            Assert.Equal(1, wrongLatent.ExitCode);
+            Assert.Equal("", wrongLatent.Stdout);
+            Assert.Contains("'latent' is [1, 3, 4, 4], the decoder takes [1, 4, h, w]", wrongLatent.Stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -29,8 +29,8 @@ internal static class DiffuseCommand
         var cls = new Option<int?>("--class") { Description = "DiT: the class id (ImageNet for the published DiTs)" };
         var text = new Option<string?>("--text-embeddings") { Description = "MMDiT: safetensors with encoder_hidden_states [1|N, T, D] and pooled_projections [1|N, P] (negative_* too for --cfg > 1)" };
         var steps = new Option<int?>("--steps") { Description = "sampling steps (default: DiT 50, MMDiT 28)" };
-        var sampler = new Option<string?>("--sampler") { Description = $"{string.Join(", ", SamplerCatalog.Names)}, or dit (= ddpm, the DiT paper's); default: DiT ddim, MMDiT flow_euler" };
-        var schedule = new Option<string?>("--schedule") { Description = "DiT: dit (linear 1e-4..0.02, its training schedule; default), karras (Karras sigmas over it), linear, scaled_linear, squaredcos_cap_v2; MMDiT: flow" };
+        var sampler = new Option<string?>("--sampler") { Description = $"{string.Join(", ", SamplerCatalog.Names)}, or dit (= ddpm, the DiT paper's); default: DiT ddim, MMDiT flow_euler. With a learned-sigma DiT (out_channels = 2 x in_channels, as published) ddpm draws each step with the model's learned variance (improved DDPM's learned range, as DiT's sample.py); the other samplers use its epsilon only" };
+        var schedule = new Option<string?>("--schedule") { Description = "DiT: dit (linear 1e-4..0.02, its training schedule, at the integer timesteps DiT's respacing picks; default), karras (Karras sigmas over it), linear, scaled_linear, squaredcos_cap_v2; MMDiT: flow" };
         var cfg = new Option<double?>("--cfg") { Description = "classifier-free guidance scale, 1 for none (default: DiT 4, MMDiT 7)" };
         var seed = new Option<ulong>("--seed") { Description = "noise seed (the same seed gives the same image on the same backend)", DefaultValueFactory = _ => 0 };
         var size = new Option<string?>("--size") { Description = "WxH in pixels, multiples of the latent factor x patch (default: the model's trained size)" };
@@ -60,7 +60,10 @@ internal static class DiffuseCommand
         if (options.Steps is <= 0) throw new TesseraException($"--steps must be at least 1, got {options.Steps}");
         if (options.Batch is < 1 or > 64) throw new TesseraException($"--batch must be 1 to 64, got {options.Batch}");
         if (!double.IsNaN(options.Cfg) && !(double.IsFinite(options.Cfg) && options.Cfg >= 0)) throw new TesseraException($"--cfg must be a finite number >= 0, got {options.Cfg}");
-        if (vaePath is not null && !File.Exists(vaePath)) throw new TesseraException($"--vae {vaePath}: no such file");
+        if (!(options.Shift > 0 && double.IsFinite(options.Shift))) throw new TesseraException($"--shift must be a finite number > 0, got {options.Shift}");
+        if (vaePath is not null && !File.Exists(vaePath) && !Directory.Exists(vaePath)) throw new TesseraException($"--vae {vaePath}: no such file or folder");
+        // A misspelt sampler is refused before any weights load.
+        if (options.Sampler is { Length: > 0 } named && !named.Equals("dit", StringComparison.OrdinalIgnoreCase)) SamplerCatalog.Create(named);
         var total = Stopwatch.StartNew();
         using var model = DiffuseModel.Open(backend, modelPath);
         using var decoder = vaePath is null ? null : LatentDecoders.Open(backend, vaePath);
@@ -75,8 +78,8 @@ internal static class DiffuseCommand
         var opts = options with { Cfg = double.IsNaN(options.Cfg) ? model.DefaultCfg : options.Cfg };
         string samplerName = opts.Sampler is null or "" ? model.DefaultSampler : opts.Sampler.Equals("dit", StringComparison.OrdinalIgnoreCase) ? "ddpm" : opts.Sampler;
         var choice = SamplerCatalog.Create(samplerName);
-        var denoiser = model.Denoiser(opts, opts.Batch);
         var schedule = model.Schedule(opts, steps, choice.KarrasSigmas);
+        var denoiser = model.Denoiser(opts, opts.Batch);
 
         var random = new GaussianNoise(opts.Seed);
         using var noise = random.Next(backend, new Shape(opts.Batch, model.LatentChannels, h / factor, w / factor));

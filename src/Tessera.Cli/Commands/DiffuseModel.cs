@@ -63,15 +63,23 @@ internal abstract class DiffuseModel : IDisposable
         };
     }
 
+    /// <summary>The names --schedule takes for a DiT.</summary>
+    internal static readonly string[] DiscreteScheduleNames = ["dit", "karras", "linear", "scaled_linear", "squaredcos_cap_v2"];
+
     /// <summary>A discrete-time schedule named by --schedule: "dit" (DiT's training schedule: linear betas 1e-4..0.02 over
-    /// 1000 steps, timesteps spread evenly as DiT's respacing does; "karras": Karras sigmas between its ends), "linear",
-    /// "scaled_linear", "squaredcos_cap_v2".</summary>
-    internal static (DiscreteNoiseSchedule Schedule, TimestepSpacing Spacing) Discrete(string? name) => (name ?? "dit").ToLowerInvariant() switch
+    /// 1000 steps, at the integer timesteps DiT's respacing picks; "karras": Karras sigmas between its ends), "linear",
+    /// "scaled_linear", "squaredcos_cap_v2" (diffusers' names; "scaled-linear", "squared-cosine" too).</summary>
+    internal static (DiscreteNoiseSchedule Schedule, TimestepSpacing Spacing) Discrete(string? name)
     {
-        "dit" or "karras" => (DiscreteNoiseSchedule.Create(BetaScheduleKind.Linear), TimestepSpacing.Linspace),
-        "flow" => throw new TesseraException("--schedule flow is for an MMDiT (rectified flow); a DiT takes dit, karras, linear, scaled_linear or squaredcos_cap_v2"),
-        var n => (DiscreteNoiseSchedule.Create(BetaSchedule.Parse(n), 1000, n.Contains("scaled") ? 0.00085 : 1e-4, n.Contains("scaled") ? 0.012 : 0.02), TimestepSpacing.Leading),
-    };
+        string n = (name ?? "dit").Trim().ToLowerInvariant();
+        if (n is "dit" or "karras") return (DiscreteNoiseSchedule.Create(BetaScheduleKind.Linear), TimestepSpacing.Respaced);
+        if (n == "flow") throw new TesseraException($"--schedule flow is for an MMDiT (rectified flow); a DiT takes {string.Join(", ", DiscreteScheduleNames)}");
+        BetaScheduleKind kind;
+        try { kind = BetaSchedule.Parse(n); }
+        catch (TesseraException) { throw new TesseraException($"unknown --schedule '{name}': a DiT takes {string.Join(", ", DiscreteScheduleNames)} (an MMDiT: flow)"); }
+        bool scaled = kind == BetaScheduleKind.ScaledLinear;
+        return (DiscreteNoiseSchedule.Create(kind, 1000, scaled ? 0.00085 : 1e-4, scaled ? 0.012 : 0.02), TimestepSpacing.Leading);
+    }
 
     private sealed class DitModel(Dit dit) : DiffuseModel
     {
@@ -90,7 +98,9 @@ internal abstract class DiffuseModel : IDisposable
             if (cls < 0 || cls >= dit.Config.NumEmbedsAdaNorm)
                 throw new TesseraException($"--class {cls} is outside the model's classes: num_classes is {dit.Config.NumEmbedsAdaNorm} (ids 0..{dit.Config.NumEmbedsAdaNorm - 1})");
             var (schedule, _) = Discrete(o.Schedule);
-            var cond = new DiscreteModelDenoiser(dit.AsEpsilonModel(Enumerable.Repeat(cls, batch).ToArray()), schedule, PredictionType.Epsilon);
+            // With learn_sigma the DDPM sampler takes the conditional branch's learned variance; other samplers drop it.
+            var cond = new DiscreteModelDenoiser(dit.AsModel(Enumerable.Repeat(cls, batch).ToArray()), schedule, PredictionType.Epsilon,
+                learnedSigma: dit.LearnsSigma);
             if (o.Cfg == 1) return cond;
             if (dit.LabelRows <= dit.NullClass) throw new TesseraException($"--cfg {o.Cfg}: this DiT has no null class row for guidance (use --cfg 1)");
             var uncond = new DiscreteModelDenoiser(dit.AsEpsilonModel(Enumerable.Repeat(dit.NullClass, batch).ToArray()), schedule, PredictionType.Epsilon);
@@ -100,7 +110,7 @@ internal abstract class DiffuseModel : IDisposable
         public override SamplingSchedule Schedule(DiffuseOptions o, int steps, bool karras)
         {
             var (schedule, spacing) = Discrete(o.Schedule);
-            return karras || o.Schedule?.ToLowerInvariant() == "karras" ? schedule.KarrasSchedule(steps) : schedule.Schedule(steps, spacing);
+            return karras || o.Schedule?.Trim().ToLowerInvariant() == "karras" ? schedule.KarrasSchedule(steps) : schedule.Schedule(steps, spacing);
         }
 
         public override void Dispose() => dit.Dispose();
@@ -133,7 +143,8 @@ internal abstract class DiffuseModel : IDisposable
         public override SamplingSchedule Schedule(DiffuseOptions o, int steps, bool karras)
         {
             if (karras) throw new TesseraException("Karras sigmas are for discrete-time models; an MMDiT samples flow sigmas");
-            if (o.Schedule is { } s && s != "flow") throw new TesseraException($"--schedule {s}: an MMDiT (rectified flow) takes only 'flow' (SD3's shifted sigmas, --shift)");
+            if (o.Schedule is { } s && !s.Trim().Equals("flow", StringComparison.OrdinalIgnoreCase))
+                throw new TesseraException($"--schedule {s}: an MMDiT (rectified flow) takes only 'flow' (SD3's shifted sigmas, --shift)");
             return new SamplingSchedule(FlowMatchSigmas.Sigmas(steps, o.Shift));
         }
 

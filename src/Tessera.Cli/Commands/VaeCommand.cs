@@ -9,8 +9,8 @@ using Tessera.Models.Diffusion.Vae;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera vae encode --model ENCODER IMAGE -o LATENT.safetensors</c> and <c>tessera vae decode --model
-/// DECODER LATENT.safetensors -o OUT.png [--tile N]</c>: the latent is one f32 tensor named "latent" [1, C, H/f, W/f],
+/// <summary><c>tessera vae encode --model ENCODER IMAGE -o LATENT.safetensors [--tile N]</c> and <c>tessera vae decode
+/// --model DECODER LATENT.safetensors -o OUT.png [--tile N]</c>: the latent is one f32 tensor named "latent" [1, C, H/f, W/f],
 /// unscaled (AutoencoderKL: the posterior mean, before the config's scaling and shift); images in and out as the
 /// autoencoder takes them (TAESD: [0, 1], AutoencoderKL: [-1, 1]). Autoencoders: the TAESD family (TAESD, TAESDXL,
 /// TAESD3, TAEF1, TAEF2), .pth or .safetensors, and diffusers' AutoencoderKL (a pipeline folder with vae/, the vae/
@@ -33,13 +33,12 @@ internal static class VaeCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)" };
         var backend = new Option<string>("--backend") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "print one JSON object: file, shape, ms" };
-        var tile = new Option<int?>("--tile") { Description = "AutoencoderKL decode: tile side in pixels (0: never tile; default: tiles of the config's sample_size above 1024x1024 pixels)" };
-        var cmd = new Command(verb, description) { model, input, output, threads, backend, json };
-        if (!encode) cmd.Options.Add(tile);
+        var tile = new Option<int?>("--tile") { Description = $"AutoencoderKL {verb}: tile side in image pixels, blended over a quarter tile as diffusers' tiled_{verb} (0: never tile; default: tiles of the config's sample_size above 1024x1024 pixels)" };
+        var cmd = new Command(verb, description) { model, input, output, threads, backend, json, tile };
         cmd.SetAction(pr => InspectCommand.Guard($"vae {verb}", () =>
         {
             using var be = GenerateCommand.CreateBackend(pr.GetValue(backend)!, pr.GetValue(threads));
-            using var vae = OpenModel(be, pr.GetValue(model)!, encode, encode ? null : pr.GetValue(tile));
+            using var vae = OpenModel(be, pr.GetValue(model)!, encode, pr.GetValue(tile));
             var clock = Stopwatch.StartNew();
             string outPath = pr.GetValue(output)!;
             int[] shape = encode ? Encode(be, vae, pr.GetValue(input)!, outPath) : Decode(be, vae, pr.GetValue(input)!, outPath);
@@ -56,7 +55,7 @@ internal static class VaeCommand
         if (Directory.Exists(path) || AutoencoderKl.IsAutoencoderKl(path))
             return AutoencoderKl.Open(backend, path, new AutoencoderKlOptions { LoadEncoder = encode, LoadDecoder = !encode, TileSize = tile });
         if (!File.Exists(path)) throw new TesseraException($"{path}: no such file or folder");
-        if (tile is not null) throw new TesseraException("--tile is for AutoencoderKL; TAESD decoders need no tiling");
+        if (tile is not null) throw new TesseraException("--tile is for AutoencoderKL; TAESD autoencoders need no tiling");
         return TinyAutoencoder.Open(backend, path);
     }
 

@@ -156,11 +156,14 @@ public sealed class Dit : IDisposable
         return (eps.Contiguous(), variance.Contiguous());
     }
 
-    /// <summary>The network as the samplers call it (<see cref="DiscreteModelDenoiser"/> with
-    /// <see cref="PredictionType.Epsilon"/>): a fixed class per sample (<see cref="NullClass"/> for every sample gives
-    /// the unconditional branch of classifier-free guidance, through <see cref="GuidedDenoiser"/>), the timestep shared
-    /// by the batch, and the learned variance dropped when the model has one.</summary>
-    public DiffusionModel AsEpsilonModel(IReadOnlyList<int> classLabels)
+    /// <summary>Whether the output carries a learned variance: out_channels = 2 x in_channels (DiT's learn_sigma).</summary>
+    public bool LearnsSigma => Config.OutputChannels == 2 * Config.InChannels;
+
+    /// <summary>The network as the samplers call it: a fixed class per sample (<see cref="NullClass"/> for every sample
+    /// gives the unconditional branch of classifier-free guidance, through <see cref="GuidedDenoiser"/>), the timestep
+    /// shared by the batch, the whole output [B, out_channels, H, W] (with <see cref="LearnsSigma"/>, give it to a
+    /// <see cref="DiscreteModelDenoiser"/> made with learnedSigma, whose DDPM steps then use the learned variance).</summary>
+    public DiffusionModel AsModel(IReadOnlyList<int> classLabels)
     {
         ArgumentNullException.ThrowIfNull(classLabels);
         int[] labels = [.. classLabels];
@@ -169,8 +172,19 @@ public sealed class Dit : IDisposable
             var t = new float[input.Dim(0)];
             Array.Fill(t, (float)timestep);
             using var ts = Tensor.FromArray(input.Backend, t, t.Length);
-            var output = Forward(input, ts, labels);
-            if (Config.OutputChannels != 2 * Config.InChannels) return output;
+            return Forward(input, ts, labels);
+        };
+    }
+
+    /// <summary>As <see cref="AsModel"/>, with the learned variance dropped when the model has one: the epsilon
+    /// prediction alone (<see cref="PredictionType.Epsilon"/>).</summary>
+    public DiffusionModel AsEpsilonModel(IReadOnlyList<int> classLabels)
+    {
+        var model = AsModel(classLabels);
+        return (input, timestep) =>
+        {
+            var output = model(input, timestep);
+            if (!LearnsSigma) return output;
             using (output)
             {
                 var (eps, variance) = SplitLearnedSigma(output);

@@ -4,8 +4,8 @@ using Xunit.Abstractions;
 
 namespace Tessera.Models.Tests.Diffusion;
 
-/// <summary>AutoencoderKL without a reference: tiled decoding against the whole decode on a random model, the seam it
-/// would leave without blending, automatic tiling, and bad input (sizes off the factor, wrong latents, configs this
+/// <summary>AutoencoderKL without a reference: tiled decoding and encoding against the whole decode and encode on a random
+/// model, the seam each would leave without blending, automatic tiling, and bad input (sizes off the factor, wrong latents, configs this
 /// implementation refuses, a missing weight).</summary>
 public sealed class AutoencoderKlTests(ITestOutputHelper output) : IDisposable
 {
@@ -103,6 +103,60 @@ public sealed class AutoencoderKlTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(explicitTiles.ToFloatArray(), auto.ToFloatArray());
         using var untiled = never.Decode(wide);
         Assert.NotEqual(untiled.ToFloatArray(), auto.ToFloatArray());
+    }
+
+    [Fact]
+    public void TiledEncodeHasNoSeamWhereAnUnblendedTilingHasOne()
+    {
+        using var vae = AutoencoderKl.Open(_cpu, Write(Small));
+        const int tile = 32, h = 32, w = 72;                // latent; factor 2: images 64 x 144, tiles of 64 pixels
+        using var image = SmoothLatent(3, 2 * h, 2 * w);
+        using var whole = vae.Encode(image);
+        using var blended = vae.EncodeTiled(image, tile, 0.25);   // tiles every 48 pixels, 8 latent columns blended
+        using var cut = vae.EncodeTiled(image, tile, 0);          // side by side: seams between latent columns 31|32 and 63|64
+        var a = whole.Mean.ToFloatArray();
+        float[] Minus(float[] t) => [.. t.Select((v, i) => v - a[i])];
+        var cutSteps = ColumnLevelSteps(Minus(cut.Mean.ToFloatArray()), 4, h, w);
+        var blendSteps = ColumnLevelSteps(Minus(blended.Mean.ToFloatArray()), 4, h, w);
+        bool NearSeam(int x) => Math.Abs(x - 31) <= 3 || Math.Abs(x - 63) <= 3;
+        double cutSeam = cutSteps.Where((_, x) => NearSeam(x)).Max();
+        double cutElsewhere = cutSteps.Where((_, x) => !NearSeam(x)).Max();
+        double blendWorst = blendSteps.Max();
+        output.WriteLine($"largest column-to-column step of the latent mean (tiled - whole): unblended tiles {cutSeam:F4} at the seams, {cutElsewhere:F4} elsewhere; blended tiles {blendWorst:F4} anywhere");
+        Assert.True(cutSeam > 2 * cutElsewhere, $"unblended: seam step {cutSeam:F4}, elsewhere up to {cutElsewhere:F4}");
+        Assert.True(blendWorst < cutSeam / 3, $"blended: largest step {blendWorst:F4}, the unblended seam {cutSeam:F4}");
+        // The log-variance is blended the same way and clamped afterwards, as diffusers' posterior of the tiled moments.
+        Assert.Equal(whole.LogVar.Shape, blended.LogVar.Shape);
+        Assert.All(blended.LogVar.ToFloatArray(), v => Assert.InRange(v, -30f, 20f));
+    }
+
+    [Fact]
+    public void OneTileIsTheWholeEncodeAndAutomaticTilingStartsAboveTheThreshold()
+    {
+        string dir = Write(Small);
+        using var never = AutoencoderKl.Open(_cpu, dir, new AutoencoderKlOptions { TileSize = 0 });
+        using var tiny = AutoencoderKl.Open(_cpu, dir, new AutoencoderKlOptions { AutoTileAbovePixels = 32 * 32 });
+        using var small = SmoothLatent(3, 32, 32);           // one tile of sample_size 32
+        using (var a = never.Encode(small))
+        using (var b = tiny.Encode(small))
+        {
+            Assert.Equal(a.Mean.ToFloatArray(), b.Mean.ToFloatArray());
+            Assert.Equal(a.LogVar.ToFloatArray(), b.LogVar.ToFloatArray());
+        }
+        using var wide = SmoothLatent(3, 32, 80);            // 32 x 80 > the threshold: tiles of 32 pixels
+        using var auto = tiny.Encode(wide);
+        using var explicitTiles = never.EncodeTiled(wide, 16);
+        Assert.Equal(explicitTiles.Mean.ToFloatArray(), auto.Mean.ToFloatArray());
+        Assert.Equal([1, 4, 16, 40], auto.Mean.Shape.Dims.ToArray());
+        using var untiled = never.Encode(wide);
+        Assert.NotEqual(untiled.Mean.ToFloatArray(), auto.Mean.ToFloatArray());
+        // An explicit tile size tiles whatever the image's size; a ragged last tile still fills the latent exactly.
+        using var fixedTiles = AutoencoderKl.Open(_cpu, dir, new AutoencoderKlOptions { TileSize = 16 });
+        using var ragged = SmoothLatent(3, 22, 38);
+        using var r = fixedTiles.Encode(ragged);
+        using var rExplicit = never.EncodeTiled(ragged, 8);
+        Assert.Equal([1, 4, 11, 19], r.Mean.Shape.Dims.ToArray());
+        Assert.Equal(rExplicit.Mean.ToFloatArray(), r.Mean.ToFloatArray());
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using Tessera.Models.Tests.Nn;
 namespace Tessera.Models.Tests.Diffusion;
 
 /// <summary>AutoencoderKL on random weights against autoencoder_kl_reference.py (diffusers' architecture written out in
-/// PyTorch, float64): the posterior's mean and log-variance, the decoder, and diffusers' tiled_decode, on an SD-style
+/// PyTorch, float64): the posterior's mean and log-variance, the decoder, and diffusers' tiled_decode and tiled_encode, on an SD-style
 /// config (quant convs, 2 levels) and a FLUX-style one (no quant convs, shift factor, 3 levels, 2 layers a block);
 /// largest absolute difference under 1e-4. The checkpoints are written in diffusers' published folder layout and
 /// loaded from there, also with the pre-0.14 attention names.</summary>
@@ -27,6 +27,12 @@ public sealed class AutoencoderKlTorchTests(AutoencoderKlTorchTests.Cases cases)
                 [1, 3, 8, 12], [1, 4, 6, 5], 4),
         };
 
+        // Tiled encoding: the tile in latent positions and the overlap (a half, so that the blend spans 2 positions).
+        public static readonly Dictionary<string, (int Tile, double Overlap)> EncodeTiles = new()
+        {
+            ["sd"] = (4, 0.5), ["flux"] = (4, 0.5), ["wide"] = (4, 0.25),
+        };
+
         public Cases()
         {
             foreach (var (name, (config, x, z, tile)) in Specs)
@@ -37,6 +43,7 @@ public sealed class AutoencoderKlTorchTests(AutoencoderKlTorchTests.Cases cases)
                 Ref.Case(name, new()
                 {
                     ["kind"] = "autoencoder_kl", ["tile"] = tile,
+                    ["encode_tile"] = EncodeTiles[name].Tile, ["encode_overlap"] = EncodeTiles[name].Overlap,
                     ["config"] = new Dictionary<string, object>
                     {
                         ["block_out_channels"] = config.BlockOutChannels, ["layers_per_block"] = config.LayersPerBlock,
@@ -90,6 +97,15 @@ public sealed class AutoencoderKlTorchTests(AutoencoderKlTorchTests.Cases cases)
         {
             AssertClose($"{name} mean", cases.Ref.Expected($"{name}.mean"), posterior.Mean);
             AssertClose($"{name} logvar", cases.Ref.Expected($"{name}.logvar"), posterior.LogVar);
+        }
+        var (encodeTile, encodeOverlap) = Cases.EncodeTiles[name];
+        using (var tiled = vae.EncodeTiled(x, encodeTile, encodeOverlap))
+        {
+            AssertClose($"{name} tiled mean", cases.Ref.Expected($"{name}.tiled_mean"), tiled.Mean);
+            AssertClose($"{name} tiled logvar", cases.Ref.Expected($"{name}.tiled_logvar"), tiled.LogVar);
+            // Tiling changed the result (the networks saw only their tiles), so the match above is not the whole encode's.
+            using var whole = vae.Encode(x);
+            Assert.NotEqual(whole.Mean.ToFloatArray(), tiled.Mean.ToFloatArray());
         }
         using var z = Input(name + ".z");
         using (var image = vae.Decode(z)) AssertClose($"{name} decode", cases.Ref.Expected($"{name}.dec"), image);

@@ -4,7 +4,7 @@ Usage: autoencoder_kl_reference.py IN.safetensors OUT.safetensors, as nn_referen
 loop it uses). Written from the architecture of diffusers' autoencoder_kl.py, vae.py (Encoder, Decoder), resnet.py
 (ResnetBlock2D, Downsample2D, Upsample2D), unet_2d_blocks.py (DownEncoderBlock2D, UpDecoderBlock2D, UNetMidBlock2D) and
 attention_processor.py (single-head Attention with a GroupNorm in front and a residual), with the state-dict names
-diffusers saves; tiled_decode, blend_v and blend_h follow AutoencoderKL's. Run in float64."""
+diffusers saves; tiled_decode, _tiled_encode, blend_v and blend_h follow AutoencoderKL's. Run in float64."""
 import math
 import os
 import sys
@@ -202,11 +202,46 @@ class AutoencoderKL(nn.Module):
         return torch.cat(result_rows, dim=2)
 
 
+    def tiled_encode(self, x, tile_latent_min_size, tile_overlap_factor=0.25):
+        """AutoencoderKL._tiled_encode: image tiles of tile_sample_min_size pixels every int(size x (1 - overlap)),
+        each through the encoder and quant_conv, the moments blended over int(latent tile x overlap) and cropped to
+        the rest; then DiagonalGaussianDistribution's split and clamp."""
+        factor = 2 ** (len(self.cfg["block_out_channels"]) - 1)
+        tile_sample_min_size = tile_latent_min_size * factor
+        overlap_size = int(tile_sample_min_size * (1 - tile_overlap_factor))
+        blend_extent = int(tile_latent_min_size * tile_overlap_factor)
+        row_limit = tile_latent_min_size - blend_extent
+        rows = []
+        for i in range(0, x.shape[2], overlap_size):
+            row = []
+            for j in range(0, x.shape[3], overlap_size):
+                tile = self.encoder(x[:, :, i:i + tile_sample_min_size, j:j + tile_sample_min_size])
+                if self.quant_conv is not None:
+                    tile = self.quant_conv(tile)
+                row.append(tile)
+            rows.append(row)
+        result_rows = []
+        for i, row in enumerate(rows):
+            result_row = []
+            for j, tile in enumerate(row):
+                if i > 0:
+                    tile = self.blend_v(rows[i - 1][j], tile, blend_extent)
+                if j > 0:
+                    tile = self.blend_h(row[j - 1], tile, blend_extent)
+                result_row.append(tile[:, :, :row_limit, :row_limit])
+            result_rows.append(torch.cat(result_row, dim=3))
+        moments = torch.cat(result_rows, dim=2)
+        mean, logvar = torch.chunk(moments, 2, dim=1)
+        return mean, torch.clamp(logvar, -30.0, 20.0)
+
+
 def case_autoencoder_kl(c):
     model = load(AutoencoderKL(c["config"]), c, "model")
     out = {}
     if c.has("x"):
         out["mean"], out["logvar"] = model.encode(c.t("x"))
+        if c.get("encode_tile"):
+            out["tiled_mean"], out["tiled_logvar"] = model.tiled_encode(c.t("x"), c["encode_tile"], c["encode_overlap"])
     if c.has("z"):
         out["dec"] = model.decode(c.t("z"))
         if c.get("tile"):

@@ -5,8 +5,9 @@ namespace Tessera.Models.Diffusion.Samplers;
 /// <summary>Classifier-free guidance (Ho and Salimans 2022): D = D_u + s·(D_c - D_u) from a conditional and an
 /// unconditional denoiser. Guiding the denoised estimate is the same as guiding ε, v or the flow velocity, since at a
 /// fixed x and σ each is an affine function of the others. A model that runs both in one batch (DiT with its null class)
-/// combines its own outputs with <see cref="Combine"/> instead.</summary>
-public sealed class GuidedDenoiser : IDenoiser
+/// combines its own outputs with <see cref="Combine"/> instead. A conditional denoiser with learned variance keeps it:
+/// the guided step takes the conditional branch's variance, as DiT's forward_with_cfg does.</summary>
+public sealed class GuidedDenoiser : ILearnedVarianceDenoiser
 {
     private readonly IDenoiser _conditional, _unconditional;
 
@@ -37,6 +38,24 @@ public sealed class GuidedDenoiser : IDenoiser
         using var c = _conditional.Denoise(x, sigma);
         using var u = _unconditional.Denoise(x, sigma);
         return Combine(c, u, Scale);
+    }
+
+    /// <inheritdoc/>
+    public (Tensor Denoised, Tensor? VarianceValues) DenoiseWithVariance(Tensor x, double sigma)
+    {
+        if (_conditional is not ILearnedVarianceDenoiser learned) return (Denoise(x, sigma), null);
+        var (c, variance) = learned.DenoiseWithVariance(x, sigma);
+        try
+        {
+            using (c)
+            using (var u = _unconditional.Denoise(x, sigma))
+                return (Combine(c, u, Scale), variance);
+        }
+        catch
+        {
+            variance?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>u + s·(c - u) = s·c + (1 - s)·u.</summary>

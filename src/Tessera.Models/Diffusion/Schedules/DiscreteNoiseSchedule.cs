@@ -89,11 +89,13 @@ public sealed class DiscreteNoiseSchedule
         int T = TrainSteps;
         if (steps > T) throw new TesseraException($"noise schedule: {steps} steps is more than the {T} training timesteps");
         var ts = new double[steps];
+        double respacedStride = steps == 1 ? 0 : (T - 1.0) / (steps - 1);
         for (int i = 0; i < steps; i++)
         {
             int k = steps - 1 - i; // ts[i] is the k-th smallest
             ts[i] = spacing switch
             {
+                TimestepSpacing.Respaced => steps == 1 ? T - 1 : Math.Round(StridedSum(respacedStride, k), MidpointRounding.ToEven),
                 TimestepSpacing.Leading => k * (T / steps) + stepsOffset,
                 TimestepSpacing.Trailing => Math.Round(T - i * ((double)T / steps), MidpointRounding.ToEven) - 1,
                 TimestepSpacing.Linspace => steps == 1 ? T - 1 : (T - 1) * (double)k / (steps - 1),
@@ -102,6 +104,14 @@ public sealed class DiscreteNoiseSchedule
             if (ts[i] > T - 1) throw new TesseraException($"noise schedule: steps offset {stepsOffset} puts timestep {ts[i]} past {T - 1}");
         }
         return ts;
+    }
+
+    // space_timesteps adds the stride up in floating point (cur_idx += frac_stride), so its k-th index is this sum, not k x stride.
+    private static double StridedSum(double stride, int k)
+    {
+        double sum = 0;
+        for (int j = 0; j < k; j++) sum += stride;
+        return sum;
     }
 
     /// <summary>The sigmas of <see cref="Timesteps"/>, then 0.</summary>

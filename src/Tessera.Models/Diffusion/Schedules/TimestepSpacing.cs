@@ -12,4 +12,9 @@ public enum TimestepSpacing
     /// <summary>"linspace": t evenly spaced from T-1 down to 0, fractional; σ interpolated linearly between
     /// neighbouring training timesteps (diffusers' Euler and Heun schedulers).</summary>
     Linspace,
+
+    /// <summary>"respaced": the integer timesteps of improved DDPM's and DiT's space_timesteps(T, "N"): round(k·(T-1)/(N-1))
+    /// for k = 0 .. N-1, the stride summed in floating point and rounded half to even as Python does; the model sees
+    /// those timesteps. (One step is t = T-1 here; space_timesteps would take t = 0.)</summary>
+    Respaced,
 }

@@ -11,16 +11,16 @@ public sealed record AutoencoderKlOptions
     /// <summary>Load the decoder half.</summary>
     public bool LoadDecoder { get; init; } = true;
 
-    /// <summary>Tiled decoding: the tile's side in image pixels (a multiple of the spatial factor); 0 never tiles;
-    /// null is automatic: tiles of the config's sample_size once the image would pass
-    /// <see cref="AutoTileAbovePixels"/> pixels.</summary>
+    /// <summary>Tiled decoding and encoding: the tile's side in image pixels (a multiple of the spatial factor); 0 never
+    /// tiles; null is automatic: tiles of the config's sample_size once the image passes <see cref="AutoTileAbovePixels"/>
+    /// pixels.</summary>
     public int? TileSize { get; init; }
 
     /// <summary>Fraction of a tile shared with its neighbour and blended linearly (diffusers' tile_overlap_factor).</summary>
     public double TileOverlap { get; init; } = 0.25;
 
-    /// <summary>With <see cref="TileSize"/> null, images of more pixels than this decode in tiles (the untiled decoder
-    /// holds several [B, 128, H, W] activations and a (h·w)² attention matrix at once).</summary>
+    /// <summary>With <see cref="TileSize"/> null, images of more pixels than this decode and encode in tiles (the untiled
+    /// networks hold several [B, 128, H, W] activations and a (h·w)² attention matrix at once).</summary>
     public long AutoTileAbovePixels { get; init; } = 1024L * 1024;
 
     /// <summary>Everything loaded, automatic tiling.</summary>
@@ -152,8 +152,54 @@ public sealed class AutoencoderKl : ILatentDecoder
         return new AutoencoderKl(wb.Commit(), config, options, encoder, decoder, quant, postQuant);
     }
 
-    /// <summary>Image [B, in_channels, H, W] in [-1, 1] (H and W multiples of the spatial factor) -> the posterior.</summary>
+    /// <summary>Image [B, in_channels, H, W] in [-1, 1] (H and W multiples of the spatial factor) -> the posterior; large
+    /// images encode in blended tiles as <see cref="Options"/> says.</summary>
     public AutoencoderKlPosterior Encode(Tensor image)
+    {
+        CheckImage(image);
+        int f = SpatialFactor;
+        int tileLatent = TilePixels((long)image.Dim(2) * image.Dim(3)) / f;
+        if (tileLatent > 0 && (image.Dim(2) > tileLatent * f || image.Dim(3) > tileLatent * f))
+            return EncodeTiled(image, tileLatent, Options.TileOverlap);
+        return Posterior(EncodeWhole(image), image.Backend);
+    }
+
+    /// <summary>Encodes in image tiles of <paramref name="tileLatent"/> x f pixels a side, neighbours overlapping by
+    /// round(tile x <paramref name="overlap"/>) latent positions, the moments blended linearly across the overlap
+    /// (diffusers' AutoencoderKL.tiled_encode, then the posterior of the blended moments).</summary>
+    public AutoencoderKlPosterior EncodeTiled(Tensor image, int tileLatent, double overlap = 0.25)
+    {
+        CheckImage(image);
+        return Posterior(KlTiling.Encode(image, tileLatent, overlap, SpatialFactor, EncodeWhole), image.Backend);
+    }
+
+    // The moments [B, 2C, h, w]: the encoder, then quant_conv.
+    private Tensor EncodeWhole(Tensor image)
+    {
+        using var x = image.To(DType.F32);
+        var moments = _encoder!.Forward(x);
+        if (_quantConv is not null) KlEncoder.Step(ref moments, _quantConv.Forward(moments));
+        return moments;
+    }
+
+    // Splits the moments (disposed here) into mean and log-variance, clamped to [-30, 20] as DiagonalGaussianDistribution does.
+    private AutoencoderKlPosterior Posterior(Tensor moments, IBackend backend)
+    {
+        using var _ = moments;
+        int c = LatentChannels;
+        using var meanView = moments.Narrow(1, 0, c);
+        using var logVarView = moments.Narrow(1, c, c);
+        using var logVarRaw = logVarView.Contiguous();
+        var lv = logVarRaw.ToFloatArray();
+        for (int i = 0; i < lv.Length; i++) lv[i] = Math.Clamp(lv[i], -30f, 20f);
+        return new AutoencoderKlPosterior(meanView.Contiguous(), Tensor.FromArray(backend, lv, [.. logVarRaw.Shape.Dims]));
+    }
+
+    // The tile side in pixels for an image of this many pixels: the option, or automatic (0: whole).
+    private int TilePixels(long pixels) =>
+        Options.TileSize ?? (pixels > Options.AutoTileAbovePixels ? Config.SampleSize / SpatialFactor * SpatialFactor : 0);
+
+    private void CheckImage(Tensor image)
     {
         if (_encoder is null) throw new TesseraException("AutoencoderKL: the encoder was not loaded (AutoencoderKlOptions.LoadEncoder)");
         ArgumentNullException.ThrowIfNull(image);
@@ -162,17 +208,6 @@ public sealed class AutoencoderKl : ILatentDecoder
             throw new TesseraException($"AutoencoderKL encoder: the image must be [B, {Config.InChannels}, H, W], got {image.Shape}");
         if (image.Dim(2) % f != 0 || image.Dim(3) % f != 0)
             throw new TesseraException($"AutoencoderKL encoder: the image is {image.Dim(3)}x{image.Dim(2)}, not a multiple of the latent factor {f}");
-        using var x = image.To(DType.F32);
-        var moments = _encoder.Forward(x);
-        if (_quantConv is not null) KlEncoder.Step(ref moments, _quantConv.Forward(moments));
-        using var _ = moments;
-        int c = LatentChannels;
-        using var meanView = moments.Narrow(1, 0, c);
-        using var logVarView = moments.Narrow(1, c, c);
-        using var logVarRaw = logVarView.Contiguous();
-        var lv = logVarRaw.ToFloatArray();
-        for (int i = 0; i < lv.Length; i++) lv[i] = Math.Clamp(lv[i], -30f, 20f);
-        return new AutoencoderKlPosterior(meanView.Contiguous(), Tensor.FromArray(image.Backend, lv, [.. logVarRaw.Shape.Dims]));
     }
 
     /// <summary>Latent [B, C, h, w] (unscaled) -> image [B, out_channels, h·f, w·f], nominally in [-1, 1]; large
@@ -181,8 +216,7 @@ public sealed class AutoencoderKl : ILatentDecoder
     {
         CheckLatent(latent);
         int f = SpatialFactor;
-        int tile = Options.TileSize ?? ((long)latent.Dim(2) * latent.Dim(3) * f * f > Options.AutoTileAbovePixels ? Config.SampleSize / f * f : 0);
-        int tileLatent = tile / f;
+        int tileLatent = TilePixels((long)latent.Dim(2) * latent.Dim(3) * f * f) / f;
         if (tileLatent > 0 && (latent.Dim(2) > tileLatent || latent.Dim(3) > tileLatent))
             return DecodeTiled(latent, tileLatent, Options.TileOverlap);
         return DecodeWhole(latent);
