@@ -28,29 +28,53 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
             var kernel = Kernel(t, rows);
             for (int blocks = 1; blocks <= 9; blocks++)
                 for (int panels = 1; panels <= 3; panels++)
-                {
-                    // Odd strides: a gap after each panel, records of a block 13 bytes past the tile's, rows of the
-                    // output 3 floats past the panels' columns.
-                    long panelBytes = Q32Panels.PanelBytes(t, blocks) + 64 * (panels - 1);
-                    using var weights = new Buffer(panels * panelBytes);
-                    rng.NextBytes(weights.Span);
-                    for (int p = 0; p < panels; p++)
-                        RandomHalves(rng, new Span<ushort>(weights.At + p * panelBytes + (long)blocks * Q32Panels.QuantBytes(t), blocks * 16));
-                    long actStride = rows * Q32ActRecords.RecordBytes + 13;
-                    using var act = new Buffer(blocks * actStride);
-                    rng.NextBytes(act.Span);
-                    for (int b = 0; b < blocks; b++)
-                        for (int r = 0; r < rows; r++)
-                        {
-                            byte* rec = act.At + b * actStride + r * Q32ActRecords.RecordBytes;
-                            *(int*)(rec + Q32ActRecords.CorrAt) = rng.Next(-(1 << 24), 1 << 24);
-                            *(float*)(rec + Q32ActRecords.ScaleAt) = (float)(rng.NextDouble() * 2 - 1);
-                        }
-                    for (int lastCols = 1; lastCols <= 16; lastCols++, cases++)
-                        RunBoth(t, rows, kernel, weights.At, panelBytes, act.At, actStride, blocks, panels, lastCols, 16 * panels + 3);
-                }
+                    cases += RandomCases(t, rows, kernel, rng, blocks, panels, lastCols: 1..17);
         }
         output.WriteLine($"{t}: {cases} cases equal bit for bit");
+    }
+
+    [SkippableTheory]
+    [InlineData(DType.Q8_0)]
+    [InlineData(DType.Q4_0)]
+    public void Every_emission_option_gives_the_same_bits(DType t)
+    {
+        SkipWithoutKernels();
+        var rng = new Random(17);
+        foreach (var options in new[] { PanelKernelOptions.Default, new PanelKernelOptions(PrefetchDistance: 2048, SplitIntegerChains: false), new PanelKernelOptions(PrefetchDistance: 64) })
+            for (int rows = 1; rows <= 8; rows++)
+            {
+                using var code = ExecutableCode.TryCreate(PanelKernelEmitter.Emit(t, rows, options, OperatingSystem.IsWindows()), out string? why);
+                Skip.If(code == null, why);
+                var kernel = (delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)code.Entry;
+                RandomCases(t, rows, kernel, rng, blocks: 1 + rows, panels: 1 + rows % 3, lastCols: (rows + 8)..(rows + 9));
+                RandomCases(t, rows, kernel, rng, blocks: 20, panels: 2, lastCols: 16..17);
+            }
+    }
+
+    // Random full-range panels and records for one shape, then each LastCols of the range through RunBoth. Odd strides:
+    // a gap after each panel, records of a block 13 bytes past the tile's, output rows 3 floats past the panels' columns.
+    private static int RandomCases(DType t, int rows, delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void> kernel, Random rng,
+        int blocks, int panels, Range lastCols)
+    {
+        long panelBytes = Q32Panels.PanelBytes(t, blocks) + 64 * (panels - 1);
+        using var weights = new Buffer(panels * panelBytes);
+        rng.NextBytes(weights.Span);
+        for (int p = 0; p < panels; p++)
+            RandomHalves(rng, new Span<ushort>(weights.At + p * panelBytes + (long)blocks * Q32Panels.QuantBytes(t), blocks * 16));
+        long actStride = rows * Q32ActRecords.RecordBytes + 13;
+        using var act = new Buffer(blocks * actStride);
+        rng.NextBytes(act.Span);
+        for (int b = 0; b < blocks; b++)
+            for (int r = 0; r < rows; r++)
+            {
+                byte* rec = act.At + b * actStride + r * Q32ActRecords.RecordBytes;
+                *(int*)(rec + Q32ActRecords.CorrAt) = rng.Next(-(1 << 24), 1 << 24);
+                *(float*)(rec + Q32ActRecords.ScaleAt) = (float)(rng.NextDouble() * 2 - 1);
+            }
+        int cases = 0;
+        for (int lastCol = lastCols.Start.Value; lastCol < lastCols.End.Value; lastCol++, cases++)
+            RunBoth(t, rows, kernel, weights.At, panelBytes, act.At, actStride, blocks, panels, lastCol, 16 * panels + 3);
+        return cases;
     }
 
     [SkippableTheory]
@@ -153,9 +177,10 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
     public void Kernels_touch_only_registers_both_abis_let_them(DType t)
     {
         // Windows x64 keeps xmm6..15, rsi and rdi (and both ABIs rbx, rbp, r12..r15): the kernels use zmm0..5 and
-        // zmm16..31, the volatile general registers, and rbx, which they push first and pop last.
+        // zmm16..31 and the volatile general registers only, and no stack (ret alone reads rsp): a leaf that needs no
+        // unwind data.
         var kept = new HashSet<Iced.Intel.Register> { Iced.Intel.Register.RSI, Iced.Intel.Register.RBP, Iced.Intel.Register.R12,
-            Iced.Intel.Register.R13, Iced.Intel.Register.R14, Iced.Intel.Register.R15 };
+            Iced.Intel.Register.R13, Iced.Intel.Register.R14, Iced.Intel.Register.R15, Iced.Intel.Register.RBX };
         for (int i = 6; i <= 15; i++) kept.Add(Iced.Intel.Register.ZMM0 + i);
         var infos = new Iced.Intel.InstructionInfoFactory();
         for (int rows = 1; rows <= 8; rows++)
@@ -164,15 +189,14 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
             var decoder = Iced.Intel.Decoder.Create(64, new Iced.Intel.ByteArrayCodeReader(code), 0);
             var all = new List<Iced.Intel.Instruction>();
             while (decoder.IP < (ulong)code.Length) all.Add(decoder.Decode());
-            Assert.Equal(Iced.Intel.Mnemonic.Push, all[0].Mnemonic);
-            Assert.Equal(Iced.Intel.Register.RBX, all[0].Op0Register);
-            Assert.Equal([Iced.Intel.Mnemonic.Vzeroupper, Iced.Intel.Mnemonic.Pop, Iced.Intel.Mnemonic.Ret], all[^3..].Select(x => x.Mnemonic));
-            // vzeroupper clears the upper halves only, which no ABI keeps.
-            foreach (var instruction in all.Where(x => x.Mnemonic != Iced.Intel.Mnemonic.Vzeroupper))
+            Assert.Equal([Iced.Intel.Mnemonic.Vzeroupper, Iced.Intel.Mnemonic.Ret], all[^2..].Select(x => x.Mnemonic));
+            Assert.DoesNotContain(all, x => x.StackPointerIncrement != 0 && x.Mnemonic != Iced.Intel.Mnemonic.Ret);
+            // vzeroupper clears the upper halves only, which no ABI keeps; ret reads rsp.
+            foreach (var instruction in all.Where(x => x.Mnemonic is not (Iced.Intel.Mnemonic.Vzeroupper or Iced.Intel.Mnemonic.Ret)))
                 foreach (var used in infos.GetInfo(instruction).GetUsedRegisters())
                 {
                     var full = Iced.Intel.RegisterExtensions.GetFullRegister(used.Register);
-                    Assert.False(kept.Contains(full) || full == Iced.Intel.Register.RDI, $"{t} rows {rows}: {instruction} uses {used.Register}");
+                    Assert.False(kept.Contains(full) || full is Iced.Intel.Register.RDI or Iced.Intel.Register.RSP, $"{t} rows {rows}: {instruction} uses {used.Register}");
                 }
         }
     }

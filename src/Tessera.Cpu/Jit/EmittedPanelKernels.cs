@@ -39,7 +39,7 @@ internal static class EmittedPanelKernels
         {
             e = Entries[f, rows - 1];
             if (e != 0 || _refused != null) return e;
-            var code = ExecutableCode.TryCreate(PanelKernelEmitter.Emit(t, rows, PanelKernelOptions.Default, OperatingSystem.IsWindows()), out string? reason);
+            var code = ExecutableCode.TryCreate(PanelKernelEmitter.Emit(t, rows, PanelKernelOptions.For(t, rows), OperatingSystem.IsWindows()), out string? reason);
             if (code == null)
             {
                 Volatile.Write(ref _refused, reason);

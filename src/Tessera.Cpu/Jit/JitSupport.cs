@@ -18,9 +18,12 @@ internal static class JitSupport
     /// <summary>Whether the CPU executes AVX512-VNNI (vpdpbusd on zmm), by CPUID, whatever .NET reports.</summary>
     public static bool HasAvx512Vnni => X86Base.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0;
 
-    /// <summary>Whether emission is switched off (read on each call: the tests flip the switch).</summary>
-    public static bool IsSwitchedOff =>
-        (AppContext.TryGetSwitch(DisableSwitch, out bool off) && off) || Environment.GetEnvironmentVariable(EnvironmentVariable) == "0";
+    // The environment is read once; the AppContext switch on each call (a dictionary look-up), so that it can be
+    // flipped at run time (the tests do).
+    private static readonly bool EnvironmentSaysOff = Environment.GetEnvironmentVariable(EnvironmentVariable) == "0";
+
+    /// <summary>Whether emission is switched off. Kernels already handed out keep working; no more are handed out.</summary>
+    public static bool IsSwitchedOff => EnvironmentSaysOff || (AppContext.TryGetSwitch(DisableSwitch, out bool off) && off);
 
     /// <summary>Why the AVX512-VNNI panel kernels cannot be emitted here, or null when they can.</summary>
     public static string? PanelKernelsUnavailable()
