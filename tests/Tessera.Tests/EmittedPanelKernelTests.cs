@@ -131,6 +131,27 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
         exe.Dispose();
         Assert.Throws<ObjectDisposedException>(() => exe.Entry);
         Assert.Throws<ArgumentException>(() => ExecutableCode.TryCreate([], out _));
+        // A refusal comes back as a reason, not an exception (here: pages that are not page-aligned).
+        Assert.False(ExecutablePages.MakeExecutable(1, (nuint)Environment.SystemPageSize, out string? refused));
+        Assert.Contains(OperatingSystem.IsLinux() ? "mprotect" : "VirtualProtect", refused);
+    }
+
+    [SkippableFact]
+    public void Concurrent_first_requests_get_one_kernel_each()
+    {
+        SkipWithoutKernels();
+        var entries = new nint[16, 2 * PanelKernelEmitter.MaxRows];
+        Parallel.For(0, 16, i =>
+        {
+            for (int j = 0; j < 2 * PanelKernelEmitter.MaxRows; j++)
+                entries[i, j] = EmittedPanelKernels.EntryPoint(j % 2 == 0 ? DType.Q8_0 : DType.Q4_0, 1 + j / 2);
+        });
+        for (int j = 0; j < 2 * PanelKernelEmitter.MaxRows; j++)
+        {
+            Assert.NotEqual(0, entries[0, j]);
+            for (int i = 1; i < 16; i++) Assert.Equal(entries[0, j], entries[i, j]);
+        }
+        Assert.Equal(2 * PanelKernelEmitter.MaxRows, Enumerable.Range(0, 2 * PanelKernelEmitter.MaxRows).Select(j => entries[0, j]).Distinct().Count());
     }
 
     [Fact]
