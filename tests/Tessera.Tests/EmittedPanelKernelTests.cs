@@ -180,13 +180,14 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
     public void The_disassembly_shows_the_vnni_kernel()
     {
         // Emitting needs no VNNI hardware: only running does.
-        string q4 = JitDisassembly.Format(PanelKernelEmitter.Emit(DType.Q4_0, 2, PanelKernelOptions.Default, windowsAbi: false));
-        output.WriteLine("Q4_0, 2 rows, SysV:");
+        string q4 = JitDisassembly.Format(PanelKernelEmitter.Emit(DType.Q4_0, 2, PanelKernelOptions.For(DType.Q4_0, 2), windowsAbi: false));
+        output.WriteLine("Q4_0, 2 rows, SysV, as the backend gets it:");
         output.WriteLine(q4);
         Assert.Contains("vpdpbusd  zmm24,zmm0,[r10]{1to16}", q4);
         Assert.Contains("vcvtph2ps", q4);
         Assert.Contains("vmovups   [r10]{k1},zmm16", q4);
         Assert.Contains("vzeroupper", q4);
+        Assert.Contains("prefetcht0 [r8+1000h]", q4);
         Assert.Contains("mov       r11,rdi", q4);
         string win = JitDisassembly.Format(PanelKernelEmitter.Emit(DType.Q8_0, 8, PanelKernelOptions.Default, windowsAbi: true));
         Assert.Contains("mov       r11,rcx", win);
