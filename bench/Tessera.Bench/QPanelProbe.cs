@@ -7,11 +7,12 @@ using Tessera.Cpu.Quant;
 namespace Tessera.Bench;
 
 /// <summary>`peer qpanel [--n 2048 --rows 1,8 --k 768,2048 --types q8_0,q4_0 --weights l2,dram --prefetch-blocks 4
-/// --reference 1 --rounds 7 --window-ms 30 --dram-mb 256]`: the Q8_0/Q4_0 panel kernels alone on one
+/// --reference 1 --main 1 --rounds 7 --window-ms 30 --dram-mb 256]`: the Q8_0/Q4_0 panel kernels alone on one
 /// thread: the run-time emitted AVX512-VNNI kernel (src/Tessera.Cpu/Jit, as emitted for the backend:
 /// <see cref="PanelKernelOptions.For"/>), variants of it (software prefetch of the weight stream the given numbers of
 /// blocks ahead, none, one integer chain; rows above 4 always have one, so that variant is then the same code: the noise
-/// floor), and the contract's scalar <see cref="Q32PanelReference"/>, at R = 1 and 8 activation rows,
+/// floor), main's managed AVX-512BW kernel on the same bytes read as GGUF rows in place (Q32Kernels512, as
+/// QuantRunner.RunQ32 calls it on one thread; at R = 1, 4, 8; --main 0 leaves it out), and the contract's scalar <see cref="Q32PanelReference"/>, at R = 1 and 8 activation rows,
 /// K = 768 and 2048, N columns, with the weights resident in L2 (the panels of about 512 KB, passed over again and
 /// again) or streaming from DRAM (copies of the whole weight, 256 MB in all, taken in turn, so that each pass reads
 /// memory no cache holds). Calls of 8 panels, as a runner makes them. Engines interleaved per round, each in a window
@@ -22,7 +23,9 @@ internal static unsafe class QPanelProbe
 {
     private const int PanelsPerCall = 8;
 
-    private sealed record Engine(string Name, Action<DType, int, nint> Run);
+    // GgufRows: main's managed kernel, reading the same bytes as GGUF rows in place (they are as many: a panel block is
+    // 16 GGUF blocks' quants and scales, regrouped), with its own activation data.
+    private sealed record Engine(string Name, Action<DType, int, nint> Run, bool GgufRows = false);
 
     public static int Run(Args args)
     {
@@ -49,6 +52,8 @@ internal static unsafe class QPanelProbe
                     variants.Add(("emitted_no_prefetch", chosen with { PrefetchDistance = 0 }));
                     variants.Add(("emitted_one_chain", chosen with { SplitIntegerChains = false }));
                     var engines = variants.Select(v => new Engine(v.Name, Native(t, rows, v.Options))).ToList();
+                    if (args.Int("main", 1) != 0 && Q32Kernels512.Supported && rows is 1 or 4 or 8)
+                        engines.Add(new Engine("main_q32", (_, _, _) => { }, GgufRows: true));
                     if (args.Int("reference", 1) != 0)
                         engines.Add(new Engine("reference", (_, _, a) => Q32PanelReference.Run(t, rows, (QPanelArgs*)a)));
                     foreach (string place in places)
@@ -75,7 +80,7 @@ internal static unsafe class QPanelProbe
         int panels = dram ? allPanels : (int)Math.Clamp(512 * 1024 / panelBytes, 1, allPanels);
         int copies = dram ? (int)Math.Max(2, dramBytes / matrixBytes) : 1;
         long bytes = dram ? copies * matrixBytes : panels * panelBytes;
-        byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes + 64, 64);   // + a 64-byte read past the last GGUF pair
         // Bytes 0x10..0x3F: any f16 they make is a finite normal below 2 (scales), any quant is valid.
         ulong state = 0x9E3779B97F4A7C15;
         for (long i = 0; i < bytes; i += 8)
@@ -95,11 +100,21 @@ internal static unsafe class QPanelProbe
                 *(float*)(rec + Q32ActRecords.ScaleAt) = (float)rng.NextDouble() * 0.01f;
             }
         float* dst = (float*)NativeMemory.AlignedAlloc((nuint)(rows * allPanels * 16 * 4), 64);
+        using var xq = new QuantizedRows(ActKind.Block32, rows, k, pairs: true);
+        var x = new float[rows * k];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() * 2 - 1;
+        fixed (float* xp = x) xq.Quantize(xp, 0, rows);
         int copy = 0;
         // One pass: every panel of the current copy once, in calls of 8 panels.
         void Pass(Engine e)
         {
             byte* m = w + (long)(copy++ % copies) * (dram ? matrixBytes : 0);
+            if (e.GgufRows)
+            {
+                if (t == DType.Q8_0) MainPass<Q8_0Pair>(rows, m, panels * 16, blocks, xq, dst, allPanels * 16);
+                else MainPass<Q4_0Pair>(rows, m, panels * 16, blocks, xq, dst, allPanels * 16);
+                return;
+            }
             var a = new QPanelArgs { Act = act, ActBlockStride = actStride, DstRowStride = allPanels * 16, PanelBytes = panelBytes, Blocks = blocks, LastCols = 16 };
             for (int p = 0; p < panels; p += PanelsPerCall)
             {
@@ -135,6 +150,19 @@ internal static unsafe class QPanelProbe
         }
         string ratios = string.Join(",", engines.Skip(1).Select(e => string.Create(ci, $"\"{e.Name}_over_emitted\":{Median(ns[e.Name]) / emitted:F3}")));
         Console.WriteLine(string.Create(ci, $"{{\"probe\":\"qpanel\",\"summary\":true,\"type\":\"{t}\",\"rows\":{rows},\"k\":{k},\"weights\":\"{where}\",{ratios}}}"));
+    }
+
+    // What QuantRunner.RunQ32 runs on one thread for this tile: 4 weight rows a call at 1 row (Cols4), 4 or 8 activation
+    // rows per weight row otherwise (n rows of the matrix at w, GGUF blocks).
+    private static void MainPass<TB>(int rows, byte* w, int n, int blocks, QuantizedRows xq, float* dst, long dstRowStride) where TB : struct, IQ32Pair
+    {
+        long rowBytes = (long)blocks * TB.Bytes;
+        for (int j = 0; j < n; j += rows == 1 ? 4 : 1)
+        {
+            if (rows == 1) Q32Kernels512.Cols4<TB>(w + j * rowBytes, rowBytes, blocks, false, xq, 0, dst + j);
+            else if (rows == 4) Q32Kernels512.Rows<TB, Rows4>(w + j * rowBytes, blocks, false, xq, 0, dst + j, dstRowStride);
+            else Q32Kernels512.Rows<TB, Rows8>(w + j * rowBytes, blocks, false, xq, 0, dst + j, dstRowStride);
+        }
     }
 
     private static int[] Ints(string list) => list.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
