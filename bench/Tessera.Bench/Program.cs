@@ -27,6 +27,7 @@ public static class Program
         ["dit"] = PeerDit.Run,
 
         ["vae-decode"] = PeerVaeDecoder.Run,
+        ["qpanel"] = QPanelProbe.Run,
     };
 
     public static int Main(string[] args)
