@@ -14,7 +14,8 @@ namespace Tessera.Bench;
 /// tok/s and GB/s of weights read; Tessera's resident memory against the file + KV cache + 64 MB budget), then a
 /// summary line whose ratios are llama.cpp's time over Tessera's (&gt;= 1: Tessera faster). With one thread the decode
 /// step's CPU time on the calling thread is reported too (and its ratio): on a shared machine it is steadier than wall time. TinyLlama in f32 (4.4 GB)
-/// is left out unless --all. `--profile 1` adds Tessera's per-op decode times (OpProfiler).</summary>
+/// is left out unless --all. `--profile 1` adds Tessera's per-op decode times (OpProfiler: wall, thread CPU, managed allocation), the time spent
+/// outside the ops included.</summary>
 public static class PeerLlama
 {
     private sealed record Timings(List<double> PrefillMs, List<double> DecodeMs, List<double> DecodeCpuMs);
@@ -153,14 +154,20 @@ public static class PeerLlama
     private static void Profile(PeerLlamaShape shape, DType type, string path, int[] ids, int decode, int threads)
     {
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
-        var prof = new OpProfiler(cpu);
+        var prof = new OpProfiler(cpu, keyLengths: false);
         using var model = LlamaLoader.Open(prof, path, contextLength: ids.Length + decode);
+        var logits = new float[shape.Vocab];
         for (int pass = 0; pass < 3; pass++)
         {
             using var cache = model.CreateCache(ids.Length + decode);
             using (model.Forward(ids, cache, lastOnly: true)) { }
             if (pass == 2) prof.Reset();
-            for (int i = 0; i < decode; i++) using (model.Forward([ids[i % ids.Length]], cache, lastOnly: true)) { }
+            for (int i = 0; i < decode; i++)
+                prof.Whole(() =>
+                {
+                    using var y = model.Forward([ids[i % ids.Length]], cache, lastOnly: true);
+                    y.CopyTo<float>(logits);
+                });
         }
         prof.Print($"{shape.Name}-{type.Name()}-t{threads}-decode", decode);
     }
