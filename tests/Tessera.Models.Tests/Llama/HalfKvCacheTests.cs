@@ -1,4 +1,5 @@
 using Tessera.Cpu;
+using Tessera.Models.Generation;
 using Xunit.Abstractions;
 
 namespace Tessera.Models.Tests.Llama;
@@ -38,6 +39,38 @@ public sealed class HalfKvCacheTests(ITestOutputHelper output)
             output.WriteLine($"{arch} paged={paged}: max |diff| prefill {worst.Prefill:E2}, decode {worst.Decode:E2} (median step {worst.DecodeMedian:E2})");
             Assert.True(worst.Prefill < Tolerance, $"prefill logits differ by {worst.Prefill:E2}");
             Assert.True(worst.Decode < Tolerance, $"decode logits differ by {worst.Decode:E2}");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public async Task Generation_takes_an_f16_cache_contiguous_or_paged()
+    {
+        string dir = Directory.CreateTempSubdirectory("tessera-f16kv-gen-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            RandomLlamaGguf.Write(path, RandomLlamaShape.LlamaGqa with { Context = 64 }, seed: 21);
+            using var cpu = new CpuBackend(new CpuBackendOptions(Threads: 2));
+            using var model = LlamaLoader.Open(cpu, path);
+            int[] prompt = [1, 17, 250, 3, 99, 5, 42];
+            var gen = new TextGenerator(model);
+            var contiguous = await gen.GenerateAllAsync(prompt, new GenerationOptions { MaxTokens = 20, KvCacheType = DType.F16 });
+            var paged = await gen.GenerateAllAsync(prompt, new GenerationOptions { MaxTokens = 20, KvCacheType = DType.F16, PagedCache = true });
+            Assert.Equal(20, contiguous.Count); // no stop tokens given: the whole budget
+            Assert.Equal(contiguous, paged);
+            // Greedy through the f16 cache is argmax of the logits the f16 cache gives, step by step.
+            using var cache = model.CreateCache(prompt.Length + 20, kvType: DType.F16);
+            var logits = model.Forward(prompt, cache, lastOnly: true);
+            foreach (int token in contiguous)
+            {
+                using (logits) Assert.Equal(LlamaLogitsTests.ArgMax(logits.ToFloatArray()), token);
+                logits = model.Forward([token], cache, lastOnly: true);
+            }
+            logits.Dispose();
+            var bad = new GenerationOptions { MaxTokens = 2, KvCacheType = DType.BF16 };
+            var e = await Assert.ThrowsAsync<TesseraException>(() => gen.GenerateAllAsync(prompt, bad));
+            Assert.Contains("bf16", e.Message);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
