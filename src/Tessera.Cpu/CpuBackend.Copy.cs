@@ -20,6 +20,14 @@ public sealed unsafe partial class CpuBackend
         }
         if (src.ElementCount == 0) return;
         int n = src.Shape.Rank == 0 ? 1 : src.Shape[-1];
+        if (SmallF32Rows(src) && SmallF32Rows(dst))
+        {
+            // A decode step's K/V rows into the cache: row copies on this thread, without the strided driver.
+            float* sb = Ptr<float>(src), db = Ptr<float>(dst);
+            long rows = src.ElementCount / n, bytes = n * 4L;
+            for (long r = 0; r < rows; r++) Buffer.MemoryCopy(sb + RowOffset(src, r), db + RowOffset(dst, r), bytes, bytes);
+            return;
+        }
         long sInner = src.Rank == 0 ? 1 : src.Strides[^1], dInner = dst.Rank == 0 ? 1 : dst.Strides[^1];
         var idx = new StridedIndex(src.Shape, src, dst);
         byte* sBase = Ptr(src), dBase = Ptr(dst);
