@@ -7,10 +7,14 @@ namespace Tessera.Bench;
 /// <summary>A bench-only backend that forwards every op to a <see cref="CpuBackend"/> and times it, keyed by op and
 /// shapes, so a model's forward can be broken down per op (`--profile 1` of the PP-OCR peers). Tensors made on it
 /// carry it as their backend, so every front-end op of a model passes through; ops the CPU backend runs inside an op
-/// (its own temporaries) are not counted twice: only the outermost call is timed.</summary>
-public sealed class OpProfiler(CpuBackend inner) : IBackend
+/// (its own temporaries) are not counted twice: only the outermost call is timed. Per op it records wall time, the
+/// calling thread's CPU time (on a shared machine the steadier number; with several threads it leaves out the
+/// helpers' share) and the managed bytes the op allocated. Attention keys leave out the key length (a decode step's
+/// grows by one each token) unless <paramref name="keyLengths"/>.</summary>
+public sealed class OpProfiler(CpuBackend inner, bool keyLengths = true) : IBackend
 {
-    private readonly Dictionary<string, (double Ms, long Calls)> _ops = new();
+    private readonly Dictionary<string, (double Ms, double CpuMs, long Bytes, long Calls)> _ops = new();
+    private (double Ms, double CpuMs, long Bytes) _outside;
     private int _depth;
 
     /// <inheritdoc/>
@@ -20,38 +24,76 @@ public sealed class OpProfiler(CpuBackend inner) : IBackend
     public Device Device => inner.Device;
 
     /// <summary>Forgets everything timed so far (after warm-up).</summary>
-    public void Reset() => _ops.Clear();
+    public void Reset()
+    {
+        _ops.Clear();
+        _outside = default;
+    }
 
-    /// <summary>Prints one JSON line per op key, largest total first, with its share of all timed ops.</summary>
+    /// <summary>Runs one whole forward (<paramref name="run"/>) and books what it spent outside the ops (tensor and view
+    /// objects, the model's own code) as "(outside ops)".</summary>
+    public void Whole(Action run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var before = Totals();
+        long t0 = Stopwatch.GetTimestamp(), a0 = GC.GetAllocatedBytesForCurrentThread();
+        double c0 = ThreadCpuClock.NowMsOrNaN();
+        run();
+        double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds, cpu = ThreadCpuClock.NowMsOrNaN() - c0;
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - a0;
+        var after = Totals();
+        _outside = (_outside.Ms + ms - (after.Ms - before.Ms), _outside.CpuMs + cpu - (after.CpuMs - before.CpuMs),
+            _outside.Bytes + bytes - (after.Bytes - before.Bytes));
+    }
+
+    private (double Ms, double CpuMs, long Bytes) Totals() =>
+        (_ops.Values.Sum(v => v.Ms), _ops.Values.Sum(v => v.CpuMs), _ops.Values.Sum(v => v.Bytes));
+
+    /// <summary>Prints one JSON line per op key, largest total (thread CPU time where it can be read) first, with its share
+    /// of all timed ops; then the ops' total and, after <see cref="Whole"/> runs, what was spent outside the ops.</summary>
     public void Print(string model, int runs)
     {
-        double total = _ops.Values.Sum(v => v.Ms);
+        var (total, totalCpu, totalBytes) = Totals();
+        bool cpuClock = !double.IsNaN(totalCpu);
         var ci = CultureInfo.InvariantCulture;
-        foreach (var (key, (ms, calls)) in _ops.OrderByDescending(kv => kv.Value.Ms))
+        foreach (var (key, (ms, cpu, bytes, calls)) in _ops.OrderByDescending(kv => cpuClock ? kv.Value.CpuMs : kv.Value.Ms))
             Console.WriteLine(string.Create(ci,
-                $"{{\"model\":\"{model}\",\"op\":\"{key}\",\"ms_per_run\":{ms / runs:F3},\"calls_per_run\":{calls / (double)runs:F1},\"share\":{ms / total:F3}}}"));
-        Console.WriteLine(string.Create(ci, $"{{\"model\":\"{model}\",\"op\":\"(all ops)\",\"ms_per_run\":{total / runs:F3}}}"));
+                $"{{\"model\":\"{model}\",\"op\":\"{key}\",\"ms_per_run\":{ms / runs:F3},\"cpu_us_per_run\":{cpu * 1e3 / runs:F1}," +
+                $"\"calls_per_run\":{calls / (double)runs:F1},\"cpu_us_per_call\":{cpu * 1e3 / calls:F2},\"alloc_bytes_per_run\":{bytes / runs}," +
+                $"\"share\":{(cpuClock ? cpu / totalCpu : ms / total):F3}}}"));
+        Console.WriteLine(string.Create(ci,
+            $"{{\"model\":\"{model}\",\"op\":\"(all ops)\",\"ms_per_run\":{total / runs:F3},\"cpu_us_per_run\":{totalCpu * 1e3 / runs:F1},\"alloc_bytes_per_run\":{totalBytes / runs}}}"));
+        if (_outside != default)
+            Console.WriteLine(string.Create(ci,
+                $"{{\"model\":\"{model}\",\"op\":\"(outside ops)\",\"ms_per_run\":{_outside.Ms / runs:F3},\"cpu_us_per_run\":{_outside.CpuMs * 1e3 / runs:F1},\"alloc_bytes_per_run\":{_outside.Bytes / runs}}}"));
     }
 
     private void Time(string key, Action run)
     {
         if (_depth > 0) { run(); return; }
         _depth++;
-        long t0 = Stopwatch.GetTimestamp();
+        long t0 = Stopwatch.GetTimestamp(), a0 = GC.GetAllocatedBytesForCurrentThread();
+        double c0 = ThreadCpuClock.NowMsOrNaN();
         try { run(); }
         finally
         {
             _depth--;
-            double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            var (m, c) = _ops.GetValueOrDefault(key);
-            _ops[key] = (m + ms, c + 1);
+            double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds, cpu = ThreadCpuClock.NowMsOrNaN() - c0;
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - a0;
+            var (m, c, b, n) = _ops.GetValueOrDefault(key);
+            _ops[key] = (m + ms, c + cpu, b + bytes, n + 1);
         }
     }
+
+    private string Kv(Tensor k) => keyLengths ? S(k) : $"[{k.Dim(0)}, {k.Dim(1)}, Skv, {k.Dim(3)}]";
 
     private static string S(Tensor t) => t.Shape.ToString();
 
     /// <inheritdoc/>
     public Storage Allocate(long byteLength) => HostStorage.Allocate(this, byteLength);
+
+    /// <inheritdoc/>
+    public Storage AllocateUninitialized(long byteLength) => HostStorage.Allocate(this, byteLength, zeroed: false);
 
     /// <inheritdoc/>
     public void CopyFromHost(ReadOnlySpan<byte> source, Storage destination, long destinationByteOffset) =>
@@ -90,7 +132,7 @@ public sealed class OpProfiler(CpuBackend inner) : IBackend
 
     /// <inheritdoc/>
     public void Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, AttentionOptions options, Tensor dst, Tensor? logSumExp) =>
-        Time($"attention q {S(q)} k {S(k)}", () => inner.Attention(q, k, v, mask, options, dst, logSumExp));
+        Time($"attention q {S(q)} k {(k.Rank == 4 ? Kv(k) : S(k))}", () => inner.Attention(q, k, v, mask, options, dst, logSumExp));
 
     /// <inheritdoc/>
     public void PagedAttention(Tensor q, Tensor kPool, Tensor vPool, Tensor blockTables, Tensor seqLens, Tensor? queryLens,

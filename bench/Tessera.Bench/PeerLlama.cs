@@ -6,7 +6,7 @@ using Tessera.Models;
 namespace Tessera.Bench;
 
 /// <summary>`peer llama [--shapes llama-110m,tinyllama-1.1b] [--types f32,q8_0,q4_0] [--threads 1,2] [--prompt 128]
-/// [--decode 32] [--rounds 3] [--warmup-ms 3000] [--settle-ms 300] [--dir DIR] [--all] [--profile 1]`: Tessera's
+/// [--decode 32] [--rounds 3] [--warmup-ms 3000] [--settle-ms 300] [--dir DIR] [--all] [--profile 1] [--kv f32|f16]`: Tessera's
 /// decoder and llama.cpp (LLamaSharp) on the same GGUF files with random weights (written once into --dir), in one
 /// process. Per case (shape x type x threads) each engine is warmed up by time, then the engines take turns, a pause
 /// before each turn, each turn one generation from an empty cache: a prefill of --prompt tokens (logits of the last
@@ -14,7 +14,8 @@ namespace Tessera.Bench;
 /// tok/s and GB/s of weights read; Tessera's resident memory against the file + KV cache + 64 MB budget), then a
 /// summary line whose ratios are llama.cpp's time over Tessera's (&gt;= 1: Tessera faster). With one thread the decode
 /// step's CPU time on the calling thread is reported too (and its ratio): on a shared machine it is steadier than wall time. TinyLlama in f32 (4.4 GB)
-/// is left out unless --all. `--profile 1` adds Tessera's per-op decode times (OpProfiler).</summary>
+/// is left out unless --all. `--kv f16` gives both engines an f16 KV cache (llama.cpp's own default; f32 unless given). `--profile 1` adds Tessera's per-op decode times (OpProfiler: wall, thread CPU, managed allocation), the time spent
+/// outside the ops included.</summary>
 public static class PeerLlama
 {
     private sealed record Timings(List<double> PrefillMs, List<double> DecodeMs, List<double> DecodeCpuMs);
@@ -27,6 +28,8 @@ public static class PeerLlama
         int prompt = args.Int("prompt", 128), decode = args.Int("decode", 32), rounds = args.Int("rounds", 3);
         int warmupMs = args.Int("warmup-ms", 3000), settleMs = args.Int("settle-ms", 300);
         bool all = args.Int("all", 0) != 0, profile = args.Int("profile", 0) != 0;
+        var kvType = DTypeInfo.Parse(args.Str("kv", "f32"));
+        if (kvType is not (DType.F32 or DType.F16)) throw new ArgumentException($"--kv must be f32 or f16, got {kvType.Name()}");
         string dir = args.Str("dir", Path.Combine(Path.GetTempPath(), "tessera-peer-llama"));
         if (PeerLlamaCpp.Unavailable is { } why) Console.Error.WriteLine($"llama.cpp is unavailable ({why}): Tessera only");
 
@@ -43,7 +46,7 @@ public static class PeerLlama
                 bool first = true;
                 foreach (int threads in threadCounts)
                 {
-                    RunCase(shape, type, path, ids, decode, threads, rounds, warmupMs, settleMs, measureRss: first, profile);
+                    RunCase(shape, type, path, ids, decode, threads, rounds, warmupMs, settleMs, measureRss: first, profile, kvType);
                     first = false;
                 }
             }
@@ -51,7 +54,7 @@ public static class PeerLlama
     }
 
     private static void RunCase(PeerLlamaShape shape, DType type, string path, int[] ids, int decode, int threads,
-        int rounds, int warmupMs, int settleMs, bool measureRss, bool profile)
+        int rounds, int warmupMs, int settleMs, bool measureRss, bool profile, DType kvType)
     {
         var ci = CultureInfo.InvariantCulture;
         int context = ids.Length + decode;
@@ -63,7 +66,7 @@ public static class PeerLlama
         long allocated = 0;
         Timings TesseraTurn(Timings t)
         {
-            using var cache = model.CreateCache(context);
+            using var cache = model.CreateCache(context, kvType: kvType);
             long t0 = Stopwatch.GetTimestamp();
             int next;
             using (var y = model.Forward(ids, cache, lastOnly: true)) { y.CopyTo<float>(logits); next = ArgMax(logits); }
@@ -87,7 +90,7 @@ public static class PeerLlama
         Warm(TesseraTurn, warmupMs);
         long rssTessera = measureRss ? ProcessMemory.Rss() - rss0 : -1;
 
-        PeerLlamaCpp? peer = PeerLlamaCpp.Unavailable is null ? new PeerLlamaCpp(path, context, ids.Length, threads) : null;
+        PeerLlamaCpp? peer = PeerLlamaCpp.Unavailable is null ? new PeerLlamaCpp(path, context, ids.Length, threads, halfKv: kvType == DType.F16) : null;
         try
         {
             if (peer != null)
@@ -133,7 +136,7 @@ public static class PeerLlama
                 + (rssTessera < 0 ? "" : string.Create(ci,
                     $",\"rss_mb\":{rssTessera / 1e6:F1},\"rss_budget_mb\":{(fileBytes + shape.KvBytes(context)) / 1e6 + 64:F1}"));
             Console.WriteLine(string.Create(ci,
-                $"{{\"bench\":\"llama\",\"engine\":\"{name}\",\"shape\":\"{shape.Name}\",\"type\":\"{type.Name()}\",\"threads\":{threads}," +
+                $"{{\"bench\":\"llama\",\"engine\":\"{name}\",\"shape\":\"{shape.Name}\",\"type\":\"{type.Name()}\",\"threads\":{threads},\"kv\":\"{kvType.Name()}\"," +
                 $"\"file_mb\":{fileBytes / 1e6:F1},\"prompt_tokens\":{ids.Length},\"decode_tokens\":{decode},\"rounds\":{rounds}," +
                 $"\"prefill_ms\":{prefill:F2},\"prefill_tok_s\":{ids.Length / prefill * 1e3:F1},\"decode_ms_per_token\":{dec:F3}," +
                 $"\"decode_tok_s\":{1e3 / dec:F2},\"decode_weight_gbps\":{weightBytes / (dec * 1e6):F2}{extraCpu}{extra}}}"));
@@ -146,21 +149,27 @@ public static class PeerLlama
                 $"{{\"bench\":\"llama\",\"shape\":\"{shape.Name}\",\"type\":\"{type.Name()}\",\"threads\":{threads}," +
                 $"\"ratio_prefill\":{p.Prefill / t.Prefill:F3},\"ratio_decode\":{p.Decode / t.Decode:F3}{cpuRatio}}}"));
         }
-        if (profile) Profile(shape, type, path, ids, decode, threads);
+        if (profile) Profile(shape, type, path, ids, decode, threads, kvType);
     }
 
     /// <summary>Tessera's decode steps on a profiling backend: per-op milliseconds per token.</summary>
-    private static void Profile(PeerLlamaShape shape, DType type, string path, int[] ids, int decode, int threads)
+    private static void Profile(PeerLlamaShape shape, DType type, string path, int[] ids, int decode, int threads, DType kvType)
     {
         using var cpu = new CpuBackend(new CpuBackendOptions(Threads: threads));
-        var prof = new OpProfiler(cpu);
+        var prof = new OpProfiler(cpu, keyLengths: false);
         using var model = LlamaLoader.Open(prof, path, contextLength: ids.Length + decode);
+        var logits = new float[shape.Vocab];
         for (int pass = 0; pass < 3; pass++)
         {
-            using var cache = model.CreateCache(ids.Length + decode);
+            using var cache = model.CreateCache(ids.Length + decode, kvType: kvType);
             using (model.Forward(ids, cache, lastOnly: true)) { }
             if (pass == 2) prof.Reset();
-            for (int i = 0; i < decode; i++) using (model.Forward([ids[i % ids.Length]], cache, lastOnly: true)) { }
+            for (int i = 0; i < decode; i++)
+                prof.Whole(() =>
+                {
+                    using var y = model.Forward([ids[i % ids.Length]], cache, lastOnly: true);
+                    y.CopyTo<float>(logits);
+                });
         }
         prof.Print($"{shape.Name}-{type.Name()}-t{threads}-decode", decode);
     }

@@ -18,14 +18,15 @@ internal sealed class PeerLlamaCpp : IDisposable
     /// <summary>Why llama.cpp cannot run here, or null when it can.</summary>
     public static string? Unavailable => s_unavailable.Value;
 
-    public PeerLlamaCpp(string path, int context, int batch, int threads)
+    public PeerLlamaCpp(string path, int context, int batch, int threads, bool halfKv = false)
     {
         if (Unavailable is { } why) throw new InvalidOperationException(why);
         var p = new ModelParams(path)
         {
             ContextSize = (uint)context, BatchSize = (uint)batch, UBatchSize = (uint)batch, GpuLayerCount = 0,
             Threads = threads, BatchThreads = threads,
-            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+            TypeK = halfKv ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32, TypeV = halfKv ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32,
+            FlashAttention = false,
         };
         _weights = LLamaWeights.LoadFromFile(p);
         _context = _weights.CreateContext(p);

@@ -12,9 +12,11 @@ public sealed unsafe partial class CpuBackend
     public void Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, AttentionOptions options, Tensor dst, Tensor? logSumExp)
     {
         if (logSumExp is not null) Check(logSumExp.DType == DType.F32 && logSumExp.IsContiguous, $"attention: logSumExp must be contiguous f32, got {logSumExp.DType.Name()} {logSumExp.Shape}");
+        // An f16 cache whose rows are contiguous is read in place (HalfKvRows); other dtypes convert once.
+        bool halfKv = IsHalfRows(k) && IsHalfRows(v);
         using var q32 = F32View(q);
-        using var k32 = F32View(k);
-        using var v32 = F32View(v);
+        using var k32 = halfKv ? k.Share() : F32View(k);
+        using var v32 = halfKv ? v.Share() : F32View(v);
         using var m32 = mask is null ? null : F32View(mask);
         int b = q.Dim(0), hq = q.Dim(1), sq = q.Dim(2), d = q.Dim(3), hkv = k.Dim(1), skv = k.Dim(2);
         int qpos = options.QueryPositionFor(sq, skv);
@@ -24,7 +26,7 @@ public sealed unsafe partial class CpuBackend
         ViaF32(dst, o =>
         {
             var plan = MakePlan(q32, o, m32, logSumExp, options, d, hq / hkv);
-            FlashAttention.Run(plan, new DenseKv(k32, v32), units, Threads);
+            FlashAttention.Run(plan, halfKv ? new HalfDenseKv(k32, v32, d) : new DenseKv(k32, v32), units, Threads);
         });
     }
 
@@ -49,15 +51,20 @@ public sealed unsafe partial class CpuBackend
             }
             for (int g = 0; g < hkv; g++) units[i * hkv + g] = new AttnUnit(i, g, len, ql, options.QueryPosition ?? len - ql);
         }
+        bool halfKv = IsHalfRows(kPool) && IsHalfRows(vPool);
         using var q32 = F32View(q);
-        using var k32 = F32View(kPool);
-        using var v32 = F32View(vPool);
+        using var k32 = halfKv ? kPool.Share() : F32View(kPool);
+        using var v32 = halfKv ? vPool.Share() : F32View(vPool);
         ViaF32(dst, o =>
         {
             var plan = MakePlan(q32, o, null, null, options, d, hq / hkv);
-            FlashAttention.Run(plan, new PagedKv(k32, v32, tables, maxBlocks, blockSize), units, Threads);
+            KvRows kv = halfKv ? new HalfPagedKv(k32, v32, tables, maxBlocks, blockSize, d) : new PagedKv(k32, v32, tables, maxBlocks, blockSize);
+            FlashAttention.Run(plan, kv, units, Threads);
         });
     }
+
+    /// <summary>Whether t is f16 [.., D] with contiguous rows: read in place through <see cref="HalfKvRows"/>.</summary>
+    private static bool IsHalfRows(Tensor t) => t.DType == DType.F16 && t.Rank == 4 && t.Strides[^1] == 1;
 
     /// <summary>f32 tensors pass as they are (any strides); f16/bf16 are converted once into a contiguous f32 copy.</summary>
     private static Tensor F32View(Tensor t) => t.DType == DType.F32 ? t.Share() : t.To(DType.F32);
@@ -86,6 +93,30 @@ public sealed unsafe partial class CpuBackend
         public override long VStrideD => _v.SX;
         public override float* K(in AttnUnit u, int j) => _k.At(u.Batch, u.KvHead, j);
         public override float* V(in AttnUnit u, int j) => _v.At(u.Batch, u.KvHead, j);
+    }
+
+    /// <summary>f16 K and V as [B, Hkv, Skv, D] views with contiguous rows, widened row by row.</summary>
+    private sealed class HalfDenseKv(Tensor k, Tensor v, int d) : HalfKvRows(d)
+    {
+        private readonly HalfView4 _k = new(k), _v = new(v);
+        protected override Half* KHalf(in AttnUnit u, int j) => _k.At(u.Batch, u.KvHead, j);
+        protected override Half* VHalf(in AttnUnit u, int j) => _v.At(u.Batch, u.KvHead, j);
+    }
+
+    /// <summary>f16 K and V rows found through a sequence's block table in [numBlocks, Hkv, blockSize, D] pools.</summary>
+    private sealed class HalfPagedKv(Tensor k, Tensor v, int[] tables, int maxBlocks, int blockSize, int d) : HalfKvRows(d)
+    {
+        private readonly HalfView4 _k = new(k), _v = new(v);
+        protected override Half* KHalf(in AttnUnit u, int j) => _k.At(tables[u.Batch * maxBlocks + j / blockSize], u.KvHead, j % blockSize);
+        protected override Half* VHalf(in AttnUnit u, int j) => _v.At(tables[u.Batch * maxBlocks + j / blockSize], u.KvHead, j % blockSize);
+    }
+
+    /// <summary>Row addresses of an f16 [B, H, S, D] view.</summary>
+    private readonly struct HalfView4(Tensor t)
+    {
+        private readonly Half* _base = Ptr<Half>(t);
+        private readonly long _sb = t.Strides[0], _sh = t.Strides[1], _ss = t.Strides[2];
+        public Half* At(int b, int h, int s) => _base + b * _sb + h * _sh + s * _ss;
     }
 
     /// <summary>K and V rows found through a sequence's block table in [numBlocks, Hkv, blockSize, D] pools.</summary>

@@ -20,6 +20,16 @@ public sealed unsafe partial class CpuBackend
         }
         if (src.ElementCount == 0) return;
         int n = src.Shape.Rank == 0 ? 1 : src.Shape[-1];
+        if (src.Rank >= 1 && src.Strides[^1] == 1 && dst.Strides[^1] == 1 && src.ElementCount <= SmallRowsElements)
+        {
+            // A decode step's K/V rows into the cache (f32, or rounded to an f16 cache): row copies on this thread,
+            // without the strided driver.
+            byte* sb = Ptr(src), db = Ptr(dst);
+            int ses = ElementSize(src.DType), des = ElementSize(dst.DType);
+            long rows = src.ElementCount / n;
+            for (long r = 0; r < rows; r++) CopyRow(sb + RowOffset(src, r) * ses, src.DType, 1, db + RowOffset(dst, r) * des, dst.DType, 1, n);
+            return;
+        }
         long sInner = src.Rank == 0 ? 1 : src.Strides[^1], dInner = dst.Rank == 0 ? 1 : dst.Strides[^1];
         var idx = new StridedIndex(src.Shape, src, dst);
         byte* sBase = Ptr(src), dBase = Ptr(dst);

@@ -10,6 +10,29 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Computes one row: <paramref name="row"/> is its index in row-major order over x's leading axes.</summary>
     private delegate void RowKernel(long row, float* x, float* dst, int n);
 
+    /// <summary>Ops on at most this many elements run on the calling thread without the row driver: a decode step's
+    /// norms, rotations and cache appends are a few hundred floats, and the driver's per-call objects, row buffers and
+    /// delegates cost more than the arithmetic (a hand-off to a second thread more still).</summary>
+    private const long SmallRowsElements = 16384;
+
+    /// <summary>Element offset of row <paramref name="row"/> of t, rows running over its leading axes in row-major order.</summary>
+    private static long RowOffset(Tensor t, long row)
+    {
+        var strides = t.Strides;
+        long off = 0;
+        for (int i = t.Rank - 2; i >= 0 && row > 0; i--)
+        {
+            int dim = t.Shape[i];
+            off += row % dim * strides[i];
+            row /= dim;
+        }
+        return off;
+    }
+
+    /// <summary>An f32 tensor whose rows are contiguous (last stride 1), small enough for the direct paths.</summary>
+    private static bool SmallF32Rows(Tensor t) =>
+        t.DType == DType.F32 && t.Rank >= 1 && t.Strides[^1] == 1 && t.ElementCount <= SmallRowsElements;
+
     private void MapRows(Tensor x, Tensor dst, RowKernel kernel)
     {
         int n = x.Shape[-1];

@@ -147,22 +147,29 @@ public sealed partial class Llama : IDisposable
         }
     }
 
-    /// <summary>A KV cache for this model: f32, one [batch, KvHeads, maxLength, HeadDim] buffer per layer and side.</summary>
-    public ContiguousKvCache CreateCache(int maxLength, int batch = 1)
+    /// <summary>A KV cache for this model: one [batch, KvHeads, maxLength, HeadDim] buffer per layer and side, f32 or, with
+    /// <paramref name="kvType"/> f16, half the memory and half the bytes each decode step's attention reads (llama.cpp's
+    /// default; keys and values are rounded to f16 as they are stored, the attention itself stays f32).</summary>
+    public ContiguousKvCache CreateCache(int maxLength, int batch = 1, DType kvType = DType.F32)
     {
         if (maxLength <= 0 || maxLength > ContextLength)
             throw new TesseraException($"llama: a cache of {maxLength} positions does not fit the context of {ContextLength}");
-        return new ContiguousKvCache(Backend, Blocks.Count, batch, Config.KvHeads, Config.HeadDimension, maxLength);
+        return new ContiguousKvCache(Backend, Blocks.Count, batch, Config.KvHeads, Config.HeadDimension, maxLength, CheckKvType(kvType));
     }
 
     /// <summary>A paged KV cache for this model (blocks of <paramref name="blockSize"/> positions, attention through the
-    /// engine's paged attention).</summary>
-    public Generation.PagedKvCache CreatePagedCache(int maxLength, int batch = 1, int blockSize = 16)
+    /// engine's paged attention), f32 or f16 as <see cref="CreateCache"/>.</summary>
+    public Generation.PagedKvCache CreatePagedCache(int maxLength, int batch = 1, int blockSize = 16, DType kvType = DType.F32)
     {
         if (maxLength <= 0 || maxLength > ContextLength)
             throw new TesseraException($"llama: a cache of {maxLength} positions does not fit the context of {ContextLength}");
-        return new Generation.PagedKvCache(Backend, Blocks.Count, batch, Config.KvHeads, Config.HeadDimension, maxLength, blockSize);
+        return new Generation.PagedKvCache(Backend, Blocks.Count, batch, Config.KvHeads, Config.HeadDimension, maxLength, blockSize,
+            dtype: CheckKvType(kvType));
     }
+
+    private static DType CheckKvType(DType kvType) => kvType is DType.F32 or DType.F16
+        ? kvType
+        : throw new TesseraException($"llama: a KV cache is f32 or f16, not {kvType.Name()}");
 
     /// <summary>Frees the weights (and unmaps the file when nothing else holds it).</summary>
     public void Dispose() => _weights.Dispose();

@@ -93,6 +93,61 @@ public class AttentionDecodeTests
         AssertSame(want.ToArray<float>(), tail.ToArray<float>(), $"the last {last} queries of {s}, head dim {d}", d);
     }
 
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(2, 80)]
+    [InlineData(161, 40)]
+    public void An_f16_cache_read_in_place_gives_the_bits_of_its_f32_copy_dense_and_paged(int sq, int d)
+    {
+        // f16 -> f32 is exact, so attention over f16 K/V (rows widened as the kernels read them) must equal attention
+        // over the f32 copy bit for bit: the decode path (sq 1, 2 x GQA 4), the tiled kernel (sq 161), and through blocks.
+        const int hq = 8, hkv = 2, skv = 161, blockSize = 16;
+        var rng = new Random(3);
+        var causal = new AttentionOptions { Causal = true };
+        using var be = new CpuBackend(new CpuBackendOptions(Threads: 2));
+        using var qt = Tensor.FromArray(be, Randn(rng, hq * sq * d, 1.5), 1, hq, sq, d);
+        using var k32 = Tensor.FromArray(be, Randn(rng, hkv * skv * d, 1.5), 1, hkv, skv, d);
+        using var v32 = Tensor.FromArray(be, Randn(rng, hkv * skv * d), 1, hkv, skv, d);
+        using var k16 = k32.To(DType.F16);
+        using var v16 = v32.To(DType.F16);
+        using var kWide = k16.To(DType.F32);
+        using var vWide = v16.To(DType.F32);
+        using var want = qt.Attention(kWide, vWide, causal);
+        using var got = qt.Attention(k16, v16, causal);
+        AssertSame(want.ToArray<float>(), got.ToArray<float>(), $"dense f16 cache, {sq} queries, head dim {d}", d);
+        // A strided view (the filled part of a longer cache) reads through its strides.
+        using var longer = Tensor.Zeros(be, DType.F16, new Shape(1, hkv, skv + 7, d));
+        using (var part = longer.Narrow(2, 0, skv)) k16.CopyInto(part);
+        using var kView = longer.Narrow(2, 0, skv);
+        using var viaView = qt.Attention(kView, v16, causal);
+        AssertSame(want.ToArray<float>(), viaView.ToArray<float>(), $"f16 keys through a narrowed view, {sq} queries", d);
+
+        // The same keys in pool blocks, scrambled.
+        int blocks = (skv + blockSize - 1) / blockSize;
+        var order = Enumerable.Range(0, blocks).OrderBy(i => (i * 5) % 7).ToArray();
+        var kPool = new float[blocks * hkv * blockSize * d];
+        var vPool = new float[kPool.Length];
+        var kHost = kWide.ToArray<float>();
+        var vHost = vWide.ToArray<float>();
+        for (int h = 0; h < hkv; h++)
+            for (int j = 0; j < skv; j++)
+            {
+                int at = ((order[j / blockSize] * hkv + h) * blockSize + j % blockSize) * d;
+                Array.Copy(kHost, (h * skv + j) * d, kPool, at, d);
+                Array.Copy(vHost, (h * skv + j) * d, vPool, at, d);
+            }
+        using var kp32 = Tensor.FromArray(be, kPool, blocks, hkv, blockSize, d);
+        using var vp32 = Tensor.FromArray(be, vPool, blocks, hkv, blockSize, d);
+        using var kp16 = kp32.To(DType.F16);
+        using var vp16 = vp32.To(DType.F16);
+        using var tables = Tensor.FromArray(be, order, 1, blocks);
+        using var lens = Tensor.FromArray(be, new[] { skv }, 1);
+        using var pagedWant = qt.PagedAttention(kp32, vp32, tables, lens, causal);
+        using var pagedGot = qt.PagedAttention(kp16, vp16, tables, lens, causal);
+        AssertSame(pagedWant.ToArray<float>(), pagedGot.ToArray<float>(), $"paged f16 pool, {sq} queries, head dim {d}", d);
+        AssertSame(want.ToArray<float>(), pagedGot.ToArray<float>(), $"paged f16 pool against the dense f16 cache, {sq} queries", d);
+    }
+
     private static void AssertSame(float[] want, float[] got, string what, int d = D)
     {
         Assert.Equal(want.Length, got.Length);

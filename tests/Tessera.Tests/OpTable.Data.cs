@@ -71,6 +71,8 @@ public static partial class OpTable
             ("broadcast [1, 17] to [4, 17]", In.Broadcast(F32, [1, 17], [4, 17])),
             ("broadcast [3, 1] to [2, 3, 5]", In.Broadcast(F32, [3, 1], [2, 3, 5])),
             ("slice [-5:-1] of [9, 3]", In.Of(F32, 9, 3).Viewed(t => t.Slice(0, -5, -1))),
+            ("position 3 of [1, 12, 9, 65]", In.Of(F32, 1, 12, 9, 65).Viewed(t => t.Narrow(2, 3, 1))),
+            ("perm [3, 40, 200]", In.Of(F32, 40, 3, 200).Viewed(t => t.Permute(1, 0, 2))),
         })
             yield return Copy(label, x, F32);
         foreach (var (from, to) in new[] { (F32, F16), (F32, BF16), (F16, F32), (BF16, F32), (F16, BF16), (BF16, F16) })

@@ -141,6 +141,9 @@ public static partial class OpTable
         foreach (var shape in new[] { new[] { 1, 1 }, [1, 7], [3, 17], [7, 768], [2, 3, 65], [65, 197] })
             yield return Rms(S(shape), In.Of(F32, shape), true);
         yield return Rms("[3, 17]", In.Of(F32, 3, 17), false);
+        // Past the small-op direct path (16384 elements): the row driver, split over threads.
+        yield return Rms("[9, 2049]", In.Of(F32, 9, 2049), true);
+        yield return Rms("[1, 1, 769]", In.Of(F32, 1, 1, 769), true);
         yield return Rms("[7, 65] small", In.Of(F32, 7, 65).Range(-0.01, 0.01), true, eps: 1e-3f);
         yield return Rms("T [17, 33]", In.Transposed(F32, 17, 33), true);
         yield return Rms("[7, 65]", In.Of(F16, 7, 65), true, F32);
@@ -156,6 +159,9 @@ public static partial class OpTable
             yield return RopeRow(mode, "[4, 1, 64] R 64", In.Of(F32, 4, 1, 64), 64);
             yield return RopeRow(mode, "[2, 7, 3, 16] perm R 16", In.Of(F32, 2, 7, 3, 16).Viewed(t => t.Permute(0, 2, 1, 3)), 16, positions: 7);
             yield return RopeRow(mode, "strided [5, 8] R 8", In.Strided(F32, 5, 8), 8, positions: 5);
+            // A decode step's q heads (one position, heads permuted in front), and past the direct path's 16384 elements.
+            yield return RopeRow(mode, "[1, 1, 12, 66] perm R 64", In.Of(F32, 1, 1, 12, 66).Viewed(t => t.Permute(0, 2, 1, 3)), 64, positions: 1);
+            yield return RopeRow(mode, "[3, 40, 2, 72] perm R 64", In.Of(F32, 3, 40, 2, 72).Viewed(t => t.Permute(0, 2, 1, 3)), 64, positions: 40);
             yield return RopeRow(mode, "[2, 12, 24] 2-D R 16", In.Of(F32, 2, 12, 24), 16, grid: (3, 4));
             yield return RopeRow(mode, "[2, 7, 16] R 16", In.Of(F16, 2, 7, 16), 16);
             yield return RopeRow(mode, "[2, 7, 16] R 8", In.Of(BF16, 2, 7, 16), 8);

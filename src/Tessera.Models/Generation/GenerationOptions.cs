@@ -60,12 +60,18 @@ public sealed record GenerationOptions
     /// buffer per layer.</summary>
     public bool PagedCache { get; init; }
 
+    /// <summary>The KV cache's element type: f32, or f16 (llama.cpp's default: half the cache memory and half the bytes
+    /// each step's attention reads; keys and values are rounded to f16 as they are stored).</summary>
+    public DType KvCacheType { get; init; } = DType.F32;
+
     /// <summary>Throws naming the bad value.</summary>
     public void Validate()
     {
         if (MaxTokens < 0) throw new TesseraException($"generation: max tokens must be 0 or more, got {MaxTokens}");
         if (!(Temperature >= 0) || float.IsInfinity(Temperature))
             throw new TesseraException($"generation: the temperature must be a finite number >= 0, got {Temperature}");
+        if (KvCacheType is not (DType.F32 or DType.F16))
+            throw new TesseraException($"generation: the KV cache type must be f32 or f16, got {KvCacheType.Name()}");
         if (TopK < 0) throw new TesseraException($"generation: top-k must be 0 (off) or more, got {TopK}");
         Check("top-p", TopP);
         Check("min-p", MinP);

@@ -55,7 +55,9 @@ public sealed class TextGenerator
 
         // The cache holds the prompt and every generated token but the last (which is never fed back).
         int capacity = Math.Min(context, prompt.Count + options.MaxTokens);
-        using var cacheOwner = options.PagedCache ? (IDisposable)Model.CreatePagedCache(capacity) : Model.CreateCache(capacity);
+        using var cacheOwner = options.PagedCache
+            ? (IDisposable)Model.CreatePagedCache(capacity, kvType: options.KvCacheType)
+            : Model.CreateCache(capacity, kvType: options.KvCacheType);
         var cache = (Nn.IKvCache)cacheOwner;
         var sampler = new SamplerChain(options, Tokenizer);
         sampler.AcceptPrompt(prompt.ToArray());

@@ -229,6 +229,37 @@ public sealed class SamplingStagesTests
         Assert.Contains("token 99", Assert.Throws<TesseraException>(() => bad.Sample((float[])Logits.Clone())).Message);
     }
 
+    [Theory]
+    [InlineData(5)]
+    [InlineData(37)]
+    [InlineData(32000)]
+    public void Greedy_takes_the_first_largest_logit_and_names_a_nan_or_an_all_banned_vocabulary(int vocab)
+    {
+        var chain = new SamplerChain(new GenerationOptions());
+        var rng = new Random(vocab);
+        var logits = Enumerable.Range(0, vocab).Select(_ => (float)rng.NextDouble() * 4 - 2).ToArray();
+        int want = 0;
+        for (int i = 1; i < vocab; i++) if (logits[i] > logits[want]) want = i;
+        Assert.Equal(want, chain.Sample((float[])logits.Clone()));
+        // Ties go to the first token; -0 and +0 are equal (the first zero wins over a later +0).
+        var ties = new float[vocab];
+        Array.Fill(ties, -1f);
+        ties[vocab - 1] = 3f;
+        ties[vocab / 2] = 3f;
+        Assert.Equal(vocab / 2, chain.Sample((float[])ties.Clone()));
+        var zeros = new float[vocab];
+        Array.Fill(zeros, -1f);
+        zeros[vocab / 3] = -0f;
+        zeros[vocab - 1] = 0f;
+        Assert.Equal(vocab / 3, chain.Sample(zeros));
+        var nan = (float[])logits.Clone();
+        nan[vocab - 1] = float.NaN;
+        Assert.Contains($"token {vocab - 1} is NaN", Assert.Throws<TesseraException>(() => chain.Sample(nan)).Message);
+        var banned = new float[vocab];
+        Array.Fill(banned, float.NegativeInfinity);
+        Assert.Contains("banned", Assert.Throws<TesseraException>(() => chain.Sample(banned)).Message);
+    }
+
     [Fact]
     public void Bad_options_name_the_value()
     {

@@ -20,14 +20,16 @@ public sealed class LlamaCpp : IDisposable
     /// <summary>Vocabulary size.</summary>
     public int Vocab { get; }
 
-    /// <summary>Loads <paramref name="path"/> with a context of <paramref name="context"/> positions.</summary>
-    public LlamaCpp(string path, int context = 256, bool hidden = false)
+    /// <summary>Loads <paramref name="path"/> with a context of <paramref name="context"/> positions (an f32 KV cache, or
+    /// f16 with <paramref name="halfKv"/>).</summary>
+    public LlamaCpp(string path, int context = 256, bool hidden = false, bool halfKv = false)
     {
         if (Unavailable is { } why) throw new InvalidOperationException(why);
         var p = new ModelParams(path)
         {
             ContextSize = (uint)context, BatchSize = (uint)context, UBatchSize = (uint)context, Threads = 1, GpuLayerCount = 0,
-            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+            TypeK = halfKv ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32, TypeV = halfKv ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32,
+            FlashAttention = false,
             Embeddings = hidden, PoolingType = hidden ? LLamaPoolingType.None : LLamaPoolingType.Unspecified,
         };
         _weights = LLamaWeights.LoadFromFile(p);

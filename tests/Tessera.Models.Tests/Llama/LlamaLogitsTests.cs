@@ -62,20 +62,24 @@ public sealed class LlamaLogitsTests(ITestOutputHelper output)
 
     /// <summary>Runs both engines over a random prompt and 20 greedy decode steps; the largest logit differences and the
     /// median decode step's.</summary>
-    internal static (double Prefill, double Decode, double DecodeMedian) Compare(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
+    internal static (double Prefill, double Decode, double DecodeMedian) Compare(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt,
+        Func<Models.Llama, int, IKvCache>? cache = null)
     {
-        var gaps = Gaps(model, oracle, rng, promptLength);
+        var gaps = Gaps(model, oracle, rng, promptLength, cache);
         var steps = gaps.Skip(promptLength).Order().ToList();
         return (gaps.Take(promptLength).Max(), steps[^1], steps[steps.Count / 2]);
     }
 
     /// <summary>The largest logit difference at each prefill position, then at each of 20 greedy decode steps (both
-    /// engines fed the same tokens, llama.cpp's choices), in order.</summary>
-    internal static List<double> Gaps(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt)
+    /// engines fed the same tokens, llama.cpp's choices), in order; through an f32 contiguous cache unless
+    /// <paramref name="makeCache"/> (model, positions) makes another.</summary>
+    internal static List<double> Gaps(Models.Llama model, LlamaCpp oracle, Random rng, int promptLength = Prompt,
+        Func<Models.Llama, int, IKvCache>? makeCache = null)
     {
         int vocab = model.Config.VocabSize;
         var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.Next(vocab)).ToArray();
-        using var cache = model.CreateCache(promptLength + DecodeSteps);
+        var cache = makeCache?.Invoke(model, promptLength + DecodeSteps) ?? model.CreateCache(promptLength + DecodeSteps);
+        using var owned = cache as IDisposable;
         var want = oracle.Eval(prompt, 0);
         float[] got;
         using (var logits = model.Forward(prompt, cache)) got = logits.ToFloatArray();
