@@ -13,7 +13,7 @@ namespace Tessera.Cpu.Quant;
 /// result does not depend on the tile it ran in, nor on whether this kernel or an emitted one ran.
 /// <para>Exactness of the int16 sums: Q4_0 nibbles u &lt;= 15 and |q| &lt;= 128 give at most 16 * 15 * 128 = 30720
 /// per lane over a block. Q8_0's u goes to 255, so its bytes are split into nibbles (u = 16 hi + lo) and each half
-/// summed like Q4_0's, then vpmaddwd with 1 and 16.</para></summary>
+/// summed like Q4_0's (per half block), then vpmaddwd with 1 and 16.</para></summary>
 internal static unsafe class Q32PanelKernels
 {
     public static bool Supported => Avx512BW.IsSupported;
@@ -95,14 +95,22 @@ internal static unsafe class Q32PanelKernels
                 var h0 = High(c0, low); var h1 = High(c1, low); var h2 = High(c2, low); var h3 = High(c3, low);
                 var h4 = High(c4, low); var h5 = High(c5, low); var h6 = High(c6, low); var h7 = High(c7, low);
                 var dw = Scales(sc);
-                a0 = Q8Row(a0, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act, dw, ones, sixteens);
-                if (n > 1) a1 = Q8Row(a1, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + Rec, dw, ones, sixteens);
-                if (n > 2) a2 = Q8Row(a2, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + 2 * Rec, dw, ones, sixteens);
-                if (n > 3) a3 = Q8Row(a3, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + 3 * Rec, dw, ones, sixteens);
-                if (n > 4) a4 = Q8Row(a4, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + 4 * Rec, dw, ones, sixteens);
-                if (n > 5) a5 = Q8Row(a5, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + 5 * Rec, dw, ones, sixteens);
-                if (n > 6) a6 = Q8Row(a6, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + 6 * Rec, dw, ones, sixteens);
-                if (n > 7) a7 = Q8Row(a7, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, act + 7 * Rec, dw, ones, sixteens);
+                a0 = Finish(a0, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act, ones, sixteens)
+                    + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 16, ones, sixteens), act, dw);
+                if (n > 1) a1 = Finish(a1, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + Rec + 16, ones, sixteens), act + Rec, dw);
+                if (n > 2) a2 = Finish(a2, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + 2 * Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 2 * Rec + 16, ones, sixteens), act + 2 * Rec, dw);
+                if (n > 3) a3 = Finish(a3, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + 3 * Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 3 * Rec + 16, ones, sixteens), act + 3 * Rec, dw);
+                if (n > 4) a4 = Finish(a4, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + 4 * Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 4 * Rec + 16, ones, sixteens), act + 4 * Rec, dw);
+                if (n > 5) a5 = Finish(a5, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + 5 * Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 5 * Rec + 16, ones, sixteens), act + 5 * Rec, dw);
+                if (n > 6) a6 = Finish(a6, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + 6 * Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 6 * Rec + 16, ones, sixteens), act + 6 * Rec, dw);
+                if (n > 7) a7 = Finish(a7, Q8Half(l0, l1, l2, l3, h0, h1, h2, h3, act + 7 * Rec, ones, sixteens)
+                               + Q8Half(l4, l5, l6, l7, h4, h5, h6, h7, act + 7 * Rec + 16, ones, sixteens), act + 7 * Rec, dw);
             }
             StoreRows<TR>(args->Dst + pp * Q32Panels.Width, ds, pp == panels - 1, tail, a0, a1, a2, a3, a4, a5, a6, a7);
         }
@@ -116,26 +124,27 @@ internal static unsafe class Q32PanelKernels
     {
         var s = (Mad(w0, rec) + Mad(w1, rec + 4)) + (Mad(w2, rec + 8) + Mad(w3, rec + 12))
               + ((Mad(w4, rec + 16) + Mad(w5, rec + 20)) + (Mad(w6, rec + 24) + Mad(w7, rec + 28)));
-        var dot = Avx512BW.MultiplyAddAdjacent(s, ones) + Vector512.Create(*(int*)(rec + Q32ActRecords.CorrAt));
-        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), dw * Vector512.Create(*(float*)(rec + Q32ActRecords.ScaleAt)), acc);
+        return Finish(acc, Avx512BW.MultiplyAddAdjacent(s, ones), rec, dw);
     }
 
-    /// <summary>One Q8_0 block of one activation row: the low and high nibble halves each summed in int16 (exact),
-    /// joined in int32 as lo + 16 hi, then as <see cref="Q4Row"/>.</summary>
+    /// <summary>Half a Q8_0 block (k-groups at rec .. rec + 15) of one activation row, as int32 lanes: the low and
+    /// high nibble products each summed in int16 (exact), joined as lo + 16 hi. (Two halves of 11 arguments rather
+    /// than one call of 22: the JIT does not inline a method with that many.)</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Q8Row(Vector512<float> acc,
-        Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> l2, Vector512<byte> l3, Vector512<byte> l4, Vector512<byte> l5, Vector512<byte> l6, Vector512<byte> l7,
-        Vector512<byte> h0, Vector512<byte> h1, Vector512<byte> h2, Vector512<byte> h3, Vector512<byte> h4, Vector512<byte> h5, Vector512<byte> h6, Vector512<byte> h7,
-        byte* rec, Vector512<float> dw, Vector512<short> ones, Vector512<short> sixteens)
+    private static Vector512<int> Q8Half(Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> l2, Vector512<byte> l3,
+        Vector512<byte> h0, Vector512<byte> h1, Vector512<byte> h2, Vector512<byte> h3, byte* rec, Vector512<short> ones, Vector512<short> sixteens)
     {
         var x0 = Broadcast(rec); var x1 = Broadcast(rec + 4); var x2 = Broadcast(rec + 8); var x3 = Broadcast(rec + 12);
-        var x4 = Broadcast(rec + 16); var x5 = Broadcast(rec + 20); var x6 = Broadcast(rec + 24); var x7 = Broadcast(rec + 28);
-        var lo = (Mad(l0, x0) + Mad(l1, x1)) + (Mad(l2, x2) + Mad(l3, x3)) + ((Mad(l4, x4) + Mad(l5, x5)) + (Mad(l6, x6) + Mad(l7, x7)));
-        var hi = (Mad(h0, x0) + Mad(h1, x1)) + (Mad(h2, x2) + Mad(h3, x3)) + ((Mad(h4, x4) + Mad(h5, x5)) + (Mad(h6, x6) + Mad(h7, x7)));
-        var dot = Avx512BW.MultiplyAddAdjacent(lo, ones) + Avx512BW.MultiplyAddAdjacent(hi, sixteens)
-                + Vector512.Create(*(int*)(rec + Q32ActRecords.CorrAt));
-        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), dw * Vector512.Create(*(float*)(rec + Q32ActRecords.ScaleAt)), acc);
+        var lo = (Mad(l0, x0) + Mad(l1, x1)) + (Mad(l2, x2) + Mad(l3, x3));
+        var hi = (Mad(h0, x0) + Mad(h1, x1)) + (Mad(h2, x2) + Mad(h3, x3));
+        return Avx512BW.MultiplyAddAdjacent(lo, ones) + Avx512BW.MultiplyAddAdjacent(hi, sixteens);
     }
+
+    /// <summary>The end of a block for one row: + the correction, convert, acc = fma(dot, dw * dx, acc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Finish(Vector512<float> acc, Vector512<int> dot, byte* rec, Vector512<float> dw) =>
+        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot + Vector512.Create(*(int*)(rec + Q32ActRecords.CorrAt))),
+            dw * Vector512.Create(*(float*)(rec + Q32ActRecords.ScaleAt)), acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<sbyte> Broadcast(byte* p) => Vector512.Create(*(int*)p).AsSByte();
