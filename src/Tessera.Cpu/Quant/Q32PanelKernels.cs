@@ -54,6 +54,7 @@ internal static unsafe class Q32PanelKernels
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
             for (int b = 0; b < blocks; b++, q += 256, sc += Q32Panels.ScaleBytes, act += stride)
             {
+                if (n <= StreamRows) Prefetch(q, sc, 4);
                 var c0 = Vector512.Load(q); var c1 = Vector512.Load(q + 64); var c2 = Vector512.Load(q + 128); var c3 = Vector512.Load(q + 192);
                 var w0 = c0 & low; var w1 = c1 & low; var w2 = c2 & low; var w3 = c3 & low;
                 var w4 = High(c0, low); var w5 = High(c1, low); var w6 = High(c2, low); var w7 = High(c3, low);
@@ -88,6 +89,7 @@ internal static unsafe class Q32PanelKernels
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
             for (int b = 0; b < blocks; b++, q += 512, sc += Q32Panels.ScaleBytes, act += stride)
             {
+                if (n <= StreamRows) Prefetch(q, sc, 8);
                 var c0 = Vector512.Load(q); var c1 = Vector512.Load(q + 64); var c2 = Vector512.Load(q + 128); var c3 = Vector512.Load(q + 192);
                 var c4 = Vector512.Load(q + 256); var c5 = Vector512.Load(q + 320); var c6 = Vector512.Load(q + 384); var c7 = Vector512.Load(q + 448);
                 var l0 = c0 & low; var l1 = c1 & low; var l2 = c2 & low; var l3 = c3 & low;
@@ -145,6 +147,18 @@ internal static unsafe class Q32PanelKernels
     private static Vector512<float> Finish(Vector512<float> acc, Vector512<int> dot, byte* rec, Vector512<float> dw) =>
         Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot + Vector512.Create(*(int*)(rec + Q32ActRecords.CorrAt))),
             dw * Vector512.Create(*(float*)(rec + Q32ActRecords.ScaleAt)), acc);
+
+    /// <summary>Row counts up to which a call streams its panels from memory (decode): the block's quant lines
+    /// <see cref="PrefetchAhead"/> bytes ahead are prefetched (and its scales' line), so that more misses are in flight
+    /// than the hardware prefetcher keeps on one stream. With more rows the panels come from L2.</summary>
+    private const int StreamRows = 2, PrefetchAhead = 4096;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* q, byte* sc, int lines)
+    {
+        for (int i = 0; i < lines; i++) Sse.Prefetch0(q + PrefetchAhead + 64 * i);
+        Sse.Prefetch0(sc + PrefetchAhead / 8);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<sbyte> Broadcast(byte* p) => Vector512.Create(*(int*)p).AsSByte();
