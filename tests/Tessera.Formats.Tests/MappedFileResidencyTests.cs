@@ -47,6 +47,63 @@ public unsafe class MappedFileResidencyTests
         GC.KeepAlive(sum);
     }
 
+    /// <summary>A decoder's flow: a mapped Q8_0/Q4_0 weight in a set that forbids derived forms, used as a linear layer
+    /// (16-row panels replace the original, whose pages leave memory) and read again afterwards, as a tied output's
+    /// table is (rows gathered from the original, read back from the file; Embedding itself dequantizes a block table at
+    /// load, before any product). The product matches the same weight read in place, the
+    /// gathered rows match bit for bit.</summary>
+    [SkippableTheory]
+    [InlineData(DType.Q8_0)]
+    [InlineData(DType.Q4_0)]
+    public void A_tied_weight_under_a_memory_budget_runs_on_panels_and_still_gathers_its_rows(DType type)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "MADV_PAGEOUT is Linux's");
+        Skip.IfNot(System.Runtime.Intrinsics.X86.Avx512BW.IsSupported, "the panel path needs AVX-512BW");
+        using var dir = new TempDir();
+        string path = dir.File("tied.gguf");
+        const int n = 3993, dim = 512; // N not a multiple of the 16-row panels
+        var rng = new Random(11);
+        var wf = Enumerable.Range(0, n * dim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var data = new byte[type.ByteCount((long)n * dim)];
+        Tessera.Quant.BlockQuant.Quantize(type, wf, data);
+        new GgufWriter().Add("general.architecture", GgufValue.From("llama"))
+            .AddTensor("token_embd.weight", type == DType.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q4_0, [n, dim], () => data.AsMemory())
+            .Write(path);
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
+
+        var cpu = CpuBackend.Default;
+        using var wb = WeightBuilder.Open(cpu, path);
+        var w = wb.Get("token_embd.weight", n, dim);
+        using var set = wb.Commit();
+        set.ForbidDerivedForms();
+        var storage = Assert.IsType<HostStorage>(w.Storage);
+        byte* p = (byte*)storage.Pointer;
+        long sum = 0;
+        for (long i = 0; i < data.Length; i += 4096) sum += p[i];
+        long before = Resident(p, data.Length, 4096);
+
+        using var raw = Tensor.FromArray(cpu, data, data.Length);
+        using var inPlace = Tensor.FromStorage(raw.Storage, type, new Shape(n, dim)); // not constant: read in place
+        var x = Enumerable.Range(0, 3 * dim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var xt = Tensor.FromArray(cpu, x, 3, dim);
+        using var y = xt.Linear(w);
+        using var yRef = xt.Linear(inPlace);
+        long after = Resident(p, data.Length, 4096);
+        Assert.True(after < before / 2, $"{type}: the mapping had {before} kB resident before the first product, {after} kB after: the original was not released");
+        var got = y.ToArray<float>();
+        var want = yRef.ToArray<float>();
+        double err = 0, norm = 0;
+        for (int i = 0; i < got.Length; i++) { err += (got[i] - want[i]) * (double)(got[i] - want[i]); norm += want[i] * (double)want[i]; }
+        Assert.True(err / norm < 1e-10, $"{type}: the panel product differs from the in-place one by nmse {err / norm:E2}");
+
+        using var ids = Tensor.FromArray(cpu, new[] { 0, 17, n - 1, 2500 }, 4);
+        using var rows = w.Gather(ids);
+        using var rowsRef = inPlace.Gather(ids);
+        Assert.True(Bytes(rows).SequenceEqual(Bytes(rowsRef)), $"{type}: rows gathered after the release differ from the in-place weight's");
+        Assert.True(new ReadOnlySpan<byte>(p, data.Length).SequenceEqual(data), $"{type}: the mapped bytes changed");
+        GC.KeepAlive(sum);
+    }
+
     [Fact]
     public void Owned_memory_cannot_release_residency()
     {
@@ -54,6 +111,9 @@ public unsafe class MappedFileResidencyTests
         Assert.False(t.Storage.CanReleaseResidency);
         Assert.False(t.Storage.ReleaseResidency(0, 4096));
     }
+
+    private static ReadOnlySpan<byte> Bytes(Tensor t) =>
+        new((byte*)Assert.IsType<HostStorage>(t.Storage).Pointer + t.DType.ByteCount(t.Offset), (int)t.DType.ByteCount(t.ElementCount));
 
     /// <summary>Resident kB of the mapping that holds <paramref name="p"/>, from /proc/self/smaps (the process's view:
     /// mincore would report the page cache, which may keep a page this process no longer maps).</summary>
