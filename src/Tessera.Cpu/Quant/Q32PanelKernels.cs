@@ -131,7 +131,7 @@ internal static unsafe class Q32PanelKernels
 
     /// <summary>Half a Q8_0 block (k-groups at rec .. rec + 15) of one activation row, as int32 lanes: the low and
     /// high nibble products each summed in int16 (exact), joined as lo + 16 hi. (Two halves of 11 arguments rather
-    /// than one call of 22: the JIT does not inline a method with that many.)</summary>
+    /// than one helper of 22, to stay well inside the JIT's inlining limits; the listing shows no calls.)</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> Q8Half(Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> l2, Vector512<byte> l3,
         Vector512<byte> h0, Vector512<byte> h1, Vector512<byte> h2, Vector512<byte> h3, byte* rec, Vector512<short> ones, Vector512<short> sixteens)
