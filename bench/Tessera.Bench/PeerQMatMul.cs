@@ -11,7 +11,8 @@ namespace Tessera.Bench;
 /// Linear with a quantized (constant) weight [N, K], interleaved in one process with: ONNX Runtime's
 /// DynamicQuantizeMatMul (int8 only: A quantized per run, B int8 [K, N] with per-column scales), ONNX Runtime's f32
 /// MatMul on the same shape, and a plain streaming read of a buffer as large as the quantized weight (the ceiling
-/// for decode shapes). One JSON line per engine (GOP/s, GB/s of weight bytes), then one with the ratios.</summary>
+/// for decode shapes); for Q8_0/Q4_0 also Tessera on the same weight not declared constant (read in place by the row
+/// kernels, where the constant one runs on 16-row panels). One JSON line per engine (GOP/s, GB/s of weight bytes), then one with the ratios.</summary>
 public static class PeerQMatMul
 {
     private sealed record Engine(string Name, Action Run)
@@ -32,6 +33,7 @@ public static class PeerQMatMul
         var engines = new List<Engine>();
 
         Tensor w, scales = null!;
+        Tensor? inPlace = null;
         sbyte[]? i8 = null;
         float[]? i8Scales = null;
         if (type == "int8")
@@ -45,9 +47,18 @@ public static class PeerQMatMul
         else
         {
             var dt = DTypeInfo.Parse(type);
-            using var raw = Tensor.FromArray(cpu, RandomBlocks(rng, dt, (long)n * k), (int)dt.ByteCount((long)n * k));
+            var blocks = RandomBlocks(rng, dt, (long)n * k);
+            using var raw = Tensor.FromArray(cpu, blocks, blocks.Length);
             using var typed = Tensor.FromStorage(raw.Storage, dt, new Shape(n, k));
             w = typed.AsConstant();
+            // Q8_0/Q4_0: the same weight not declared constant is read in place (the AVX-512 row kernels), the constant
+            // one runs on its 16-row panels: both paths in one run.
+            if (dt is DType.Q8_0 or DType.Q4_0)
+            {
+                using var raw2 = Tensor.FromArray(cpu, blocks, blocks.Length);
+                inPlace = Tensor.FromStorage(raw2.Storage, dt, new Shape(n, k));
+                disposables.Add(inPlace);
+            }
         }
         disposables.Add(w);
         long weightBytes = w.DType.ByteCount((long)n * k);
@@ -57,6 +68,14 @@ public static class PeerQMatMul
             using var y = tx.Linear(w, null, type == "int8" ? scales : null);
             tesseraOut ??= y.ToFloatArray();
         }));
+
+        float[]? inPlaceOut = null;
+        if (inPlace != null)
+            engines.Add(new Engine("tessera-" + type + "-in-place", () =>
+            {
+                using var y = tx.Linear(inPlace);
+                inPlaceOut ??= y.ToFloatArray();
+            }));
 
         OrtRunner? dq = null;
         if (type == "int8")
@@ -96,6 +115,12 @@ public static class PeerQMatMul
             double maxDiff = 0, maxRef = 0;
             for (int i = 0; i < dq.Y.Length; i++) { maxDiff = Math.Max(maxDiff, Math.Abs(dq.Y[i] - tesseraOut![i])); maxRef = Math.Max(maxRef, Math.Abs(dq.Y[i])); }
             extra = string.Create(ci, $",\"ratio_vs_ort_dynamicquantizematmul\":{med["onnxruntime-dynamicquantizematmul"] / t:F3},\"max_rel_diff_vs_ort\":{maxDiff / Math.Max(maxRef, 1e-30):E2}");
+        }
+        if (inPlace != null)
+        {
+            double maxDiff = 0, maxRef = 0;
+            for (int i = 0; i < inPlaceOut!.Length; i++) { maxDiff = Math.Max(maxDiff, Math.Abs(inPlaceOut[i] - tesseraOut![i])); maxRef = Math.Max(maxRef, Math.Abs(inPlaceOut[i])); }
+            extra += string.Create(ci, $",\"ratio_in_place_over_panels\":{med["tessera-" + type + "-in-place"] / t:F3},\"max_rel_diff_vs_in_place\":{maxDiff / Math.Max(maxRef, 1e-30):E2}");
         }
         Console.WriteLine(string.Create(ci,
             $"{{\"op\":\"qmatmul\",\"type\":\"{type}\",\"m\":{m},\"k\":{k},\"n\":{n},\"threads\":{threads}{extra},\"ratio_vs_ort_f32_matmul\":{med["onnxruntime-f32-matmul"] / t:F3},\"fraction_of_read_ceiling\":{med["stream-read-ceiling"] / t:F3}}}"));

@@ -4,16 +4,21 @@ using Tessera.Cpu;
 namespace Tessera.Bench;
 
 /// <summary>Quantized linear layers on the CPU backend at the shapes: int8 GEMM at ViT-B/16's MLP
-/// (197x768x3072), and decode GEMVs (1x4096x4096, 1x768x32000) for the GGUF block formats. Run with
+/// (197x768x3072), and decode GEMVs (1x4096x4096, 1x768x32000) and a prefill (128x768x2048) for the GGUF block formats;
+/// <see cref="Constant"/> false keeps a Q8_0/Q4_0 weight read in place instead of on its 16-row panels. Run with
 /// `bdn --filter *QMatMul*`; the peer comparison with ONNX Runtime is `peer qmatmul`.</summary>
 [MemoryDiagnoser]
 public class QMatMulBenchmarks
 {
-    [Params("int8:197x768x3072", "q8_0:1x4096x4096", "q4_0:1x4096x4096", "q4_0:1x768x32000", "q4_k:1x4096x4096", "q4_0:197x768x3072")]
+    [Params("int8:197x768x3072", "q8_0:1x4096x4096", "q4_0:1x4096x4096", "q4_0:1x768x32000", "q4_k:1x4096x4096", "q4_0:197x768x3072", "q8_0:128x768x2048")]
     public string Case { get; set; } = "";
 
     [Params(1, 2)]
     public int Threads { get; set; }
+
+    /// <summary>Whether the weight is declared constant (Q8_0/Q4_0: repacked into 16-row panels on first use).</summary>
+    [Params(true, false)]
+    public bool Constant { get; set; }
 
     private Tensor _x = null!, _w = null!;
     private Tensor? _scales;
@@ -39,7 +44,7 @@ public class QMatMulBenchmarks
             var dt = DTypeInfo.Parse(parts[0]);
             using var raw = Tensor.FromArray(cpu, PeerQMatMul.RandomBlocks(rng, dt, (long)n * k), (int)dt.ByteCount((long)n * k));
             using var typed = Tensor.FromStorage(raw.Storage, dt, new Shape(n, k));
-            _w = typed.AsConstant();
+            _w = Constant ? typed.AsConstant() : typed.Share();
         }
     }
 

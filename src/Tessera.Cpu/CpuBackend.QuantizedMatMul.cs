@@ -56,7 +56,10 @@ public sealed unsafe partial class CpuBackend
         long rowBytes = w.DType.ByteCount(k);
         switch (w.DType)
         {
-            // Q8_0/Q4_0 read in place (no repacked copy: resident memory stays the file's), AVX-512BW where present.
+            // Q8_0/Q4_0 constant weights: 16-row panels (the choice depends on the weight only, never on M, so every
+            // call on one weight has the same arithmetic).
+            case DType.Q8_0 or DType.Q4_0 when PanelWeight(w, wp, n, k) is { } panels: Q32PanelRunner.Run(panels, xp, m, dp, ep, Threads); break;
+            // Other Q8_0/Q4_0 weights are read in place, AVX-512BW where present.
             case DType.Q8_0 when Q32Kernels512.Supported: QuantRunner.RunQ32<Q8_0Pair>(xp, m, k, wp, rowBytes, n, dp, ep, Threads); break;
             case DType.Q4_0 when Q32Kernels512.Supported: QuantRunner.RunQ32<Q4_0Pair>(xp, m, k, wp, rowBytes, n, dp, ep, Threads); break;
             case DType.Q8_0: QuantRunner.RunBlocks<Q8_0Kernel>(xp, m, k, wp, rowBytes, bs, n, dp, ep, Threads); break;
@@ -85,10 +88,29 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <summary>The 16-row panel form of a constant Q8_0/Q4_0 weight, made on first use and kept with its storage; null
+    /// (read in place) without AVX-512BW, for a weight that may change, or where a copy would sit beside the original:
+    /// an owner that forbids derived forms (a decoder under a memory budget) gets panels only if the storage can drop
+    /// the original pages from memory (a mapped file), which it then does, so the panels replace them.</summary>
+    private Q32PanelWeight? PanelWeight(Tensor w, byte* wp, int n, int k)
+    {
+        var storage = w.Storage;
+        if (!Q32PanelKernels.Supported || !storage.IsConstant || !(storage.AllowsDerivedForms || storage.CanReleaseResidency)) return null;
+        return storage.GetOrAddDerived(new Q32PanelKey(w.Offset, n, k, w.DType), () =>
+        {
+            var made = Q32PanelWeight.Repack(w.DType, wp, n, k, Threads);
+            if (!storage.AllowsDerivedForms) storage.ReleaseResidency(w.DType.ByteCount(w.Offset), w.DType.ByteCount((long)n * k));
+            return made;
+        });
+    }
+
     private static Tensor? RowsF32(Tensor? t) => t is null ? null : t.DType == DType.F32 && t.Rank == 2 ? t.Share() : AsF32(t);
     private static long RowStride(Tensor? t, int n) => t is null ? 0 : t.Rank == 2 ? t.Strides[0] : n;
     private static long ColStride(Tensor? t) => t is null ? 0 : t.Rank == 2 ? t.Strides[1] : 1;
 
     /// <summary>The layout a <see cref="PackedI8"/> was made from, as the key of the storage's derived forms.</summary>
     private readonly record struct PackedI8Key(long Offset, int N, int K);
+
+    /// <summary>The layout a <see cref="Q32PanelWeight"/> was made from.</summary>
+    private readonly record struct Q32PanelKey(long Offset, int N, int K, DType Type);
 }

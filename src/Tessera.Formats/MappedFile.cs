@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 
 namespace Tessera.Formats;
 
@@ -67,6 +68,41 @@ internal sealed unsafe class MappedFile : IDisposable
         return new LeaseHandle(this);
     }
 
+    /// <summary>Whether <see cref="ReleaseResidency"/> works here: Linux, with libc's madvise found.</summary>
+    public static bool CanReleaseResidency => Madvise.Function != null;
+
+    /// <summary>Drops the whole pages inside [<paramref name="start"/>, + <paramref name="length"/>) (which must lie in
+    /// this file's mapping) from the resident set: madvise(MADV_PAGEOUT). Clean file pages are dropped and read back
+    /// from the file when touched; pages a write made private are swapped out or kept, never lost: the contents do not
+    /// change. Best effort: false where nothing was released (not Linux, no whole page in the range, a kernel before
+    /// 5.4 without MADV_PAGEOUT).</summary>
+    public bool ReleaseResidency(byte* start, long length)
+    {
+        if (start < Pointer || length < 0 || start + length > Pointer + Length)
+            throw new ArgumentOutOfRangeException(nameof(start), $"bytes [{(long)(start - Pointer)}, +{length}) are outside the mapping of {Path} ({Length} bytes)");
+        var madvise = Madvise.Function;
+        if (madvise == null) return false;
+        long page = Environment.SystemPageSize;
+        long begin = ((long)start + page - 1) & ~(page - 1), end = ((long)start + length) & ~(page - 1);
+        return end > begin && madvise((void*)begin, (nuint)(end - begin), Madvise.PageOut) == 0;
+    }
+
+    /// <summary>libc's madvise, bound on first use (null off Linux or where libc lacks it).</summary>
+    private static class Madvise
+    {
+        public const int PageOut = 21; // MADV_PAGEOUT, Linux 5.4
+        public static readonly delegate* unmanaged<void*, nuint, int, int> Function = Bind();
+
+        private static delegate* unmanaged<void*, nuint, int, int> Bind()
+        {
+            if (!OperatingSystem.IsLinux()) return null;
+            foreach (var name in (ReadOnlySpan<string>)["libc.so.6", "libc"])
+                if (NativeLibrary.TryLoad(name, out var lib) && NativeLibrary.TryGetExport(lib, "madvise", out var f))
+                    return (delegate* unmanaged<void*, nuint, int, int>)f;
+            return null;
+        }
+    }
+
     /// <summary>Gives back the opener's reference.</summary>
     public void Dispose()
     {
@@ -81,9 +117,15 @@ internal sealed unsafe class MappedFile : IDisposable
         _file.Dispose();
     }
 
-    private sealed class LeaseHandle(MappedFile file) : IDisposable
+    /// <summary>A storage's reference; as its owner it also lets the storage release its pages' residency.</summary>
+    private sealed class LeaseHandle(MappedFile file) : IDisposable, IReleasableMemory
     {
         private int _done;
+
+        public bool CanRelease => CanReleaseResidency;
+
+        public bool Release(void* start, long length) => Volatile.Read(ref _done) == 0 && file.ReleaseResidency((byte*)start, length);
+
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _done, 1) == 0) file.Release();

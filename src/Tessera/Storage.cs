@@ -39,6 +39,17 @@ public abstract class Storage
     /// <summary>Asks backends not to keep derived copies of this storage beside it (see <see cref="AllowsDerivedForms"/>).</summary>
     public void ForbidDerivedForms() => AllowsDerivedForms = false;
 
+    /// <summary>Whether <see cref="ReleaseResidency"/> can drop pages of this storage from the process's resident set
+    /// (memory that reads back on demand, such as a mapped weight file on Linux).</summary>
+    public virtual bool CanReleaseResidency => false;
+
+    /// <summary>Asks the OS to drop the pages of bytes [<paramref name="byteOffset"/>, + <paramref name="byteLength"/>)
+    /// from memory (the whole pages inside the range); the contents stay the same and are read back when touched.
+    /// For a backend that keeps a repacked copy which <em>replaces</em> the original, so that resident memory does not
+    /// double. Best effort: returns false where nothing was released (not supported, no whole page in the range, or the
+    /// OS declined).</summary>
+    public virtual bool ReleaseResidency(long byteOffset, long byteLength) => false;
+
     private Dictionary<object, IDisposable>? _derived;
 
     /// <summary>A backend's derived form of this (constant) storage for <paramref name="key"/> (which should name
@@ -121,9 +132,21 @@ public sealed unsafe class HostStorage : Storage
         AppContext.TryGetSwitch("Tessera.PoisonUninitializedMemory", out bool on) && on;
 
     /// <summary>Wraps memory that someone else owns; <paramref name="owner"/> (may be null) is disposed when
-    /// the last tensor onto it is.</summary>
+    /// the last tensor onto it is. An owner that is an <see cref="IReleasableMemory"/> (a mapped file) lets the
+    /// storage release residency (<see cref="Storage.ReleaseResidency"/>).</summary>
     public static HostStorage Borrow(IBackend backend, void* pointer, long byteLength, IDisposable? owner) =>
         new(backend, pointer, byteLength, owned: false, owner);
+
+    /// <inheritdoc/>
+    public override bool CanReleaseResidency => _owner is IReleasableMemory r && r.CanRelease;
+
+    /// <inheritdoc/>
+    public override bool ReleaseResidency(long byteOffset, long byteLength)
+    {
+        if (byteOffset < 0 || byteLength < 0 || byteOffset > ByteLength - byteLength)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), $"bytes [{byteOffset}, +{byteLength}) are outside a storage of {ByteLength} bytes");
+        return !IsFreed && _owner is IReleasableMemory r && r.CanRelease && r.Release((byte*)Pointer + byteOffset, byteLength);
+    }
 
     /// <summary>Pins a managed array and wraps it; the pin is released when the storage is freed.</summary>
     public static HostStorage Pin<T>(IBackend backend, T[] array) where T : unmanaged
@@ -143,4 +166,16 @@ public sealed unsafe class HostStorage : Storage
     {
         public void Dispose() { if (handle.IsAllocated) handle.Free(); }
     }
+}
+
+/// <summary>The owner of borrowed host memory whose pages can leave the resident set and read back unchanged when
+/// touched (a file mapping): what <see cref="HostStorage.ReleaseResidency"/> asks.</summary>
+public unsafe interface IReleasableMemory
+{
+    /// <summary>Whether <see cref="Release"/> can work here (the OS supports it).</summary>
+    bool CanRelease { get; }
+
+    /// <summary>Drops the whole pages inside [<paramref name="start"/>, + <paramref name="length"/>) from memory, best
+    /// effort; false where nothing was released.</summary>
+    bool Release(void* start, long length);
 }

@@ -68,6 +68,8 @@ public static partial class OpTable
             // The formats with AVX-512 decode kernels (4 weight rows at a time): column tails, odd block counts.
             bool repacked = t is Q8_0 or Q4_0;
             if (repacked) shapes.AddRange([(5, 96, 7), (1, 4096, 72), (9, 64, 8)]);
+            // Constant ones run on 16-row panels: N past whole panels, 1..8-row tiles and their remainders.
+            if (repacked) shapes.AddRange([(1, 96, 23), (3, 64, 40), (8, 128, 33), (13, 96, 50), (130, 64, 19)]);
             foreach (var (m, k, n) in shapes.Distinct())
                 foreach (bool epilogue in new[] { false, true })
                 {

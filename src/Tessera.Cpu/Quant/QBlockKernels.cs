@@ -7,7 +7,12 @@ namespace Tessera.Cpu.Quant;
 /// <summary>A compile-time row count: the kernels are generic over it so the JIT specialises away unused rows.</summary>
 internal interface IRows { static abstract int N { get; } }
 internal struct Rows1 : IRows { public static int N => 1; }
+internal struct Rows2 : IRows { public static int N => 2; }
+internal struct Rows3 : IRows { public static int N => 3; }
 internal struct Rows4 : IRows { public static int N => 4; }
+internal struct Rows5 : IRows { public static int N => 5; }
+internal struct Rows6 : IRows { public static int N => 6; }
+internal struct Rows7 : IRows { public static int N => 7; }
 internal struct Rows8 : IRows { public static int N => 8; }
 
 /// <summary>One GGML 32-element block format read in place (no repack): its weights as 32 unsigned bytes in element
