@@ -92,6 +92,16 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
+    /// <summary>The im2col + GEMM route on its own, whatever the shape (f32 contiguous x, weight, dst; one group): the
+    /// bench's A/B against the routes Conv2d picks.</summary>
+    internal void Conv2dViaIm2Col(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst)
+    {
+        Check(x.DType == DType.F32 && weight.DType == DType.F32 && dst.DType == DType.F32 && x.IsContiguous && weight.IsContiguous && dst.IsContiguous && p.Groups == 1,
+            "conv2d via im2col: f32 contiguous tensors, one group");
+        GroupedGemm(Ptr<float>(x), Ptr<float>(weight), bias is null ? null : Ptr<float>(bias), Ptr<float>(dst), x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3],
+            weight.Shape[0], 1, weight.Shape[2], weight.Shape[3], dst.Shape[2], dst.Shape[3], p);
+    }
+
     /// <inheritdoc/>
     public void PatchEmbed(Tensor x, Tensor weight, Tensor? bias, int patch, Tensor dst)
     {
