@@ -52,6 +52,23 @@ public class WinogradConvTests
     }
 
     [Fact]
+    public void Applies_only_to_3x3_stride_1_pad_1_over_enough_channels_and_rows_that_pad_little()
+    {
+        if (!Winograd3x3.Supported) return;
+        var p = Conv2dParams.Square(1, 1);
+        Assert.True(Winograd3x3.Applies(1, 3, 3, p, 128, 128, 256));
+        Assert.True(Winograd3x3.Applies(1, 3, 3, p, 32, 32, 20));     // 10 tiles padded to 16
+        Assert.False(Winograd3x3.Applies(1, 3, 3, p, 32, 32, 10));    // 5 tiles padded to 16
+        Assert.False(Winograd3x3.Applies(1, 3, 3, p, 16, 64, 64));
+        Assert.False(Winograd3x3.Applies(1, 3, 3, p, 64, 16, 64));
+        Assert.False(Winograd3x3.Applies(2, 3, 3, p with { Groups = 2 }, 64, 64, 64));
+        Assert.False(Winograd3x3.Applies(1, 3, 3, Conv2dParams.Square(2, 1), 64, 64, 64));
+        Assert.False(Winograd3x3.Applies(1, 3, 3, Conv2dParams.Square(1, 2), 64, 64, 64));
+        Assert.False(Winograd3x3.Applies(1, 3, 3, new Conv2dParams(1, 1, 2, 2, 2, 2), 64, 64, 64));
+        Assert.False(Winograd3x3.Applies(1, 5, 5, Conv2dParams.Square(1, 2), 64, 64, 64));
+    }
+
+    [Fact]
     public void Constant_weight_conv_takes_the_route_and_matches_on_every_call()
     {
         const int b = 2, c = 48, h = 13, w = 21, o = 40;

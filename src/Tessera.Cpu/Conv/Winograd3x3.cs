@@ -26,18 +26,24 @@ internal static unsafe class Winograd3x3
     /// <summary>Fewest input and output channels: below, the transforms cost more than the multiplies they save.</summary>
     public const int MinChannels = 32;
 
-    /// <summary>Narrowest output rows: a tile row is padded to 16 tiles (32 pixels).</summary>
-    public const int MinWidth = 8;
+    /// <summary>Most tiles computed per tile of a row: a tile row is padded to whole groups of 16 tiles (32 pixels), and
+    /// past 1.7x the padded GEMMs (4/9 of the direct multiplies each) and transforms lose their edge over im2col
+    /// (reckoned, not measured: a 10-pixel row computes 16 tiles for 5).</summary>
+    private const double MaxRowPadding = 1.7;
 
     /// <summary>Whether this machine can run it (AVX-512, the 12 x 32 micro-kernel).</summary>
     public static bool Supported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated && MicroKernel.MR == 12 && MicroKernel.NR == 32;
 
     /// <summary>Whether a convolution is one this route computes and should: a 3x3 kernel at stride 1, padding 1,
-    /// dilation 1, one group, at least <see cref="MinChannels"/> channels in and out, rows of <see cref="MinWidth"/>
-    /// pixels or more.</summary>
-    public static bool Applies(int groups, int kh, int kw, Conv2dParams p, int inChannels, int outChannels, int outWidth) =>
-        Supported && groups == 1 && kh == 3 && kw == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 1 && p.PadW == 1
-        && p.DilationH == 1 && p.DilationW == 1 && inChannels >= MinChannels && outChannels >= MinChannels && outWidth >= MinWidth;
+    /// dilation 1, one group, at least <see cref="MinChannels"/> channels in and out, rows whose padding to whole
+    /// 16-tile groups stays under <see cref="MaxRowPadding"/> (19, 37, 57 ... pixels and up; any multiple of 32).</summary>
+    public static bool Applies(int groups, int kh, int kw, Conv2dParams p, int inChannels, int outChannels, int outWidth)
+    {
+        int ntx = (outWidth + 1) / 2, ntxPad = (ntx + 15) / 16 * 16;
+        return Supported && groups == 1 && kh == 3 && kw == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 1 && p.PadW == 1
+            && p.DilationH == 1 && p.DilationW == 1 && inChannels >= MinChannels && outChannels >= MinChannels
+            && ntx > 0 && ntxPad <= MaxRowPadding * ntx;
+    }
 
     /// <summary>dst [B, O, H, W] = conv3x3(x [B, C, H, W], U) + bias [O] (or none), then the activation and affine of
     /// <paramref name="p"/>; all contiguous f32.</summary>
