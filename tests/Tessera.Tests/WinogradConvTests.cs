@@ -7,7 +7,7 @@ namespace Tessera.Tests;
 /// <summary>The Winograd F(2x2, 3x3) convolution (src/Tessera.Cpu/Conv/Winograd3x3.cs) called on its own against the naive
 /// conv in double, over shapes that are multiples of none of its tiles: odd H and W (partial 2 x 2 tiles), widths that
 /// leave a partial 16-tile group, bands whose tiles end mid-panel, output channels past whole 12-row panels, input
-/// channels past one 256-channel K block, several bands per image (the last partial), batch 2, with and without bias,
+/// channels past one 256-channel K block, several bands per image of unequal rows, batch 2, with and without bias,
 /// with the fused activation and affine; 1 and 2 threads. Normalised MSE under 1e-7 (ARCHITECTURE.md); the transforms'
 /// extra rounding is far below it. Then the backend's Conv2d with a constant weight (transformed once, kept beside the
 /// storage) on the route.</summary>
@@ -22,7 +22,7 @@ public class WinogradConvTests
         new object[] { 1, 3, 1, 3, 5, true, false },
         new object[] { 2, 5, 2, 2, 1, false, true },
         new object[] { 1, 40, 7, 64, 24, true, true },
-        new object[] { 1, 520, 21, 40, 12, true, false },   // 7-row bands (V + M budget): two per image, the last of 4
+        new object[] { 1, 520, 21, 40, 12, true, false },   // bands held to the V + M budget: two per image (5 and 6 tile rows)
     };
 
     private static float[] Draw(Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
