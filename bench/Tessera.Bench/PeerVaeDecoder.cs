@@ -5,13 +5,15 @@ using Tessera.Models.Diffusion.Vae;
 
 namespace Tessera.Bench;
 
-/// <summary>`peer vae-decode [--sizes 256,512] [--threads 1,2] [--rounds N] [--settle-ms MS] [--profile RUNS]`:
+/// <summary>`peer vae-decode [--sizes 256,512] [--threads 1,2] [--rounds N] [--settle-ms MS] [--profile RUNS] [--conv-ab 1]`:
 /// Stable Diffusion's AutoencoderKL decoder (latent 4 x size/8 x size/8 -> 3 x size x size; random weights, fp32),
 /// Tessera's AutoencoderKl (loaded from the diffusers vae/ folder the bench writes, untiled) against ONNX Runtime on an
 /// ONNX graph of the same network, same process, same thread count, interleaved rounds with settle pauses and warm-up
 /// by time. One JSON line per engine (ms median), then a summary whose ratio is ORT's time over Tessera's (>= 1:
-/// Tessera faster) with the largest output difference. `--profile RUNS` prints instead Tessera's per-op times
-/// (OpProfiler) beside ONNX Runtime's per-node profile of the same graph.</summary>
+/// Tessera faster) with the largest output difference; at one thread also both engines' CPU time of this thread per run
+/// and their ratio, readable on a loaded machine. `--profile RUNS` prints instead Tessera's per-op times
+/// (OpProfiler) beside ONNX Runtime's per-node profile of the same graph; `--conv-ab 1` times each of the decoder's 3x3
+/// conv shapes through the backend's route against im2col + GEMM (<see cref="PeerVaeConvs"/>).</summary>
 public static class PeerVaeDecoder
 {
     public static int Run(Args args)
@@ -19,6 +21,7 @@ public static class PeerVaeDecoder
         var sizes = args.Str("sizes", "256,512").Split(',').Select(int.Parse).ToArray();
         var threadCounts = args.Str("threads", "1,2").Split(',').Select(int.Parse).ToArray();
         int rounds = args.Int("rounds", 3), settle = args.Int("settle-ms", 200), profile = args.Int("profile", 0);
+        if (args.Int("conv-ab", 0) > 0) return PeerVaeConvs.Run(sizes, threadCounts, rounds);
         var ci = CultureInfo.InvariantCulture;
         var net = new PeerVaeNetwork();
         string dir = Path.Combine(Path.GetTempPath(), $"tessera-peer-vae-{Environment.ProcessId}");
@@ -54,8 +57,11 @@ public static class PeerVaeDecoder
                     binding.BindOutput("y", output);
                     using var runOptions = new RunOptions();
                     float[]? mine = null;
-                    var tessera = (Run: (Action)(() => { using var o = vae.Decode(z); mine ??= o.ToFloatArray(); }), Ms: new List<double>());
-                    var ort = (Run: (Action)(() => session.RunWithBinding(runOptions, binding)), Ms: new List<double>());
+                    // At one thread both engines run on this thread: its CPU time per run, which other processes' load
+                    // on a shared machine does not inflate as it does the wall clock.
+                    List<double> tCpu = [], oCpu = [];
+                    var tessera = (Run: (Action)(() => CpuTimed(tCpu, () => { using var o = vae.Decode(z); mine ??= o.ToFloatArray(); })), Ms: new List<double>());
+                    var ort = (Run: (Action)(() => CpuTimed(oCpu, () => session.RunWithBinding(runOptions, binding))), Ms: new List<double>());
                     // One decode takes seconds: one repetition a turn, one warm-up run (PeerRounds adds 200 ms by time).
                     PeerRounds.Run([tessera, ort], rounds, reps: 1, settle, targetMs: 0, maxReps: 1, warmRuns: 1);
                     double maxDiff = 0, maxRef = 0;
@@ -63,7 +69,11 @@ public static class PeerVaeDecoder
                     double tMs = Median(tessera.Ms), oMs = Median(ort.Ms);
                     foreach (var (engine, ms) in new[] { ("tessera", tMs), ("onnxruntime", oMs) })
                         Console.WriteLine(string.Create(ci, $"{{\"op\":\"vae-decode\",\"engine\":\"{engine}\",\"size\":{size},\"threads\":{threads},\"ms_median\":{ms:F1}}}"));
-                    Console.WriteLine(string.Create(ci, $"{{\"op\":\"vae-decode\",\"size\":{size},\"threads\":{threads},\"ratio_ort_over_tessera\":{oMs / tMs:F3},\"max_abs_diff\":{maxDiff:E2},\"max_abs_output\":{maxRef:F3}}}"));
+                    // The rounds' runs (each round runs an engine twice), past the warm-up.
+                    double tc = Median(tCpu.TakeLast(2 * rounds).ToList()), oc = Median(oCpu.TakeLast(2 * rounds).ToList());
+                    string cpuKeys = threads == 1 && ThreadCpuClock.Available
+                        ? string.Create(ci, $",\"tessera_cpu_ms\":{tc:F1},\"onnxruntime_cpu_ms\":{oc:F1},\"ratio_cpu_ort_over_tessera\":{oc / tc:F3}") : "";
+                    Console.WriteLine(string.Create(ci, $"{{\"op\":\"vae-decode\",\"size\":{size},\"threads\":{threads},\"ratio_ort_over_tessera\":{oMs / tMs:F3}{cpuKeys},\"max_abs_diff\":{maxDiff:E2},\"max_abs_output\":{maxRef:F3}}}"));
                 }
             }
         }
@@ -82,6 +92,13 @@ public static class PeerVaeDecoder
         string onnxPath = Path.Combine(dir, $"{label}.onnx");
         File.WriteAllBytes(onnxPath, onnx);
         PeerPpOcrRec.ProfileOrt(onnxPath, threads, latent, [1, PeerVaeNetwork.Latent, h, h], label, runs);
+    }
+
+    private static void CpuTimed(List<double> cpuMs, Action run)
+    {
+        double c0 = ThreadCpuClock.NowMsOrNaN();
+        run();
+        cpuMs.Add(ThreadCpuClock.NowMsOrNaN() - c0);
     }
 
     private static double Median(List<double> ms)

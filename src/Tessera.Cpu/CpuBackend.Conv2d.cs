@@ -5,12 +5,13 @@ using Tessera.Cpu.Kernels;
 
 namespace Tessera.Cpu;
 
-// 2-D convolution (NCHW) and ViT patch embedding, computed in f32. Four routes, cheapest first:
+// 2-D convolution (NCHW) and ViT patch embedding, computed in f32. The routes, cheapest first:
 // - kernel == stride, no padding or dilation, one group: non-overlapping patches, so the patch-embedding
 //   GEMM (one GEMM for the whole batch) followed by a transpose to NCHW;
 // - one input channel per group (depthwise, with any channel multiplier): a direct loop of vector
 //   multiply-adds along output rows, far cheaper than im2col for a K = kH*kW product;
 // - 1x1, stride 1, unpadded: a plain GEMM per (batch, group) on the input as it lies;
+// - 3x3 stride 1 pad 1 over 32+ channels: Winograd F(2x2, 3x3) (Conv/Winograd3x3);
 // - everything else: im2col per (batch, group) and a GEMM.
 // The GEMM is Gemm/Sgemm.Multiply; bias, activation and the output affine (Conv2dParams.HasEpilogue) run in its
 // epilogue on each finished tile (bias per row in the NCHW routes, whose rows are output channels), and on each
@@ -80,8 +81,25 @@ public sealed unsafe partial class CpuBackend
                 TransposedGemm(xp, weight, wc, bp, dp, b, c, h, w, o, kh, kw, oh, ow, p);
                 return;
             }
+            // 3x3 stride-1 convs over many channels (the SD VAE's, 98% of its decoder): Winograd F(2x2, 3x3), 4/9 of
+            // the multiplies and no im2col matrix (Conv/Winograd3x3).
+            if (Conv.Winograd3x3.Applies(g, kh, kw, p, c, o, ow))
+            {
+                Winograd(weight, wp, bp, xp, dp, b, c, h, w, o, p);
+                return;
+            }
             GroupedGemm(xp, wp, bp, dp, b, c, h, w, o, g, kh, kw, oh, ow, p);
         });
+    }
+
+    /// <summary>The im2col + GEMM route on its own, whatever the shape (f32 contiguous x, weight, dst; one group): the
+    /// bench's A/B against the routes Conv2d picks.</summary>
+    internal void Conv2dViaIm2Col(Tensor x, Tensor weight, Tensor? bias, Conv2dParams p, Tensor dst)
+    {
+        Check(x.DType == DType.F32 && weight.DType == DType.F32 && dst.DType == DType.F32 && x.IsContiguous && weight.IsContiguous && dst.IsContiguous && p.Groups == 1,
+            "conv2d via im2col: f32 contiguous tensors, one group");
+        GroupedGemm(Ptr<float>(x), Ptr<float>(weight), bias is null ? null : Ptr<float>(bias), Ptr<float>(dst), x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3],
+            weight.Shape[0], 1, weight.Shape[2], weight.Shape[3], dst.Shape[2], dst.Shape[3], p);
     }
 
     /// <inheritdoc/>
@@ -227,6 +245,20 @@ public sealed unsafe partial class CpuBackend
                 for (int i = 0; i < n; i++) d[(long)oc * n + i] = t[(long)i * o + oc];
         }
     }
+
+    // Winograd F(2x2, 3x3) with the transformed weight kept beside a constant weight's storage, made per call otherwise.
+    private void Winograd(Tensor weight, float* wp, float* bias, float* x, float* dst, int b, int c, int h, int w, int o, Conv2dParams p)
+    {
+        bool keep = weight.Storage.IsConstant && weight.Storage.AllowsDerivedForms && weight.IsContiguous;
+        var u = keep
+            ? weight.Storage.GetOrAddDerived(new WinogradWeightKey(weight.Offset, weight.DType, o, c), () => new Conv.WinogradWeights(wp, o, c))
+            : new Conv.WinogradWeights(wp, o, c);
+        try { Conv.Winograd3x3.Run(x, u, bias, dst, b, h, w, p, Threads); }
+        finally { if (!keep) u.Dispose(); }
+    }
+
+    // Key of a Winograd-transformed weight in a constant weight's derived forms (the contiguous weight as it lies: offset and dtype).
+    private readonly record struct WinogradWeightKey(long Offset, DType Type, int O, int C);
 
     // Key of the packed W^T in a constant weight's derived forms (the weight's offset and dtype as it lies; f32 here).
     private readonly record struct TransposedWeightKey(long Offset, DType Type, int K, int O, int NR);

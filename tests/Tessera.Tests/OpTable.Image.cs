@@ -44,6 +44,11 @@ public static partial class OpTable
         // 56-row bands held under the 16 MB band limit (K = 4608).
         yield return Conv("bands [1, 64, 100, 24] * [8, 64, 3, 3]", In.Of(F32, 1, 64, 100, 24), In.Of(F32, 8, 64, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("capped bands [1, 512, 64, 16] * [2, 512, 3, 3]", In.Of(F32, 1, 512, 64, 16), In.Of(F32, 2, 512, 3, 3), sq(1, 1, 1, 1));
+        // Winograd F(2x2, 3x3) (3x3, stride 1, pad 1, 32+ channels): odd H and W (partial 2 x 2 tiles, a partial
+        // 16-tile group), output channels past whole 12-row panels, K past one 256-channel block, f16 in and out.
+        yield return Conv("winograd [2, 33, 9, 19] * [37, 33, 3, 3]", In.Of(F32, 2, 33, 9, 19), In.Of(F32, 37, 33, 3, 3), sq(1, 1, 1, 1));
+        yield return Conv("winograd [1, 260, 5, 41] * [70, 260, 3, 3]", In.Of(F32, 1, 260, 5, 41), In.Of(F32, 70, 260, 3, 3), sq(1, 1, 1, 1), bias: false);
+        yield return Conv("winograd [1, 32, 6, 20] * [32, 32, 3, 3]", In.Of(F16, 1, 32, 6, 20), In.Of(F16, 32, 32, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("NHWC perm [1, 3, 7, 9] * [4, 3, 3, 3]", In.Of(F32, 1, 7, 9, 3).Viewed(t => t.Permute(0, 3, 1, 2)), In.Of(F32, 4, 3, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F16, 1, 3, 7, 7), In.Of(F16, 4, 3, 3, 3), sq(1, 1, 1, 1));
         yield return Conv("[2, 4, 9, 11] * [6, 2, 3, 3]", In.Of(BF16, 2, 4, 9, 11), In.Of(BF16, 6, 2, 3, 3), sq(2, 1, 1, 2));
@@ -60,6 +65,7 @@ public static partial class OpTable
         yield return Conv("depthwise [2, 5, 17, 37] * [5, 1, 5, 5]", In.Of(F32, 2, 5, 17, 37), In.Of(F32, 5, 1, 5, 5), new(1, 1, 2, 2, Groups: 5, Activation: Activation.HardSwish, OutScale: 0.9f, OutShift: 0.1f));
         yield return Conv("depthwise [1, 6, 13, 19] * [6, 1, 5, 5]", In.Of(F32, 1, 6, 13, 19), In.Of(F32, 6, 1, 5, 5), new(2, 1, 2, 2, Groups: 6, Activation: Activation.Gelu));
         yield return Conv("depthwise x2 [1, 3, 9, 9] * [6, 1, 3, 3]", In.Of(F32, 1, 3, 9, 9), In.Of(F32, 6, 1, 3, 3), new(1, 2, 1, 1, Groups: 3, Activation: Activation.Relu), bias: false);
+        yield return Conv("winograd [1, 40, 7, 37] * [70, 40, 3, 3]", In.Of(F32, 1, 40, 7, 37), In.Of(F32, 70, 40, 3, 3), new(1, 1, 1, 1, Activation: Activation.Silu, OutScale: 0.5f, OutShift: 0.25f));
         yield return Conv("patches [2, 3, 8, 12] * [5, 3, 4, 4]", In.Of(F32, 2, 3, 8, 12), In.Of(F32, 5, 3, 4, 4), new(4, 4, Activation: Activation.QuickGelu, OutScale: -1f, OutShift: 3f));
         yield return Conv("[1, 3, 7, 7] * [4, 3, 3, 3]", In.Of(F16, 1, 3, 7, 7), In.Of(F16, 4, 3, 3, 3), new(1, 1, 1, 1, Activation: Activation.HardSwish, OutScale: 0.5f));
 
