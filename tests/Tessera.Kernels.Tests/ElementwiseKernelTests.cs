@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using Tessera.Tests.Reference;
+using static Tessera.Kernels.Tests.KernelTestData;
 
 namespace Tessera.Kernels.Tests;
 
@@ -18,13 +19,6 @@ public sealed class ElementwiseKernelTests : IDisposable
     {
         var r = new Random(seed);
         return [.. Enumerable.Range(0, n).Select(_ => (float)(lo + (hi - lo) * r.NextDouble()))];
-    }
-
-    /// <summary>ggml's rule: mse(a, b) / mse(a, 0) under 1e-7 for f32 ops.</summary>
-    private static void AssertClose(double[] expected, float[] actual, double nmse = 1e-7)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        Nmse.Below(expected, actual, nmse, "kernel output");
     }
 
     private static double Erf(double x)

@@ -125,7 +125,7 @@ internal sealed unsafe class QuantizedRows : IDisposable
     /// is ggml's for each kind: Block32 as quantize_row_q8_0 stores it (max|x| / 127 rounded to fp16: the dot products
     /// then use exactly ggml's scale), Block256 as quantize_row_q8_K (1 / id, f32), Row max|x| / 127.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static int QuantizeGroup(float* x, sbyte* q, int n, out float d, bool offset128, ActKind kind)
+    internal static int QuantizeGroup(float* x, sbyte* q, int n, out float d, bool offset128, ActKind kind)
     {
         float amax = 0;
         int i = 0;
