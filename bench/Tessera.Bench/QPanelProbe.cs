@@ -52,6 +52,13 @@ internal static unsafe class QPanelProbe
                     variants.Add(("emitted_no_prefetch", chosen with { PrefetchDistance = 0 }));
                     variants.Add(("emitted_one_chain", chosen with { SplitIntegerChains = false }));
                     var engines = variants.Select(v => new Engine(v.Name, Native(t, rows, v.Options))).ToList();
+                    if (rows == 1)
+                        foreach (int l in Ints(args.Str("lockstep", "1,2,4,8")))
+                        {
+                            engines.Add(new Engine($"decode_lockstep{l}", Decode(t, k / 32, l)));
+                            foreach (int pf in prefetch)
+                                engines.Add(new Engine($"decode_lockstep{l}_prefetch{pf}", Decode(t, k / 32, l, pf * Q32Panels.QuantBytes(t))));
+                        }
                     if (args.Int("main", 1) != 0 && Q32Kernels512.Supported && rows is 1 or 4 or 8)
                         engines.Add(new Engine("main_q32", (_, _, _) => { }, GgufRows: true));
                     if (args.Int("reference", 1) != 0)
@@ -67,6 +74,15 @@ internal static unsafe class QPanelProbe
     private static Action<DType, int, nint> Native(DType t, int rows, PanelKernelOptions o)
     {
         var code = ExecutableCode.TryCreate(PanelKernelEmitter.Emit(t, rows, o, OperatingSystem.IsWindows()), out string? why)
+            ?? throw new InvalidOperationException($"no executable memory: {why}");
+        var fn = (delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)code.Entry;
+        return (_, _, a) => fn((QPanelArgs*)a);
+    }
+
+    // The one-row kernel the backend runs at decode, specialized for the block count, with l panels side by side.
+    private static Action<DType, int, nint> Decode(DType t, int blocks, int l, int prefetchBytes = 0)
+    {
+        var code = ExecutableCode.TryCreate(DecodePanelKernelEmitter.Emit(t, blocks, Q32Panels.PanelBytes(t, blocks), OperatingSystem.IsWindows(), l, prefetchBytes)!, out string? why)
             ?? throw new InvalidOperationException($"no executable memory: {why}");
         var fn = (delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)code.Entry;
         return (_, _, a) => fn((QPanelArgs*)a);

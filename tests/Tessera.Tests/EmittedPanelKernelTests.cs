@@ -13,8 +13,6 @@ namespace Tessera.Tests;
 /// kernel (printed to the test output).</summary>
 public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
 {
-    private const uint Poison = 0x7FC0DEAD;   // a NaN no kernel computes
-
     [SkippableTheory]
     [InlineData(DType.Q8_0)]
     [InlineData(DType.Q4_0)]
@@ -28,7 +26,7 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
             var kernel = Kernel(t, rows);
             for (int blocks = 1; blocks <= 9; blocks++)
                 for (int panels = 1; panels <= 3; panels++)
-                    cases += RandomCases(t, rows, kernel, rng, blocks, panels, lastCols: 1..17);
+                    cases += PanelKernelCases.RandomCases(t, rows, kernel, rng, blocks, panels, lastCols: 1..17);
         }
         output.WriteLine($"{t}: {cases} cases equal bit for bit");
     }
@@ -46,35 +44,9 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
                 using var code = ExecutableCode.TryCreate(PanelKernelEmitter.Emit(t, rows, options, OperatingSystem.IsWindows()), out string? why);
                 Skip.If(code == null, why);
                 var kernel = (delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)code.Entry;
-                RandomCases(t, rows, kernel, rng, blocks: 1 + rows, panels: 1 + rows % 3, lastCols: (rows + 8)..(rows + 9));
-                RandomCases(t, rows, kernel, rng, blocks: 20, panels: 2, lastCols: 16..17);
+                PanelKernelCases.RandomCases(t, rows, kernel, rng, blocks: 1 + rows, panels: 1 + rows % 3, lastCols: (rows + 8)..(rows + 9));
+                PanelKernelCases.RandomCases(t, rows, kernel, rng, blocks: 20, panels: 2, lastCols: 16..17);
             }
-    }
-
-    // Random full-range panels and records for one shape, then each LastCols of the range through RunBoth. Odd strides:
-    // a gap after each panel, records of a block 13 bytes past the tile's, output rows 3 floats past the panels' columns.
-    private static int RandomCases(DType t, int rows, delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void> kernel, Random rng,
-        int blocks, int panels, Range lastCols)
-    {
-        long panelBytes = Q32Panels.PanelBytes(t, blocks) + 64 * (panels - 1);
-        using var weights = new Buffer(panels * panelBytes);
-        rng.NextBytes(weights.Span);
-        for (int p = 0; p < panels; p++)
-            RandomHalves(rng, new Span<ushort>(weights.At + p * panelBytes + (long)blocks * Q32Panels.QuantBytes(t), blocks * 16));
-        long actStride = rows * Q32ActRecords.RecordBytes + 13;
-        using var act = new Buffer(blocks * actStride);
-        rng.NextBytes(act.Span);
-        for (int b = 0; b < blocks; b++)
-            for (int r = 0; r < rows; r++)
-            {
-                byte* rec = act.At + b * actStride + r * Q32ActRecords.RecordBytes;
-                *(int*)(rec + Q32ActRecords.CorrAt) = rng.Next(-(1 << 24), 1 << 24);
-                *(float*)(rec + Q32ActRecords.ScaleAt) = (float)(rng.NextDouble() * 2 - 1);
-            }
-        int cases = 0;
-        for (int lastCol = lastCols.Start.Value; lastCol < lastCols.End.Value; lastCol++, cases++)
-            RunBoth(t, rows, kernel, weights.At, panelBytes, act.At, actStride, blocks, panels, lastCol, 16 * panels + 3);
-        return cases;
     }
 
     [SkippableTheory]
@@ -92,14 +64,14 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
         BlockQuant.Quantize(t, wf, gguf);
         int blocks = k / 32, panels = Q32Panels.Panels(n);
         long panelBytes = Q32Panels.PanelBytes(t, blocks), actStride = rows * Q32ActRecords.RecordBytes;
-        using var weights = new Buffer(panels * panelBytes);
+        using var weights = new PanelKernelCases.Buffer(panels * panelBytes);
         fixed (byte* src = gguf) Q32Panels.Repack(t, src, gguf.Length / n, n, blocks, weights.At, 0, panels);
         var x = Enumerable.Range(0, rows * k).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
         using var xq = new QuantizedRows(ActKind.Block32, rows, k);
         fixed (float* xp = x) xq.Quantize(xp, 0, rows);
-        using var act = new Buffer(blocks * actStride);
+        using var act = new PanelKernelCases.Buffer(blocks * actStride);
         Q32ActRecords.Fill(xq, Q32Panels.Offset(t), act.At, actStride);
-        float[] got = RunBoth(t, rows, Kernel(t, rows), weights.At, panelBytes, act.At, actStride, blocks, panels, n - 16 * (panels - 1), 16 * panels);
+        float[] got = PanelKernelCases.RunBoth(t, rows, Kernel(t, rows), weights.At, panelBytes, act.At, actStride, blocks, panels, n - 16 * (panels - 1), 16 * panels);
 
         // And the panels compute the matmul: against the f64 product of the dequantized weights and activations.
         var wd = new float[n * k];
@@ -161,7 +133,8 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
         AppContext.SetSwitch(JitSupport.DisableSwitch, true);
         try
         {
-            Assert.Equal(0, PanelKernelSource.Emitted!(DType.Q8_0, 1));
+            Assert.Equal(0, PanelKernelSource.Emitted!(DType.Q8_0, 1, 24));
+            Assert.Equal(0, PanelKernelSource.Emitted!(DType.Q4_0, 2, 24));
             Assert.Contains(JitSupport.DisableSwitch, EmittedPanelKernels.Unavailable);
         }
         finally { AppContext.SetSwitch(JitSupport.DisableSwitch, false); }
@@ -198,29 +171,8 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
     [InlineData(DType.Q4_0)]
     public void Kernels_touch_only_registers_both_abis_let_them(DType t)
     {
-        // Windows x64 keeps xmm6..15, rsi and rdi (and both ABIs rbx, rbp, r12..r15): the kernels use zmm0..5 and
-        // zmm16..31 and the volatile general registers only, and no stack (ret alone reads rsp): a leaf that needs no
-        // unwind data.
-        var kept = new HashSet<Iced.Intel.Register> { Iced.Intel.Register.RSI, Iced.Intel.Register.RBP, Iced.Intel.Register.R12,
-            Iced.Intel.Register.R13, Iced.Intel.Register.R14, Iced.Intel.Register.R15, Iced.Intel.Register.RBX };
-        for (int i = 6; i <= 15; i++) kept.Add(Iced.Intel.Register.ZMM0 + i);
-        var infos = new Iced.Intel.InstructionInfoFactory();
         for (int rows = 1; rows <= 8; rows++)
-        {
-            byte[] code = PanelKernelEmitter.Emit(t, rows, new PanelKernelOptions(PrefetchDistance: 1024), windowsAbi: true);
-            var decoder = Iced.Intel.Decoder.Create(64, new Iced.Intel.ByteArrayCodeReader(code), 0);
-            var all = new List<Iced.Intel.Instruction>();
-            while (decoder.IP < (ulong)code.Length) all.Add(decoder.Decode());
-            Assert.Equal([Iced.Intel.Mnemonic.Vzeroupper, Iced.Intel.Mnemonic.Ret], all[^2..].Select(x => x.Mnemonic));
-            Assert.DoesNotContain(all, x => x.StackPointerIncrement != 0 && x.Mnemonic != Iced.Intel.Mnemonic.Ret);
-            // vzeroupper clears the upper halves only, which no ABI keeps; ret reads rsp.
-            foreach (var instruction in all.Where(x => x.Mnemonic is not (Iced.Intel.Mnemonic.Vzeroupper or Iced.Intel.Mnemonic.Ret)))
-                foreach (var used in infos.GetInfo(instruction).GetUsedRegisters())
-                {
-                    var full = Iced.Intel.RegisterExtensions.GetFullRegister(used.Register);
-                    Assert.False(kept.Contains(full) || full is Iced.Intel.Register.RDI or Iced.Intel.Register.RSP, $"{t} rows {rows}: {instruction} uses {used.Register}");
-                }
-        }
+            PanelKernelCases.AssertVolatileOnly(t, $"rows {rows}", PanelKernelEmitter.Emit(t, rows, new PanelKernelOptions(PrefetchDistance: 1024), windowsAbi: true));
     }
 
     private static void SkipWithoutKernels()
@@ -234,54 +186,5 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
         nint e = EmittedPanelKernels.EntryPoint(t, rows);
         Skip.If(e == 0, EmittedPanelKernels.Unavailable ?? "no kernel");
         return (delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)e;
-    }
-
-    // Runs the reference and the kernel on poisoned outputs and asserts every byte equal; returns the reference's.
-    private static float[] RunBoth(DType t, int rows, delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void> kernel,
-        byte* weights, long panelBytes, byte* act, long actStride, int blocks, int panels, int lastCols, int dstStride)
-    {
-        int len = rows * dstStride + 16;
-        var want = new float[len];
-        var got = new float[len];
-        MemoryMarshal.Cast<float, uint>(want.AsSpan()).Fill(Poison);
-        MemoryMarshal.Cast<float, uint>(got.AsSpan()).Fill(Poison);
-        fixed (float* w = want, g = got)
-        {
-            var args = new QPanelArgs
-            {
-                Weights = weights, Act = act, Dst = w, ActBlockStride = actStride, DstRowStride = dstStride,
-                PanelBytes = panelBytes, Blocks = blocks, Panels = panels, LastCols = lastCols,
-            };
-            Q32PanelReference.Run(t, rows, &args);
-            args.Dst = g;
-            new PanelKernel(kernel).Invoke(&args);
-        }
-        var wb = MemoryMarshal.Cast<float, uint>(want);
-        var gb = MemoryMarshal.Cast<float, uint>(got);
-        int at = wb.CommonPrefixLength(gb);
-        if (at < len)
-            Assert.Fail($"{t} rows {rows} blocks {blocks} panels {panels} lastCols {lastCols}: output {at} (row {at / dstStride}, column {at % dstStride}) " +
-                $"is {gb[at]:X8}, the reference {wb[at]:X8}");
-        return want;
-    }
-
-    // Random finite f16 bit patterns (any sign, exponent 0..30: zeros, subnormals and the full normal range).
-    private static void RandomHalves(Random rng, Span<ushort> dst)
-    {
-        for (int i = 0; i < dst.Length; i++)
-        {
-            int bits;
-            do bits = rng.Next(0, 1 << 16); while (((bits >> 10) & 31) == 31);
-            dst[i] = (ushort)bits;
-        }
-    }
-
-    private sealed class Buffer : IDisposable
-    {
-        public readonly byte* At;
-        public readonly long Length;
-        public Buffer(long bytes) { Length = bytes; At = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64); }
-        public Span<byte> Span => new(At, checked((int)Length));
-        public void Dispose() => NativeMemory.AlignedFree(At);
     }
 }

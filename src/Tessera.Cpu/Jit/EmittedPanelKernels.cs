@@ -4,7 +4,8 @@ using Tessera.Cpu.Quant;
 namespace Tessera.Cpu.Jit;
 
 /// <summary>
-/// The process's emitted panel kernels: one per (format, activation rows), emitted on first request (thread-safe; a
+/// The process's emitted panel kernels: one per (format, activation rows 2..8), and the one-row (decode) kernels one
+/// per (format, block count) (<see cref="DecodePanelKernelEmitter"/>), emitted on first request (thread-safe; a
 /// kernel is emitted once and kept, with its pages, for the process) and handed out as entry points through
 /// <see cref="PanelKernelSource.Emitted"/>, which this assembly's module initializer sets. 0 means no kernel: no
 /// AVX512-VNNI, emission switched off (<see cref="JitSupport"/>), or executable memory refused; the caller then runs
@@ -15,6 +16,7 @@ internal static class EmittedPanelKernels
     private static readonly object Gate = new();
     // [format index, rows - 1]: format 0 is Q8_0, 1 is Q4_0.
     private static readonly nint[,] Entries = new nint[2, PanelKernelEmitter.MaxRows];
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(DType, int), nint> DecodeEntries = new();
     private static string? _refused;
 
     /// <summary>Sets <see cref="PanelKernelSource.Emitted"/> when Tessera.Cpu loads (emits nothing yet).</summary>
@@ -22,6 +24,34 @@ internal static class EmittedPanelKernels
     [ModuleInitializer]
 #pragma warning restore CA2255
     internal static void Register() => PanelKernelSource.Emitted ??= EntryPoint;
+
+    /// <summary>The kernel for (format, rows, blocks): at one row the decode kernel specialized for
+    /// <paramref name="blocks"/> (and the stride <see cref="Q32Panels.PanelBytes"/> of them), else the general one.</summary>
+    public static nint EntryPoint(DType t, int rows, int blocks) =>
+        rows == 1 && blocks >= 1 ? DecodeEntryPoint(t, blocks) : EntryPoint(t, rows);
+
+    /// <summary>The one-row kernel for <paramref name="t"/> specialized for <paramref name="blocks"/> blocks per row,
+    /// emitted on first request; 0 where there is none.</summary>
+    public static nint DecodeEntryPoint(DType t, int blocks)
+    {
+        if (!Q32Panels.IsPanelFormat(t) || blocks < 1) return 0;
+        if (DecodeEntries.TryGetValue((t, blocks), out nint e)) return JitSupport.IsSwitchedOff ? 0 : e;
+        if (Unavailable != null) return 0;
+        lock (Gate)
+        {
+            if (DecodeEntries.TryGetValue((t, blocks), out e) || _refused != null) return e;
+            byte[]? machine = DecodePanelKernelEmitter.Emit(t, blocks, Q32Panels.PanelBytes(t, blocks), OperatingSystem.IsWindows());
+            if (machine == null) return EntryPoint(t, 1);   // too long a row for 32-bit displacements: the general kernel
+            var code = ExecutableCode.TryCreate(machine, out string? reason);
+            if (code == null)
+            {
+                Volatile.Write(ref _refused, reason);
+                return 0;
+            }
+            DecodeEntries[(t, blocks)] = code.Entry;   // the pages stay mapped for the process
+            return code.Entry;
+        }
+    }
 
     /// <summary>Why no kernel is handed out, or null while kernels are (or may still be) emitted.</summary>
     public static string? Unavailable => JitSupport.PanelKernelsUnavailable() ?? Volatile.Read(ref _refused);

@@ -18,11 +18,12 @@ internal static unsafe class Q32PanelKernels
 {
     public static bool Supported => Avx512BW.IsSupported;
 
-    /// <summary>The kernel for (format, rows 1..8): the emitted one where <see cref="PanelKernelSource.Emitted"/> has
-    /// it, else the managed one.</summary>
-    public static PanelKernel For(DType t, int rows)
+    /// <summary>The kernel for (format, rows 1..8) over weights of <paramref name="blocks"/> blocks per row, panels
+    /// <see cref="Q32Panels.PanelBytes"/> apart: the emitted one where <see cref="PanelKernelSource.Emitted"/> has it,
+    /// else the managed one.</summary>
+    public static PanelKernel For(DType t, int rows, int blocks)
     {
-        nint native = PanelKernelSource.Emitted?.Invoke(t, rows) ?? 0;
+        nint native = PanelKernelSource.Emitted?.Invoke(t, rows, blocks) ?? 0;
         return native != 0
             ? new PanelKernel((delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)native)
             : new PanelKernel(Managed(t, rows));

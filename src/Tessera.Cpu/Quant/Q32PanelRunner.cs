@@ -13,6 +13,9 @@ internal static unsafe class Q32PanelRunner
     /// <summary>Panels of one kernel call: 64 output columns; at K = 5632 about 200 KB of Q4_0, a few microseconds of
     /// streaming, so an emitted kernel's call without a GC transition stays short.</summary>
     public const int PanelGroup = 4;
+    /// <summary>Panels of one call at one activation row: the emitted decode kernel runs 8 side by side (8 weight
+    /// streams, see DecodePanelKernelEmitter); about 400 KB of Q4_0 at K = 5632.</summary>
+    public const int DecodePanelGroup = 8;
     /// <summary>Row tiles of one work item: 64 activation rows.</summary>
     public const int TilesPerItem = 8;
     public const int TileRows = 8;
@@ -25,9 +28,10 @@ internal static unsafe class Q32PanelRunner
         CpuParallel.For(m, threads, Math.Max(1, 16384 / w.K), (s, e) => acts.Quantize(x, offset, (int)s, (int)e));
 
         int fullTiles = m / TileRows, rest = m % TileRows, tiles = fullTiles + (rest > 0 ? 1 : 0);
-        var full = fullTiles > 0 ? Q32PanelKernels.For(w.Type, TileRows) : default;
-        var part = rest > 0 ? Q32PanelKernels.For(w.Type, rest) : default;
-        int groups = (panels + PanelGroup - 1) / PanelGroup, rowItems = (tiles + TilesPerItem - 1) / TilesPerItem;
+        var full = fullTiles > 0 ? Q32PanelKernels.For(w.Type, TileRows, blocks) : default;
+        var part = rest > 0 ? Q32PanelKernels.For(w.Type, rest, blocks) : default;
+        int group = m == 1 ? DecodePanelGroup : PanelGroup;
+        int groups = (panels + group - 1) / group, rowItems = (tiles + TilesPerItem - 1) / TilesPerItem;
         byte* weights = w.Data;
         long panelBytes = w.PanelBytes, blockStride = acts.BlockStride;
         int lastCols = w.LastCols;
@@ -43,7 +47,7 @@ internal static unsafe class Q32PanelRunner
             for (long item = s; item < end; item++)
             {
                 int g = (int)(item / rowItems), t0 = (int)(item % rowItems) * TilesPerItem, t1 = Math.Min(tiles, t0 + TilesPerItem);
-                int p0 = g * PanelGroup, p1 = Math.Min(panels, p0 + PanelGroup);
+                int p0 = g * group, p1 = Math.Min(panels, p0 + group);
                 a.Weights = weights + p0 * panelBytes;
                 a.Panels = p1 - p0;
                 a.LastCols = p1 == panels ? lastCols : Q32Panels.Width;

@@ -186,9 +186,11 @@ internal readonly unsafe struct PanelKernel
 }
 
 /// <summary>Where emitted panel kernels come from: the x86 emitter (src/Tessera.Cpu/Jit) sets <see cref="Emitted"/>
-/// to a function that returns the entry point of its kernel for (format, rows 1..8), emitting it on first request, or
-/// 0 where it has none (no AVX512-VNNI, emission switched off, a platform without executable memory).</summary>
+/// to a function that returns the entry point of its kernel for (format, rows 1..8, blocks), emitting it on first
+/// request, or 0 where it has none (no AVX512-VNNI, emission switched off, a platform without executable memory). A
+/// kernel it returns may be specialized for the block count (the one-row kernels are): calls must then pass that
+/// <see cref="QPanelArgs.Blocks"/> and the stride <see cref="Q32Panels.PanelBytes"/> of it.</summary>
 internal static class PanelKernelSource
 {
-    public static Func<DType, int, nint>? Emitted;
+    public static Func<DType, int, int, nint>? Emitted;
 }
