@@ -20,6 +20,22 @@ internal abstract unsafe class KvRows
     public abstract float* K(in AttnUnit u, int j);
     /// <summary>Address of value row j of the unit.</summary>
     public abstract float* V(in AttnUnit u, int j);
+
+    /// <summary>Asks the caches for key (or value) row j of the unit, <paramref name="d"/> elements, without reading it
+    /// (a hint: nothing is returned, no fault is possible). Rows whose elements are not contiguous are left alone.</summary>
+    public virtual void Prefetch(in AttnUnit u, int j, bool key, int d)
+    {
+        if ((key ? KStrideD : VStrideD) != 1) return;
+        PrefetchLines(key ? K(u, j) : V(u, j), (long)d * sizeof(float));
+    }
+
+    /// <summary>prefetcht0 of every 64-byte line of [p, p + bytes).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    protected static void PrefetchLines(void* p, long bytes)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        for (long b = 0; b < bytes; b += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0((byte*)p + b);
+    }
 }
 
 /// <summary>A strided 4-D f32 view [B, H, S, X] as base address and strides, for q, dst, the mask and lse.</summary>

@@ -35,6 +35,10 @@ internal abstract unsafe class HalfKvRows(int d) : KvRows
     /// <inheritdoc/>
     public sealed override float* V(in AttnUnit u, int j) => Widen(VHalf(u, j));
 
+    /// <inheritdoc/>
+    public sealed override void Prefetch(in AttnUnit u, int j, bool key, int d) =>
+        PrefetchLines(key ? KHalf(u, j) : VHalf(u, j), (long)d * sizeof(ushort));
+
     private float* Widen(Half* row)
     {
         int stride = (d + 15) & ~15; // 64-byte slots
