@@ -7,9 +7,10 @@ using Tessera.Cpu.Quant;
 namespace Tessera.Bench;
 
 /// <summary>`peer qpanel [--n 2048 --rows 1,8 --k 768,2048 --types q8_0,q4_0 --weights l2,dram --prefetch-blocks 4
-/// --reference 1 --main 1 --rounds 7 --window-ms 30 --dram-mb 256]`: the Q8_0/Q4_0 panel kernels alone on one
-/// thread: the run-time emitted AVX512-VNNI kernel (src/Tessera.Cpu/Jit, as emitted for the backend:
-/// <see cref="PanelKernelOptions.For"/>), variants of it (software prefetch of the weight stream the given numbers of
+/// --lockstep 1,2,4 --reference 1 --main 1 --rounds 7 --window-ms 30 --dram-mb 256]`: the Q8_0/Q4_0 panel kernels alone
+/// on one thread: the run-time emitted AVX512-VNNI kernel as the backend runs it ("emitted": at one row the decode kernel
+/// of <see cref="DecodePanelKernelEmitter"/>, 8 panels side by side, and `decode_lockstepL` with L of them; at more rows
+/// the general kernel with <see cref="PanelKernelOptions.For"/>), variants of the general kernel ("general" at one row) (software prefetch of the weight stream the given numbers of
 /// blocks ahead, none, one integer chain; rows above 4 always have one, so that variant is then the same code: the noise
 /// floor), main's managed AVX-512BW kernel on the same bytes read as GGUF rows in place (Q32Kernels512, as
 /// QuantRunner.RunQ32 calls it on one thread; at R = 1, 4, 8; --main 0 leaves it out), and the contract's scalar <see cref="Q32PanelReference"/>, at R = 1 and 8 activation rows,
@@ -45,20 +46,23 @@ internal static unsafe class QPanelProbe
             foreach (int k in ks)
                 foreach (int rows in rowCounts)
                 {
+                    // The first engine is what the backend runs (the ratios are over it): at one row the decode kernel
+                    // (8 panels side by side), else the general kernel with its chosen options.
                     var chosen = PanelKernelOptions.For(t, rows);
-                    var variants = new List<(string Name, PanelKernelOptions Options)> { ("emitted", chosen) };
-                    foreach (int p in prefetch)
-                        variants.Add(($"emitted_prefetch{p}", chosen with { PrefetchDistance = p * Q32Panels.QuantBytes(t) }));
-                    variants.Add(("emitted_no_prefetch", chosen with { PrefetchDistance = 0 }));
-                    variants.Add(("emitted_one_chain", chosen with { SplitIntegerChains = false }));
-                    var engines = variants.Select(v => new Engine(v.Name, Native(t, rows, v.Options))).ToList();
+                    var engines = new List<Engine>();
                     if (rows == 1)
-                        foreach (int l in Ints(args.Str("lockstep", "1,2,4,8")))
-                        {
+                    {
+                        engines.Add(new Engine("emitted", Decode(t, k / 32, DecodePanelKernelEmitter.Lockstep)));
+                        foreach (int l in Ints(args.Str("lockstep", "1,2,4")))
                             engines.Add(new Engine($"decode_lockstep{l}", Decode(t, k / 32, l)));
-                            foreach (int pf in prefetch)
-                                engines.Add(new Engine($"decode_lockstep{l}_prefetch{pf}", Decode(t, k / 32, l, pf * Q32Panels.QuantBytes(t))));
-                        }
+                    }
+                    string general = rows == 1 ? "general" : "emitted";
+                    var variants = new List<(string Name, PanelKernelOptions Options)> { (general, chosen) };
+                    foreach (int p in prefetch)
+                        variants.Add(($"{general}_prefetch{p}", chosen with { PrefetchDistance = p * Q32Panels.QuantBytes(t) }));
+                    variants.Add(($"{general}_no_prefetch", chosen with { PrefetchDistance = 0 }));
+                    variants.Add(($"{general}_one_chain", chosen with { SplitIntegerChains = false }));
+                    engines.AddRange(variants.Select(v => new Engine(v.Name, Native(t, rows, v.Options))));
                     if (args.Int("main", 1) != 0 && Q32Kernels512.Supported && rows is 1 or 4 or 8)
                         engines.Add(new Engine("main_q32", (_, _, _) => { }, GgufRows: true));
                     if (args.Int("reference", 1) != 0)
@@ -80,9 +84,9 @@ internal static unsafe class QPanelProbe
     }
 
     // The one-row kernel the backend runs at decode, specialized for the block count, with l panels side by side.
-    private static Action<DType, int, nint> Decode(DType t, int blocks, int l, int prefetchBytes = 0)
+    private static Action<DType, int, nint> Decode(DType t, int blocks, int l)
     {
-        var code = ExecutableCode.TryCreate(DecodePanelKernelEmitter.Emit(t, blocks, Q32Panels.PanelBytes(t, blocks), OperatingSystem.IsWindows(), l, prefetchBytes)!, out string? why)
+        var code = ExecutableCode.TryCreate(DecodePanelKernelEmitter.Emit(t, blocks, Q32Panels.PanelBytes(t, blocks), OperatingSystem.IsWindows(), l)!, out string? why)
             ?? throw new InvalidOperationException($"no executable memory: {why}");
         var fn = (delegate* unmanaged[SuppressGCTransition]<QPanelArgs*, void>)code.Entry;
         return (_, _, a) => fn((QPanelArgs*)a);

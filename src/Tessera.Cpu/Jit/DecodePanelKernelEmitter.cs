@@ -23,12 +23,15 @@ namespace Tessera.Cpu.Jit;
 /// </summary>
 internal static class DecodePanelKernelEmitter
 {
-    /// <summary>Panels computed side by side (weight streams at once). `peer qpanel` on Zen 4, weights from DRAM, one
-    /// thread: 2 gains 5-15%, 4 gains 25-45%, 8 see the bench's lockstep rows.</summary>
+    /// <summary>Panels computed side by side (weight streams at once). `peer qpanel --rows 1 --weights dram` on Zen 4,
+    /// one thread, time per block-panel over 8 side by side: 1 panel 1.4-1.6x, 2 panels 1.15-1.3x, 4 panels 1.0-1.1x
+    /// (Q4_0 K = 2048: 13.5-15.4 GB/s at 8 against 10-11 at 1; Q8_0 17-20 against 12). Software prefetch (1-8 blocks
+    /// ahead, every line) and GFNI for the high nibbles gained nothing on top; laying the panels out so that each of the
+    /// 8 streams runs on from one call to the next gained 7-13% at K = 768 only, not worth a second layout.</summary>
     public const int Lockstep = 8;
 
     /// <summary>The machine code (position independent), or null where the displacements would not fit 32 bits.</summary>
-    public static byte[]? Emit(DType t, int blocks, long panelBytes, bool windowsAbi, int lockstep = Lockstep, int prefetch = 0)
+    public static byte[]? Emit(DType t, int blocks, long panelBytes, bool windowsAbi, int lockstep = Lockstep)
     {
         if (!Q32Panels.IsPanelFormat(t)) throw new ArgumentException($"no panel kernel for {t}: Q8_0 and Q4_0 only", nameof(t));
         if (blocks < 1) throw new ArgumentOutOfRangeException(nameof(blocks), blocks, "at least one block");
@@ -36,7 +39,7 @@ internal static class DecodePanelKernelEmitter
         if (lockstep is not (1 or 2 or 4 or 8)) throw new ArgumentOutOfRangeException(nameof(lockstep), lockstep, "1, 2, 4 or 8 panels");
         if ((lockstep + 1) * panelBytes > int.MaxValue) return null;
         var a = new Assembler(64);
-        Build(a, t, blocks, panelBytes, lockstep, windowsAbi, prefetch);
+        Build(a, t, blocks, panelBytes, lockstep, windowsAbi);
         using var ms = new MemoryStream();
         a.Assemble(new StreamCodeWriter(ms), 0);
         return ms.ToArray();
@@ -47,7 +50,7 @@ internal static class DecodePanelKernelEmitter
     // QPanelArgs field offsets (fixed by the contract).
     private const int ArgWeights = 0, ArgAct = 8, ArgDst = 16, ArgActBlockStride = 24, ArgPanels = 52, ArgLastCols = 56;
 
-    private static void Build(Assembler a, DType t, int blocks, long panelBytes, int lockstep, bool windowsAbi, int prefetch)
+    private static void Build(Assembler a, DType t, int blocks, long panelBytes, int lockstep, bool windowsAbi)
     {
         bool q4 = t == DType.Q4_0;
         int qb = Q32Panels.QuantBytes(t), pb = (int)panelBytes, scalesAt = blocks * qb;
@@ -122,10 +125,6 @@ internal static class DecodePanelKernelEmitter
                         a.vmovdqu32(w, __zmmword_ptr[r8 + rcx * 8 + (i * pb + 64 * g)]);
                         a.vpdpbusd(Z(24 + i), w, __dword_bcst[r10 + 4 * g]);
                     }
-            if (prefetch > 0)
-                for (int i = 0; i < p; i++)
-                    for (int line = 0; line < qb; line += 64)
-                        a.prefetcht0(__byte_ptr[r8 + rcx * 8 + (i * pb + prefetch + line)]);
             a.vbroadcastss(Z(4), __dword_ptr[r10 + Q32ActRecords.ScaleAt]);
             for (int i = 0; i < p; i++)
             {
