@@ -282,7 +282,9 @@ internal static unsafe class DecodeAttention
     // values, the next chunk's keys). A decoder's KV cache is cold at every step: the weights streamed since the layer's
     // last step pushed it out of every cache, and one head's K and V are short streams (40 KB each at Skv = 160) that
     // the hardware prefetchers barely ramp up on. `peer llama --profile 1`, 110M Q4_0, one thread, Zen 4: attention
-    // 136-150 -> 82-88 us per call (12 heads, Skv 128..160) at 16 rows ahead; 8, 12 and 24 were no better.
+    // 132-152 -> 82-112 us per call (12 heads, Skv 128..160) at 16 rows ahead; 8, 12 and 24 were no better. `peer
+    // decode-attention --cold 1` does not show the gain (its 64 MB flush leaves K and V in a different state): trust
+    // the model's figure.
     private const int PrefetchRows = 16;
 
     // The row `PrefetchRows` ahead in the order this path reads a chunk: its keys [j0, chunkEnd), then its values from
