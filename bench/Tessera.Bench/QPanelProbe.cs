@@ -59,7 +59,7 @@ internal static unsafe class QPanelProbe
                     string general = rows == 1 ? "general" : "emitted";
                     var variants = new List<(string Name, PanelKernelOptions Options)> { (general, chosen) };
                     foreach (int p in prefetch)
-                        variants.Add(($"{general}_prefetch{p}", chosen with { PrefetchDistance = p * Q32Panels.QuantBytes(t) }));
+                        variants.Add(($"{general}_prefetch{p}", chosen with { PrefetchDistance = p * Q32Panels.BlockBytes(t) }));
                     variants.Add(($"{general}_no_prefetch", chosen with { PrefetchDistance = 0 }));
                     variants.Add(($"{general}_one_chain", chosen with { SplitIntegerChains = false }));
                     engines.AddRange(variants.Select(v => new Engine(v.Name, Native(t, rows, v.Options))));

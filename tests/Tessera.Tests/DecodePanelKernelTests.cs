@@ -76,9 +76,9 @@ public unsafe class DecodePanelKernelTests(ITestOutputHelper output)
         output.WriteLine($"{t}, 24 blocks, SysV:");
         output.WriteLine(text);
         long pb = Q32Panels.PanelBytes(t, 24);
-        // Panel 7's first chunk, 7 panel strides from the group's base, and its scales past the 24 blocks' quants.
+        // Panel 7's first chunk, 7 panel strides from the group's base, and its scales right after the block's quants.
         Assert.Contains($"[r8+rcx*8+{Hex(7 * pb)}]", text);
-        Assert.Contains($"vcvtph2ps zmm2,[r8+{(t == DType.Q4_0 ? "rcx" : "r9")}+{Hex(24 * Q32Panels.QuantBytes(t) + 7 * pb)}]", text);
+        Assert.Contains($"vcvtph2ps zmm2,[r8+rcx*8+{Hex(Q32Panels.QuantBytes(t) + 7 * pb)}]", text);
         Assert.Contains("vpdpbusd  zmm31,", text);
         Assert.Contains("mov       r11,rdi", text);
     }

@@ -160,7 +160,7 @@ public unsafe class EmittedPanelKernelTests(ITestOutputHelper output)
         Assert.Contains("vcvtph2ps", q4);
         Assert.Contains("vmovups   [r10]{k1},zmm16", q4);
         Assert.Contains("vzeroupper", q4);
-        Assert.Contains("prefetcht0 [r8+1000h]", q4);
+        Assert.Contains("prefetcht0 [r8+1200h]", q4);   // 16 blocks of 288 bytes ahead
         Assert.Contains("mov       r11,rdi", q4);
         string win = JitDisassembly.Format(PanelKernelEmitter.Emit(DType.Q8_0, 8, PanelKernelOptions.Default, windowsAbi: true));
         Assert.Contains("mov       r11,rcx", win);

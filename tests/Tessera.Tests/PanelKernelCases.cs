@@ -21,7 +21,8 @@ internal static unsafe class PanelKernelCases
         using var weights = new Buffer(panels * panelBytes);
         rng.NextBytes(weights.Span);
         for (int p = 0; p < panels; p++)
-            RandomHalves(rng, new Span<ushort>(weights.At + p * panelBytes + (long)blocks * Q32Panels.QuantBytes(t), blocks * 16));
+            for (int b = 0; b < blocks; b++)
+                RandomHalves(rng, new Span<ushort>(weights.At + p * panelBytes + (long)b * Q32Panels.BlockBytes(t) + Q32Panels.QuantBytes(t), 16));
         long actStride = rows * Q32ActRecords.RecordBytes + 13;
         using var act = new Buffer(blocks * actStride);
         rng.NextBytes(act.Span);

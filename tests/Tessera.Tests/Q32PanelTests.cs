@@ -48,7 +48,7 @@ public unsafe class Q32PanelTests
                     // Scales from subnormal to large; with withInf a few infinities (an exact converter keeps them).
                     float v = (float)(rng.NextDouble() * 2 - 1) * MathF.Pow(2, rng.Next(-24, 12));
                     Half h = withInf && rng.Next(40) == 0 ? Half.PositiveInfinity : (Half)v;
-                    BitConverter.TryWriteBytes(weights.AsSpan((int)(p * panelBytes + (long)blocks * qb + b * 32 + 2 * j)), BitConverter.HalfToUInt16Bits(h));
+                    BitConverter.TryWriteBytes(weights.AsSpan((int)(p * panelBytes + (long)b * Q32Panels.BlockBytes(t) + qb + 2 * j)), BitConverter.HalfToUInt16Bits(h));
                 }
         long blockStride = rows * 40 + 8 * rng.Next(0, 3);
         var act = new byte[blocks * blockStride];

@@ -10,13 +10,14 @@ namespace Tessera.Cpu.Jit;
 /// <see cref="QPanelArgs.PanelBytes"/>. It computes <see cref="Q32PanelReference"/>'s arithmetic, bit for bit, for
 /// <see cref="Lockstep"/> panels at a time (then the rest one at a time).
 /// <para>Why: at one row a panel kernel only streams weights from DRAM, and one core's stream is limited by how many
-/// cache lines it keeps in flight. One panel at a time is one weight stream (plus its scales): 10-11 GB/s on Zen 4,
-/// where a bare load loop reaches 19 GB/s with one stream and 25-28 GB/s with 4-8 (the hardware prefetchers track
-/// each stream). Eight panels side by side are eight streams, and the block's activation bytes serve all eight.</para>
+/// cache lines it keeps in flight. One panel at a time is one weight stream: 10-12 GB/s on Zen 4 (with the scales in a
+/// second stream as the layout first had them), where a bare load loop reaches 19 GB/s with one stream and 25-28 GB/s
+/// with 4-8 (the hardware prefetchers track each stream). Eight panels side by side are eight streams, and the block's
+/// activation bytes serve all eight.</para>
 /// <para>Why specialized for the block count and stride: the eight streams are then displacements from one base
-/// (<c>[r8 + index * 8 + p * panelBytes + 64c]</c>, scales <c>[r8 + index + blocks * quantBytes + p * panelBytes]</c>)
-/// and the loop ends at a constant, which leaves the few registers both ABIs treat as volatile enough. A model has a
-/// handful of K values, so a handful of kernels.</para>
+/// (<c>[r8 + index * 8 + p * panelBytes + 64c]</c>, the scales at <c>+ quantBytes</c>, the index counting blockBytes / 8
+/// a block) and the loop ends at a constant, which leaves the few registers both ABIs treat as volatile enough. A model
+/// has a handful of K values, so a handful of kernels.</para>
 /// <para>Registers: zmm16+p panel p's f32 sums, zmm24+p its integer dot, zmm0..5 weights, scales, the nibble mask and
 /// the correction; the activation bytes are embedded <c>{1to16}</c> broadcasts from L1. General registers rax, rcx,
 /// rdx, r8..r11 only; no stack.</para>
@@ -27,7 +28,11 @@ internal static class DecodePanelKernelEmitter
     /// one thread, time per block-panel over 8 side by side: 1 panel 1.4-1.6x, 2 panels 1.15-1.3x, 4 panels 1.0-1.1x
     /// (Q4_0 K = 2048: 13.5-15.4 GB/s at 8 against 10-11 at 1; Q8_0 17-20 against 12). Software prefetch (1-8 blocks
     /// ahead, every line) and GFNI for the high nibbles gained nothing on top; laying the panels out so that each of the
-    /// 8 streams runs on from one call to the next gained 7-13% at K = 768 only, not worth a second layout.</summary>
+    /// 8 streams runs on from one call to the next gained 7-13% at K = 768 only, not worth a second layout. Scales
+    /// beside their quants (one stream a panel instead of two) gained 10-20% for Q4_0 and 0-9% for Q8_0: the layout
+    /// has them so. With that layout one panel at a time is 10-15% faster than 8 for Q4_0 at K = 768 in `peer qpanel`
+    /// (one sequential stream across panels), 8 faster at K = 2048 and 5632 and for Q8_0 at every K; in the 110M
+    /// model (Q4_0, mostly K = 768) 1 and 8 measured the same, so the backend emits 8 everywhere.</summary>
     public const int Lockstep = 8;
 
     /// <summary>The machine code (position independent), or null where the displacements would not fit 32 bits.</summary>
@@ -53,11 +58,9 @@ internal static class DecodePanelKernelEmitter
     private static void Build(Assembler a, DType t, int blocks, long panelBytes, int lockstep, bool windowsAbi)
     {
         bool q4 = t == DType.Q4_0;
-        int qb = Q32Panels.QuantBytes(t), pb = (int)panelBytes, scalesAt = blocks * qb;
-        // The quants index counts 32 bytes per block for Q4_0 (x8 = 256) and 64 for Q8_0 (x8 = 512); Q8_0's scales
-        // take a second index (32 per block).
-        int step = qb / 8;
-        var scaleIndex = q4 ? rcx : r9;
+        int qb = Q32Panels.QuantBytes(t), pb = (int)panelBytes;
+        // The block index counts blockBytes / 8 per block (36 for Q4_0, 68 for Q8_0: x8 in the address).
+        int step = Q32Panels.BlockBytes(t) / 8;
 
         if (windowsAbi) a.mov(r11, rcx); else a.mov(r11, rdi);
         // k2 = the last panel's columns, k3 = all 16, k1 = the current group's last panel's (all 16 until the end).
@@ -100,7 +103,6 @@ internal static class DecodePanelKernelEmitter
             for (int i = 0; i < p; i++) a.vpxord(Z(16 + i), Z(16 + i), Z(16 + i));
             a.mov(r10, __qword_ptr[r11 + ArgAct]);
             a.xor(ecx, ecx);
-            if (!q4) a.xor(r9d, r9d);
 
             a.Label(ref block);
             a.vpbroadcastd(Z(5), __dword_ptr[r10 + Q32ActRecords.CorrAt]);
@@ -128,13 +130,12 @@ internal static class DecodePanelKernelEmitter
             a.vbroadcastss(Z(4), __dword_ptr[r10 + Q32ActRecords.ScaleAt]);
             for (int i = 0; i < p; i++)
             {
-                a.vcvtph2ps(Z(2), __ymmword_ptr[r8 + scaleIndex + (scalesAt + i * pb)]);
+                a.vcvtph2ps(Z(2), __ymmword_ptr[r8 + rcx * 8 + (qb + i * pb)]);
                 a.vcvtdq2ps(Z(24 + i), Z(24 + i));
                 a.vmulps(Z(2), Z(2), Z(4));
                 a.vfmadd231ps(Z(16 + i), Z(24 + i), Z(2));
             }
             a.add(r10, rax);
-            if (!q4) a.add(r9, Q32Panels.ScaleBytes);
             a.add(rcx, step);
             a.cmp(rcx, blocks * step);
             a.jne(block);

@@ -5,7 +5,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Tessera.Cpu.Jit;
 
 /// <summary>Choices of the emitted panel kernels that do not change their results (the bench measures them).</summary>
-/// <param name="PrefetchDistance">Bytes ahead of the current block's quants to prefetch (prefetcht0, one per cache
+/// <param name="PrefetchDistance">Bytes ahead of the current block to prefetch (prefetcht0, one per cache
 /// line of the block), 0 for none.</param>
 /// <param name="SplitIntegerChains">Where registers allow (rows 1..4), accumulate each block's integer dot in two
 /// registers (even and odd k-groups) and add them: halves the dependent vpdpbusd chain. Integer sums are exact, so
@@ -20,7 +20,7 @@ internal sealed record PanelKernelOptions(int PrefetchDistance = 0, bool SplitIn
     /// 15-25% off at 4 and 8 rows and ~10% at 2 (K = 2048), and cost up to 20% at 1 row; for Q8_0 no distance gained
     /// more than the noise (identical code varied by up to 9%), so it has none.</summary>
     public static PanelKernelOptions For(DType t, int rows) =>
-        t == DType.Q4_0 && rows >= 2 ? Default with { PrefetchDistance = 16 * Q32Panels.QuantBytes(t) } : Default;
+        t == DType.Q4_0 && rows >= 2 ? Default with { PrefetchDistance = 16 * Q32Panels.BlockBytes(t) } : Default;
 }
 
 /// <summary>
@@ -63,7 +63,7 @@ internal static class PanelKernelEmitter
 
     private static void Build(Assembler a, DType t, int rows, PanelKernelOptions o, bool windowsAbi)
     {
-        int qb = Q32Panels.QuantBytes(t);
+        int qb = Q32Panels.QuantBytes(t), bb = Q32Panels.BlockBytes(t);
         bool q4 = t == DType.Q4_0, split = o.SplitIntegerChains && rows <= 4;
         AssemblerRegisterZMM F(int r) => Z(16 + r);
         AssemblerRegisterZMM I(int r) => Z(24 + r);
@@ -98,9 +98,7 @@ internal static class PanelKernelEmitter
         a.Label(ref notLast);
         for (int r = 0; r < rows; r++) a.vpxord(F(r), F(r), F(r));
         a.mov(r8, rax);                                   // block b's quants
-        a.movsxd(r9, __dword_ptr[r11 + ArgBlocks]);
-        a.shl(r9, (byte)(q4 ? 8 : 9));
-        a.add(r9, rax);                                   // block b's scales
+        a.lea(r9, __qword_ptr[rax + qb]);                 // block b's scales, right after its quants
         a.mov(r10, __qword_ptr[r11 + ArgAct]);            // block b's records
         a.mov(ecx, __dword_ptr[r11 + ArgBlocks]);
 
@@ -133,7 +131,7 @@ internal static class PanelKernelEmitter
                     a.vpdpbusd(split && g % 2 == 1 ? I2(r) : I(r), wg, __dword_bcst[r10 + (r * Rec + 4 * g)]);
             }
         if (o.PrefetchDistance > 0)
-            for (int line = 0; line < qb; line += 64) a.prefetcht0(__byte_ptr[r8 + (o.PrefetchDistance + line)]);
+            for (int line = 0; line < bb; line += 64) a.prefetcht0(__byte_ptr[r8 + (o.PrefetchDistance + line)]);
         a.vcvtph2ps(dw, __ymmword_ptr[r9]);
         for (int r = 0; r < rows; r++)
         {
@@ -142,8 +140,8 @@ internal static class PanelKernelEmitter
             a.vmulps(s, dw, __dword_bcst[r10 + (r * Rec + Q32ActRecords.ScaleAt)]);
             a.vfmadd231ps(F(r), I(r), s);
         }
-        a.add(r8, qb);
-        a.add(r9, Q32Panels.ScaleBytes);
+        a.add(r8, bb);
+        a.add(r9, bb);
         a.add(r10, __qword_ptr[r11 + ArgActBlockStride]);
         a.dec(ecx);
         a.jne(block);

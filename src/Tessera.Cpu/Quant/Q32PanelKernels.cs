@@ -51,9 +51,9 @@ internal static unsafe class Q32PanelKernels
         var tail = TailMask(args->LastCols);
         for (int pp = 0; pp < panels; pp++)
         {
-            byte* q = args->Weights + pp * panelBytes, sc = q + (long)blocks * 256, act = args->Act;
+            byte* q = args->Weights + pp * panelBytes, sc = q + 256, act = args->Act;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            for (int b = 0; b < blocks; b++, q += 256, sc += Q32Panels.ScaleBytes, act += stride)
+            for (int b = 0; b < blocks; b++, q += 256 + Q32Panels.ScaleBytes, sc += 256 + Q32Panels.ScaleBytes, act += stride)
             {
                 if (n <= StreamRows) Prefetch(q, sc, 4);
                 var c0 = Vector512.Load(q); var c1 = Vector512.Load(q + 64); var c2 = Vector512.Load(q + 128); var c3 = Vector512.Load(q + 192);
@@ -86,9 +86,9 @@ internal static unsafe class Q32PanelKernels
         var tail = TailMask(args->LastCols);
         for (int pp = 0; pp < panels; pp++)
         {
-            byte* q = args->Weights + pp * panelBytes, sc = q + (long)blocks * 512, act = args->Act;
+            byte* q = args->Weights + pp * panelBytes, sc = q + 512, act = args->Act;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            for (int b = 0; b < blocks; b++, q += 512, sc += Q32Panels.ScaleBytes, act += stride)
+            for (int b = 0; b < blocks; b++, q += 512 + Q32Panels.ScaleBytes, sc += 512 + Q32Panels.ScaleBytes, act += stride)
             {
                 if (n <= StreamRows) Prefetch(q, sc, 8);
                 var c0 = Vector512.Load(q); var c1 = Vector512.Load(q + 64); var c2 = Vector512.Load(q + 128); var c3 = Vector512.Load(q + 192);
@@ -158,7 +158,7 @@ internal static unsafe class Q32PanelKernels
     private static void Prefetch(byte* q, byte* sc, int lines)
     {
         for (int i = 0; i < lines; i++) Sse.Prefetch0(q + PrefetchAhead + 64 * i);
-        Sse.Prefetch0(sc + PrefetchAhead / 8);
+        Sse.Prefetch0(sc + PrefetchAhead);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

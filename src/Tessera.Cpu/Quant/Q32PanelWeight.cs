@@ -52,22 +52,21 @@ internal static unsafe class Q32PanelRepack
 {
     public static void Run(DType t, byte* src, long srcRowBytes, int n, int blocks, byte* dst, int p0, int p1)
     {
-        int qb = Q32Panels.QuantBytes(t), blockBytes = t == DType.Q4_0 ? 18 : 34, groups = t == DType.Q4_0 ? 4 : 8;
+        int qb = Q32Panels.QuantBytes(t), bb = Q32Panels.BlockBytes(t), blockBytes = t == DType.Q4_0 ? 18 : 34, groups = t == DType.Q4_0 ? 4 : 8;
         uint flip = t == DType.Q4_0 ? 0u : 0x80808080u; // Q8_0 stores q + 128: the sign bit of each byte flipped
         long panelBytes = Q32Panels.PanelBytes(t, blocks);
         for (int p = p0; p < p1; p++)
         {
-            byte* panel = dst + p * panelBytes, scales = panel + (long)blocks * qb;
+            byte* panel = dst + p * panelBytes;
             int rows = Math.Min(Q32Panels.Width, n - Q32Panels.Width * p);
             if (rows < Q32Panels.Width) NativeMemory.Clear(panel, (nuint)panelBytes);
             for (int j = 0; j < rows; j++)
             {
                 byte* blk = src + (Q32Panels.Width * p + j) * srcRowBytes;
                 byte* q = panel + 4 * j;
-                ushort* s = (ushort*)scales + j;
-                for (int b = 0; b < blocks; b++, blk += blockBytes, q += qb, s += Q32Panels.ScaleBytes / 2)
+                for (int b = 0; b < blocks; b++, blk += blockBytes, q += bb)
                 {
-                    *s = *(ushort*)blk;
+                    *(ushort*)(q - 4 * j + qb + 2 * j) = *(ushort*)blk;
                     for (int g = 0; g < groups; g++) *(uint*)(q + 64 * g) = *(uint*)(blk + 2 + 4 * g) ^ flip;
                 }
             }
