@@ -41,7 +41,13 @@ internal static class EmittedPanelKernels
         {
             if (DecodeEntries.TryGetValue((t, blocks), out e) || _refused != null) return e;
             byte[]? machine = DecodePanelKernelEmitter.Emit(t, blocks, Q32Panels.PanelBytes(t, blocks), OperatingSystem.IsWindows());
-            if (machine == null) return EntryPoint(t, 1);   // too long a row for 32-bit displacements: the general kernel
+            if (machine == null)
+            {
+                // Too long a row for 32-bit displacements: the general kernel, remembered for this block count.
+                e = EntryPoint(t, 1);
+                if (e != 0) DecodeEntries[(t, blocks)] = e;
+                return e;
+            }
             var code = ExecutableCode.TryCreate(machine, out string? reason);
             if (code == null)
             {

@@ -18,7 +18,9 @@ internal sealed record PanelKernelOptions(int PrefetchDistance = 0, bool SplitIn
     /// <summary>What <see cref="EmittedPanelKernels"/> emits for a format and row count. Measured with `peer qpanel` on
     /// Zen 4 (weights streaming from DRAM, a loaded machine): prefetching Q4_0's weights 4 KB (16 blocks) ahead took
     /// 15-25% off at 4 and 8 rows and ~10% at 2 (K = 2048), and cost up to 20% at 1 row; for Q8_0 no distance gained
-    /// more than the noise (identical code varied by up to 9%), so it has none.</summary>
+    /// more than the noise (identical code varied by up to 9%), so it has none. That was with the scales in a stream of
+    /// their own; with them beside the quants the Q4_0 prefetch measured neither better nor worse at 8 rows (kept). The
+    /// one-row kernel the backend runs is <see cref="DecodePanelKernelEmitter"/>'s.</summary>
     public static PanelKernelOptions For(DType t, int rows) =>
         t == DType.Q4_0 && rows >= 2 ? Default with { PrefetchDistance = 16 * Q32Panels.BlockBytes(t) } : Default;
 }
