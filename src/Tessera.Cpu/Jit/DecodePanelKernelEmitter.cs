@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Tessera.Cpu.Quant;
 using static Iced.Intel.AssemblerRegisters;
+using static Tessera.Cpu.Jit.PanelAsm;
 
 namespace Tessera.Cpu.Jit;
 
@@ -45,15 +46,8 @@ internal static class DecodePanelKernelEmitter
         if ((lockstep + 1) * panelBytes > int.MaxValue) return null;
         var a = new Assembler(64);
         Build(a, t, blocks, panelBytes, lockstep, windowsAbi);
-        using var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), 0);
-        return ms.ToArray();
+        return Finish(a);
     }
-
-    private static AssemblerRegisterZMM Z(int i) => new(Register.ZMM0 + i);
-
-    // QPanelArgs field offsets (fixed by the contract).
-    private const int ArgWeights = 0, ArgAct = 8, ArgDst = 16, ArgActBlockStride = 24, ArgPanels = 52, ArgLastCols = 56;
 
     private static void Build(Assembler a, DType t, int blocks, long panelBytes, int lockstep, bool windowsAbi)
     {
@@ -62,20 +56,9 @@ internal static class DecodePanelKernelEmitter
         // The block index counts blockBytes / 8 per block (36 for Q4_0, 68 for Q8_0: x8 in the address).
         int step = Q32Panels.BlockBytes(t) / 8;
 
-        if (windowsAbi) a.mov(r11, rcx); else a.mov(r11, rdi);
         // k2 = the last panel's columns, k3 = all 16, k1 = the current group's last panel's (all 16 until the end).
-        a.mov(ecx, __dword_ptr[r11 + ArgLastCols]);
-        a.mov(r8d, 1);
-        a.shl(r8d, cl);
-        a.dec(r8d);
-        a.kmovw(k2, r8d);
-        a.kxnorw(k1, k1, k1);
+        Entry(a, t, windowsAbi);
         a.kxnorw(k3, k3, k3);
-        if (q4)
-        {
-            a.mov(ecx, 0x0F0F0F0F);
-            a.vpbroadcastd(Z(3), ecx);
-        }
         a.mov(rax, __qword_ptr[r11 + ArgActBlockStride]);
         a.mov(r8, __qword_ptr[r11 + ArgWeights]);
         a.mov(rdx, __qword_ptr[r11 + ArgDst]);
@@ -147,15 +130,5 @@ internal static class DecodePanelKernelEmitter
             if (p == lockstep) a.jmp(group);
         }
         a.Label(ref exit);
-        a.vzeroupper();
-        a.ret();
-    }
-
-    // rcx = Dst + 64 * Panels: where the output columns of the panel after the call's last would start.
-    private static void DstEnd(Assembler a)
-    {
-        a.movsxd(rcx, __dword_ptr[r11 + ArgPanels]);
-        a.shl(rcx, (byte)6);
-        a.add(rcx, __qword_ptr[r11 + ArgDst]);
     }
 }

@@ -1,6 +1,7 @@
 using Iced.Intel;
 using Tessera.Cpu.Quant;
 using static Iced.Intel.AssemblerRegisters;
+using static Tessera.Cpu.Jit.PanelAsm;
 
 namespace Tessera.Cpu.Jit;
 
@@ -44,9 +45,6 @@ internal static class PanelKernelEmitter
     /// <summary>Most activation rows one kernel handles (8 f32 + 8 integer accumulators).</summary>
     public const int MaxRows = 8;
 
-    // QPanelArgs field offsets (fixed by the contract).
-    private const int ArgWeights = 0, ArgAct = 8, ArgDst = 16, ArgActBlockStride = 24, ArgDstRowStride = 32,
-        ArgPanelBytes = 40, ArgBlocks = 48, ArgPanels = 52, ArgLastCols = 56;
     private const int Rec = Q32ActRecords.RecordBytes;
 
     /// <summary>The machine code, position independent (relative branches only).</summary>
@@ -56,12 +54,8 @@ internal static class PanelKernelEmitter
         if (rows is < 1 or > MaxRows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"panel kernels take 1..{MaxRows} activation rows");
         var a = new Assembler(64);
         Build(a, t, rows, options, windowsAbi);
-        using var ms = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(ms), 0);
-        return ms.ToArray();
+        return Finish(a);
     }
-
-    private static AssemblerRegisterZMM Z(int i) => new(Register.ZMM0 + i);
 
     private static void Build(Assembler a, DType t, int rows, PanelKernelOptions o, bool windowsAbi)
     {
@@ -72,19 +66,7 @@ internal static class PanelKernelEmitter
         AssemblerRegisterZMM I2(int r) => Z(24 + rows + r);
         var w = Z(0); var wHi = Z(1); var dw = Z(2); var nibble = Z(3); var s = Z(4);
 
-        if (windowsAbi) a.mov(r11, rcx); else a.mov(r11, rdi);
-        // k2 = the last panel's columns, k1 = the current panel's (all 16 until the last).
-        a.mov(ecx, __dword_ptr[r11 + ArgLastCols]);
-        a.mov(r8d, 1);
-        a.shl(r8d, cl);
-        a.dec(r8d);
-        a.kmovw(k2, r8d);
-        a.kxnorw(k1, k1, k1);
-        if (q4)
-        {
-            a.mov(ecx, 0x0F0F0F0F);
-            a.vpbroadcastd(nibble, ecx);
-        }
+        Entry(a, t, windowsAbi);   // k2 = the last panel's columns, k1 = the current panel's (all 16 until the last)
         a.mov(rax, __qword_ptr[r11 + ArgWeights]);   // the panel
         a.mov(rdx, __qword_ptr[r11 + ArgDst]);       // its output columns, row 0
 
@@ -92,7 +74,7 @@ internal static class PanelKernelEmitter
         var block = a.CreateLabel("block");
         var notLast = a.CreateLabel("notLast");
         a.Label(ref panel);
-        LastPanelColumns(a);
+        DstEnd(a);
         a.sub(rcx, 64);
         a.cmp(rdx, rcx);
         a.jne(notLast);
@@ -158,20 +140,8 @@ internal static class PanelKernelEmitter
         }
         a.add(rax, __qword_ptr[r11 + ArgPanelBytes]);
         a.add(rdx, 64);
-        LastPanelColumns(a);
+        DstEnd(a);
         a.cmp(rdx, rcx);
         a.jb(panel);
-        a.vzeroupper();
-        a.ret();
-    }
-
-    // rcx = Dst + 64 * Panels: where the output columns of the panel after the last would start. The panel loop counts
-    // with rdx against it, so that the kernel needs no register an ABI keeps (and, a leaf without stack use, no unwind
-    // data on Windows).
-    private static void LastPanelColumns(Assembler a)
-    {
-        a.movsxd(rcx, __dword_ptr[r11 + ArgPanels]);
-        a.shl(rcx, (byte)6);
-        a.add(rcx, __qword_ptr[r11 + ArgDst]);
     }
 }
