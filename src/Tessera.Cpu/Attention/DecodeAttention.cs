@@ -82,8 +82,8 @@ internal static unsafe class DecodeAttention
         }
         new Span<float>(o, rows * ld).Clear();
 
-        if (PrefetchRows > 0)
-            for (int r = keyStart & ~7, e = Math.Min(keyEnd, (keyStart & ~7) + PrefetchRows); r < e; r++) PrefetchAhead(kv, u, r, 0, keyEnd, keyEnd, d, keysFirst: true);
+        if (PrefetchRows > 0 && keyStart < keyEnd)
+            PrefetchAhead(kv, u, keyStart & ~7, PrefetchRows, keyStart & ~7, Math.Min((keyStart & ~7) + Bc, keyEnd), keyEnd, d, keysFirst: true);
         for (int j0 = keyStart < keyEnd ? keyStart & ~7 : keyEnd; j0 < keyEnd; j0 += Bc)
         {
             int n = Math.Min(Bc, keyEnd - j0), n16 = Round16(n);
@@ -137,7 +137,7 @@ internal static unsafe class DecodeAttention
             {
                 for (int i = 0; i < 8; i++) rows[i] = kv.K(u, j + i0 + i);
                 if (PrefetchRows > 0)
-                    for (int i = 0; i < 8; i++) PrefetchAhead(kv, u, j + i0 + PrefetchRows + i, j0, chunkEnd, keyEnd, d, keysFirst: true);
+                    PrefetchAhead(kv, u, j + i0 + PrefetchRows, 8, j0, chunkEnd, keyEnd, d, keysFirst: true);
                 // In registers (an exact copy); gathers where d is not a multiple of 8 (measured: gathers were most of
                 // this path's time at D = 64, Skv = 160).
                 if (Transpose8.TryRowsInRegisters(rows, d, kt + i0, Panel) || Transpose8.TryRows(rows, d, kt + i0, Panel, 1f)) continue;
@@ -251,7 +251,7 @@ internal static unsafe class DecodeAttention
             {
                 float* v0 = kv.V(u, j0 + j), v1 = kv.V(u, j0 + j + 1), v2 = kv.V(u, j0 + j + 2), v3 = kv.V(u, j0 + j + 3);
                 if (PrefetchRows > 0)
-                    for (int i = 0; i < 4; i++) PrefetchAhead(kv, u, j0 + j + PrefetchRows + i, j0, j0 + n, keyEnd, d, keysFirst: false);
+                    PrefetchAhead(kv, u, j0 + j + PrefetchRows, 4, j0, j0 + n, keyEnd, d, keysFirst: false);
                 for (int r = 0; r < rows; r++)
                 {
                     float* p = s + r * Bc + j;
@@ -291,11 +291,15 @@ internal static unsafe class DecodeAttention
     // j0, then the next chunk's keys from chunkEnd. keysFirst: r counts through the keys (past chunkEnd it is value row
     // j0 + r - chunkEnd); else through the values (past chunkEnd it is the next chunk's key row r, up to keyEnd).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchAhead(KvRows kv, in AttnUnit u, int r, int j0, int chunkEnd, int keyEnd, int d, bool keysFirst)
+    private static void PrefetchAhead(KvRows kv, in AttnUnit u, int r, int count, int j0, int chunkEnd, int keyEnd, int d, bool keysFirst)
     {
-        if (r < chunkEnd) kv.Prefetch(u, r, keysFirst, d);
-        else if (keysFirst) { if (j0 + r - chunkEnd < chunkEnd) kv.Prefetch(u, j0 + r - chunkEnd, key: false, d); }
-        else if (r < keyEnd) kv.Prefetch(u, r, key: true, d);
+        // [r, r + count) in reading order: the part before chunkEnd, then the part past it, one call each.
+        int before = Math.Clamp(chunkEnd - r, 0, count), after = count - before;
+        if (before > 0) kv.Prefetch(u, r, before, keysFirst, d);
+        if (after == 0) return;
+        int a = r + before;   // = max(r, chunkEnd)
+        if (keysFirst) { int v = j0 + a - chunkEnd; kv.Prefetch(u, v, Math.Min(after, chunkEnd - v), key: false, d); }
+        else kv.Prefetch(u, a, Math.Min(after, keyEnd - a), key: true, d);
     }
 
     /// <summary>o = fma(p3, v3, fma(p2, v2, fma(p1, v1, fma(p0, v0, o)))) elementwise; a zero weight adds exactly

@@ -21,12 +21,13 @@ internal abstract unsafe class KvRows
     /// <summary>Address of value row j of the unit.</summary>
     public abstract float* V(in AttnUnit u, int j);
 
-    /// <summary>Asks the caches for key (or value) row j of the unit, <paramref name="d"/> elements, without reading it
-    /// (a hint: nothing is returned, no fault is possible). Rows whose elements are not contiguous are left alone.</summary>
-    public virtual void Prefetch(in AttnUnit u, int j, bool key, int d)
+    /// <summary>Asks the caches for key (or value) rows [j, j + count) of the unit, <paramref name="d"/> elements each,
+    /// without reading them (a hint: nothing is returned, no fault is possible; count &lt;= 0 asks for nothing). Rows whose
+    /// elements are not contiguous are left alone.</summary>
+    public virtual void Prefetch(in AttnUnit u, int j, int count, bool key, int d)
     {
         if ((key ? KStrideD : VStrideD) != 1) return;
-        PrefetchLines(key ? K(u, j) : V(u, j), (long)d * sizeof(float));
+        for (int r = j; r < j + count; r++) PrefetchLines(key ? K(u, r) : V(u, r), (long)d * sizeof(float));
     }
 
     /// <summary>prefetcht0 of every 64-byte line of [p, p + bytes).</summary>

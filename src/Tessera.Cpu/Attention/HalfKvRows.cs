@@ -36,8 +36,10 @@ internal abstract unsafe class HalfKvRows(int d) : KvRows
     public sealed override float* V(in AttnUnit u, int j) => Widen(VHalf(u, j));
 
     /// <inheritdoc/>
-    public sealed override void Prefetch(in AttnUnit u, int j, bool key, int d) =>
-        PrefetchLines(key ? KHalf(u, j) : VHalf(u, j), (long)d * sizeof(ushort));
+    public sealed override void Prefetch(in AttnUnit u, int j, int count, bool key, int d)
+    {
+        for (int r = j; r < j + count; r++) PrefetchLines(key ? KHalf(u, r) : VHalf(u, r), (long)d * sizeof(ushort));
+    }
 
     private float* Widen(Half* row)
     {
