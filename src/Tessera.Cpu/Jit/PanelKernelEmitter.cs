@@ -16,14 +16,13 @@ internal sealed record PanelKernelOptions(int PrefetchDistance = 0, bool SplitIn
     /// <summary>No prefetch, split chains.</summary>
     public static PanelKernelOptions Default { get; } = new();
 
-    /// <summary>What <see cref="EmittedPanelKernels"/> emits for a format and row count. Measured with `peer qpanel` on
-    /// Zen 4 (weights streaming from DRAM, a loaded machine): prefetching Q4_0's weights 4 KB (16 blocks) ahead took
-    /// 15-25% off at 4 and 8 rows and ~10% at 2 (K = 2048), and cost up to 20% at 1 row; for Q8_0 no distance gained
-    /// more than the noise (identical code varied by up to 9%), so it has none. That was with the scales in a stream of
-    /// their own; with them beside the quants the Q4_0 prefetch measured neither better nor worse at 8 rows (kept). The
-    /// one-row kernel the backend runs is <see cref="DecodePanelKernelEmitter"/>'s.</summary>
-    public static PanelKernelOptions For(DType t, int rows) =>
-        t == DType.Q4_0 && rows >= 2 ? Default with { PrefetchDistance = 16 * Q32Panels.BlockBytes(t) } : Default;
+    /// <summary>What <see cref="EmittedPanelKernels"/> emits for a format and row count: no prefetch. Measured with `peer
+    /// qpanel --weights dram` on Zen 4: while a panel's scales were a stream of their own, prefetching Q4_0's weights
+    /// 16 blocks ahead took 15-25% off at 4 and 8 rows and ~10% at 2 (K = 2048); with the scales beside their quants
+    /// the same prefetch costs 13-38% at 2-4 rows and nothing at 8 (K = 768 and 2048), so it is gone. For Q8_0 no
+    /// distance ever gained more than the noise. The one-row kernel the backend runs is
+    /// <see cref="DecodePanelKernelEmitter"/>'s.</summary>
+    public static PanelKernelOptions For(DType t, int rows) => Default;
 }
 
 /// <summary>
