@@ -64,9 +64,10 @@ internal static unsafe class Q32PanelRepack
             {
                 byte* blk = src + (Q32Panels.Width * p + j) * srcRowBytes;
                 byte* q = panel + 4 * j;
-                for (int b = 0; b < blocks; b++, blk += blockBytes, q += bb)
+                ushort* s = (ushort*)(panel + qb) + j;   // row j's scale in block 0, right after the block's quants
+                for (int b = 0; b < blocks; b++, blk += blockBytes, q += bb, s += bb / 2)
                 {
-                    *(ushort*)(q - 4 * j + qb + 2 * j) = *(ushort*)blk;
+                    *s = *(ushort*)blk;
                     for (int g = 0; g < groups; g++) *(uint*)(q + 64 * g) = *(uint*)(blk + 2 + 4 * g) ^ flip;
                 }
             }
