@@ -28,8 +28,6 @@ public sealed unsafe partial class CpuBackend
         Check(v is null || (v.Rank == 1 && v.Shape[0] == n && v.DType.IsFloat()),
             $"{op}: weight/bias {v?.DType.Name()} {v?.Shape} must be a float vector [{n}]");
 
-    private static bool IsF32Vector(Tensor? v) => v is null || (v.DType == DType.F32 && v.Strides[0] == 1);
-
     private delegate void NormKernel(float* x, float* d, int n, float* w, float* b);
 
     private void NormRows(string op, Tensor x, Tensor? weight, Tensor? bias, Tensor dst, NormKernel kernel)
@@ -40,15 +38,6 @@ public sealed unsafe partial class CpuBackend
         int n = x.Shape[-1];
         CheckNormVector(op, weight, n);
         CheckNormVector(op, bias, n);
-        if (SmallF32Rows(x) && SmallF32Rows(dst) && IsF32Vector(weight) && IsF32Vector(bias))
-        {
-            // A decode step's rows: in place, on this thread, the same kernel (so the same bits) as the row driver.
-            float* xb = Ptr<float>(x), db = Ptr<float>(dst);
-            float* wv = weight is null ? null : Ptr<float>(weight), bv = bias is null ? null : Ptr<float>(bias);
-            long rows = x.ElementCount / n;
-            for (long r = 0; r < rows; r++) kernel(xb + RowOffset(x, r), db + RowOffset(dst, r), n, wv, bv);
-            return;
-        }
         using var w = weight is null ? null : AsF32(weight);
         using var b = bias is null ? null : AsF32(bias);
         float* pw = w is null ? null : Ptr<float>(w), pb = b is null ? null : Ptr<float>(b);

@@ -22,15 +22,6 @@ public sealed unsafe partial class CpuBackend
             $"rope: x {x.Shape} needs cos and sin [S={s}, R/2] or [..., S, R/2] with x's leading axes and R <= {d}, got {cos.Shape} and {sin.Shape}");
         if (x.ElementCount == 0) return;
         int half = cos.Shape[-1];
-        if (!batched && SmallF32Rows(x) && SmallF32Rows(dst) && cos.DType == DType.F32 && sin.DType == DType.F32 && cos.IsContiguous && sin.IsContiguous)
-        {
-            // A decode step's heads (a few rows of D): on this thread without the row driver, the same kernels.
-            float* xb = Ptr<float>(x), db = Ptr<float>(dst), cb = Ptr<float>(cos), sb = Ptr<float>(sin);
-            long rows = x.ElementCount / d;
-            for (long r = 0; r < rows; r++)
-                RopeRow(xb + RowOffset(x, r), db + RowOffset(dst, r), cb + r % s * half, sb + r % s * half, half, d, mode);
-            return;
-        }
         // Batched tables are usually stride-0 views of [B, 1, S, R/2]: read in place through their strides when
         // they are f32 rows, rather than materialising x's leading shape.
         bool inPlace = batched && cos.DType == DType.F32 && sin.DType == DType.F32 && cos.Strides[^1] == 1 && sin.Strides[^1] == 1;

@@ -36,6 +36,15 @@ public sealed unsafe partial class CpuBackend
     private void MapRows(Tensor x, Tensor dst, RowKernel kernel)
     {
         int n = x.Shape[-1];
+        if (SmallF32Rows(x) && SmallF32Rows(dst))
+        {
+            // A decode step's rows (norms, rotations of a few heads): on this thread, in place, without row buffers or
+            // a hand-off; the same kernel, so the same bits.
+            float* xf = Ptr<float>(x), df = Ptr<float>(dst);
+            long rows = x.ElementCount / n;
+            for (long r = 0; r < rows; r++) kernel(r, xf + RowOffset(x, r), df + RowOffset(dst, r), n);
+            return;
+        }
         long xIn = x.Strides[^1], dIn = dst.Strides[^1];
         var idx = new StridedIndex(x.Shape, x, dst);
         byte* xb = Ptr(x), db = Ptr(dst);
